@@ -1,11 +1,410 @@
 /* SPDX-License-Identifier: MIT */
-/* Composition root placeholder. */
+/* The composition root: command line, configuration, signals, the loop and
+ * teardown. Everything else lives in lib/. */
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <uv.h>
 
+#include "acs_build.h"
+#include "app.h"
+#include "common.h"
 #include "config.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "store.h"
 
-int main(void)
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static const char usage[] =
+	"usage: ado-clickup-sync [COMMAND] [OPTIONS]\n"
+	"\n"
+	"Keeps Azure DevOps work items and ClickUp tasks in two-way sync.\n"
+	"\n"
+	"commands:\n"
+	"  serve [-c FILE] [--log-file PATH]   run the daemon (the default command)\n"
+	"  check-config [-c FILE]             validate the configuration, print problems\n"
+	"  demo [--port N]                    run with an embedded demo configuration\n"
+	"  hash-password                      read a password on stdin, print its Argon2id hash\n"
+	"  backup [-c FILE] OUT               consistent copy of the database, also while running\n"
+	"  --version, --help\n"
+	"\n"
+	"The configuration defaults to " ACS_DEFAULT_CONFIG ", else ./config.ini.\n"
+	"Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.\n";
+
+/* State of one daemon run, handed to the signal callbacks. */
+struct daemon {
+	uv_loop_t loop;
+	struct acs_app *app;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	int signals_open;
+	int exit_code;
+	bool stopping;
+};
+
+struct opts {
+	const char *command;
+	const char *config;
+	const char *log_file;
+	const char *out;   /* backup OUT */
+	int port;          /* demo --port */
+	bool online;
+};
+
+static int usage_error(const char *fmt, const char *arg)
 {
-	printf("ado-clickup-sync %s\n", ACS_VERSION);
+	fprintf(stderr, "ado-clickup-sync: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'ado-clickup-sync --help'.\n");
+	return EXIT_USAGE;
+}
+
+static int parse_port(const char *s, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 0 || v > 65535)
+		return -1;
+	*out = (int)v;
 	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const char *const commands[] = { "serve", "check-config", "demo", "hash-password",
+						"backup", "register-webhooks", "backfill" };
+	int i = 1;
+	o->command = "serve";
+	o->port = 8080;
+	if (i < argc && argv[i][0] != '-') {
+		bool known = false;
+		for (size_t k = 0; k < ACS_ARRAY_SIZE(commands); k++)
+			known = known || strcmp(argv[i], commands[k]) == 0;
+		if (!known)
+			return usage_error("unknown command '%s'", argv[i]);
+		o->command = argv[i++];
+	}
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			exit(0);
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf("ado-clickup-sync %s\n", ACS_VERSION);
+			exit(0);
+		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i >= argc)
+				return usage_error("%s needs a file name", a);
+			o->config = argv[i];
+		} else if (strcmp(a, "--log-file") == 0) {
+			if (++i >= argc)
+				return usage_error("%s needs a path", a);
+			o->log_file = argv[i];
+		} else if (strcmp(a, "--port") == 0) {
+			if (++i >= argc || parse_port(argv[i], &o->port))
+				return usage_error("%s needs a port number 0-65535", a);
+		} else if (strcmp(a, "--online") == 0) {
+			o->online = true;
+		} else if (a[0] == '-') {
+			return usage_error("unknown option '%s'", a);
+		} else if (strcmp(o->command, "backup") == 0 && !o->out) {
+			o->out = a;
+		} else {
+			return usage_error("unexpected argument '%s'", a);
+		}
+	}
+	return 0;
+}
+
+static const char *default_config_path(void)
+{
+	if (access(ACS_DEFAULT_CONFIG, F_OK) == 0)
+		return ACS_DEFAULT_CONFIG;
+	return "config.ini";
+}
+
+/* Load and validate; prints every problem. Returns the config or NULL. */
+static struct acs_config *load_config(const char *path, bool serving)
+{
+	struct acs_config *cfg = acs_config_new_defaults();
+	struct acs_config_errors *errs = acs_config_errors_new();
+	acs_config_load_file(cfg, path, errs);
+	if (acs_config_errors_count(errs) == 0)
+		acs_config_finish(cfg, errs);
+	if (serving && acs_config_errors_count(errs) == 0)
+		acs_config_check_serving(cfg, errs);
+	if (acs_config_errors_count(errs)) {
+		acs_config_errors_print(errs, stderr);
+		acs_config_errors_free(errs);
+		acs_config_free(cfg);
+		return NULL;
+	}
+	acs_config_errors_free(errs);
+	return cfg;
+}
+
+/* --- serve -------------------------------------------------------------- */
+
+static void signal_closed_cb(uv_handle_t *h)
+{
+	struct daemon *d = h->data;
+	d->signals_open--;
+}
+
+static void app_stopped_cb(void *arg)
+{
+	struct daemon *d = arg;
+	d->app = NULL;
+	uv_close((uv_handle_t *)&d->sig_term, signal_closed_cb);
+	uv_close((uv_handle_t *)&d->sig_int, signal_closed_cb);
+	uv_close((uv_handle_t *)&d->sig_hup, signal_closed_cb);
+}
+
+static void stop_signal_cb(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	if (d->stopping) {
+		/* A second signal means "now": skip the drain. */
+		acs_log(ACS_LOG_WARN, "main", "second signal, exiting without draining");
+		_exit(EXIT_RUNTIME);
+	}
+	d->stopping = true;
+	struct acs_log_field f[] = { { "signal", signum == SIGINT ? "SIGINT" : "SIGTERM" } };
+	acs_log_kv(ACS_LOG_INFO, "main", "stopping", f, 1);
+	acs_app_shutdown(d->app, ACS_APP_DRAIN_TIMEOUT_MS, app_stopped_cb, d);
+}
+
+static void hup_signal_cb(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	int rc = acs_log_reopen();
+	if (rc)
+		acs_log(ACS_LOG_ERR, "main", "cannot reopen log file: %s", acs_strerror(rc));
+	else
+		acs_log(ACS_LOG_INFO, "main", "log file reopened");
+}
+
+static int run_daemon(const struct acs_config *cfg)
+{
+	struct daemon d = { 0 };
+	char err[ACS_ERR_LEN] = "";
+
+	uv_loop_init(&d.loop);
+	d.app = acs_app_new(&d.loop, cfg, err);
+	if (!d.app) {
+		acs_log(ACS_LOG_CRIT, "main", "cannot start: %s", err);
+		uv_run(&d.loop, UV_RUN_DEFAULT); /* let partial construction close */
+		uv_loop_close(&d.loop);
+		return EXIT_RUNTIME;
+	}
+	uv_signal_t *sigs[] = { &d.sig_term, &d.sig_int, &d.sig_hup };
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(sigs); i++) {
+		uv_signal_init(&d.loop, sigs[i]);
+		sigs[i]->data = &d;
+		d.signals_open++;
+	}
+	uv_signal_start(&d.sig_term, stop_signal_cb, SIGTERM);
+	uv_signal_start(&d.sig_int, stop_signal_cb, SIGINT);
+	uv_signal_start(&d.sig_hup, hup_signal_cb, SIGHUP);
+
+	if (acs_app_start(d.app, err)) {
+		acs_log(ACS_LOG_CRIT, "main", "cannot listen on %s: %s", cfg->server.listen, err);
+		d.exit_code = EXIT_RUNTIME;
+		d.stopping = true;
+		acs_app_shutdown(d.app, 0, app_stopped_cb, &d);
+	}
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	int rc = uv_loop_close(&d.loop);
+	if (rc) {
+		acs_log(ACS_LOG_ERR, "main", "loop closed with handles open: %s", acs_strerror(rc));
+		return EXIT_RUNTIME;
+	}
+	if (d.exit_code == 0)
+		acs_log(ACS_LOG_INFO, "main", "stopped");
+	return d.exit_code;
+}
+
+static void apply_log_config(const struct acs_config *cfg)
+{
+	acs_log_set_level(cfg->log.level);
+	acs_log_set_format(cfg->log.format);
+}
+
+static int cmd_serve(const struct opts *o)
+{
+	const char *path = o->config ? o->config : default_config_path();
+	if (o->log_file) {
+		int rc = acs_log_set_file(o->log_file);
+		if (rc) {
+			fprintf(stderr, "ado-clickup-sync: cannot open log file %s: %s\n",
+				o->log_file, acs_strerror(rc));
+			return EXIT_USAGE;
+		}
+	}
+	struct acs_config *cfg = load_config(path, false);
+	if (!cfg)
+		return EXIT_USAGE;
+	apply_log_config(cfg);
+	int rc = run_daemon(cfg);
+	acs_config_free(cfg);
+	return rc;
+}
+
+static int cmd_check_config(const struct opts *o)
+{
+	const char *path = o->config ? o->config : default_config_path();
+	if (o->online) {
+		fprintf(stderr, "ado-clickup-sync: check-config --online is not available in "
+				"this version yet\n");
+		return EXIT_USAGE;
+	}
+	struct acs_config *cfg = load_config(path, true);
+	if (!cfg)
+		return EXIT_USAGE;
+	printf("%s: configuration OK (%zu mapping%s)\n", path, cfg->n_maps,
+	       cfg->n_maps == 1 ? "" : "s");
+	acs_config_free(cfg);
+	return 0;
+}
+
+/* --- demo ----------------------------------------------------------------- */
+
+static int cmd_demo(const struct opts *o)
+{
+	char tmpl[] = "/tmp/ado-clickup-sync-demo-XXXXXX";
+	if (!mkdtemp(tmpl)) {
+		fprintf(stderr, "ado-clickup-sync: cannot create a demo directory: %s\n",
+			strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	char *text = acs_xasprintf("[server]\n"
+				   "listen = 127.0.0.1:%d\n"
+				   "[database]\n"
+				   "url = sqlite:%s/sync.db\n"
+				   "[log]\n"
+				   "level = info\n",
+				   o->port, tmpl);
+	struct acs_config *cfg = acs_config_new_defaults();
+	struct acs_config_errors *errs = acs_config_errors_new();
+	acs_config_load_string(cfg, "<demo>", text, errs);
+	acs_config_finish(cfg, errs);
+	free(text);
+	if (acs_config_errors_count(errs)) {
+		acs_config_errors_print(errs, stderr);
+		acs_config_errors_free(errs);
+		acs_config_free(cfg);
+		return EXIT_RUNTIME;
+	}
+	acs_config_errors_free(errs);
+	apply_log_config(cfg);
+	printf("ado-clickup-sync demo: dashboard and API on http://127.0.0.1:%d/ "
+	       "(health: /api/health), data in %s; Ctrl-C stops\n",
+	       o->port, tmpl);
+	fflush(stdout);
+	int rc = run_daemon(cfg);
+	acs_config_free(cfg);
+	return rc;
+}
+
+/* --- hash-password ---------------------------------------------------------- */
+
+static int cmd_hash_password(void)
+{
+	char pw[1024];
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "ado-clickup-sync: libsodium failed to initialise\n");
+		return EXIT_RUNTIME;
+	}
+	if (tty) {
+		fprintf(stderr, "Password: ");
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	char *line = fgets(pw, sizeof(pw), stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	if (!line) {
+		fprintf(stderr, "ado-clickup-sync: no password on standard input\n");
+		return EXIT_USAGE;
+	}
+	pw[strcspn(pw, "\r\n")] = '\0';
+	if (pw[0] == '\0') {
+		fprintf(stderr, "ado-clickup-sync: empty password refused\n");
+		return EXIT_USAGE;
+	}
+	char hash[crypto_pwhash_STRBYTES];
+	int rc = crypto_pwhash_str(hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+				   crypto_pwhash_MEMLIMIT_INTERACTIVE);
+	sodium_memzero(pw, sizeof(pw));
+	if (rc != 0) {
+		fprintf(stderr, "ado-clickup-sync: out of memory hashing the password\n");
+		return EXIT_RUNTIME;
+	}
+	printf("%s\n", hash);
+	return 0;
+}
+
+/* --- backup ------------------------------------------------------------------- */
+
+static int cmd_backup(const struct opts *o)
+{
+	if (!o->out)
+		return usage_error("%s", "backup needs an output file: backup [-c FILE] OUT");
+	struct acs_config *cfg = load_config(o->config ? o->config : default_config_path(), false);
+	if (!cfg)
+		return EXIT_USAGE;
+	char path[4096], err[ACS_ERR_LEN] = "";
+	int rc = acs_app_db_path(cfg->database.url, path, sizeof(path), err);
+	if (rc == 0)
+		rc = acs_store_backup(path, o->out, err);
+	acs_config_free(cfg);
+	if (rc) {
+		fprintf(stderr, "ado-clickup-sync: backup failed: %s\n", err);
+		return rc == ACS_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	printf("backup written to %s\n", o->out);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	int rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc;
+	/* Writes to a closed socket must fail with EPIPE, not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (strcmp(o.command, "serve") == 0)
+		rc = cmd_serve(&o);
+	else if (strcmp(o.command, "check-config") == 0)
+		rc = cmd_check_config(&o);
+	else if (strcmp(o.command, "demo") == 0)
+		rc = cmd_demo(&o);
+	else if (strcmp(o.command, "hash-password") == 0)
+		rc = cmd_hash_password();
+	else if (strcmp(o.command, "backup") == 0)
+		rc = cmd_backup(&o);
+	else {
+		fprintf(stderr, "ado-clickup-sync: '%s' is not available in this version yet\n",
+			o.command);
+		rc = EXIT_RUNTIME;
+	}
+	acs_log_reset();
+	return rc;
 }

@@ -55,7 +55,7 @@ struct acs_http_server *acs_http_server_new(uv_loop_t *loop, const struct acs_ht
 					    char err[ACS_ERR_LEN]);
 
 /** Register a handler for method ("GET", "POST"...; "*" = any) and pattern
- *  ("/api/items/:id", "/assets/*rest"). GET routes also answer HEAD.
+ *  ("/api/items/:id", "/assets/" followed by "*rest"). GET routes also answer HEAD.
  *  Returns 0 or ACS_EPARSE for a bad pattern. */
 int acs_http_server_route(struct acs_http_server *srv, const char *method, const char *pattern,
 			  acs_http_handler_cb cb, void *arg);
@@ -134,3 +134,23 @@ void acs_http_req_drop(struct acs_http_req *req);
 
 /** Reason phrase for a status code ("Not Found"). */
 const char *acs_http_status_text(int status);
+
+/* --- streaming answers (server-sent events, long downloads) --- */
+/** Called once when the client connection goes away (or the server closes)
+ *  before req was finished. req is still valid and must still be finished
+ *  (acs_http_stream_end or any acs_http_respond*: they then only free it). */
+typedef void (*acs_http_req_close_cb)(struct acs_http_req *req, void *arg);
+/** Set (or clear with NULL) the disconnect callback of req. */
+void acs_http_req_set_close_cb(struct acs_http_req *req, acs_http_req_close_cb cb, void *arg);
+/** True once the client of req went away (the answer will be discarded). */
+bool acs_http_req_client_gone(const struct acs_http_req *req);
+/** Send the status line and headers with Transfer-Encoding: chunked; the
+ *  request is not finished: continue with _stream_write and _stream_end.
+ *  Returns 0 or ACS_ECLOSED when the client is gone. */
+int acs_http_respond_stream_begin(struct acs_http_req *req, int status, const char *content_type);
+/** Send len bytes (copied) as one chunk. Returns 0, ACS_ECLOSED when the
+ *  client is gone, or ACS_ETOOBIG when more than 1 MiB is already waiting
+ *  for a slow client (the data is dropped; the stream stays usable). */
+int acs_http_stream_write(struct acs_http_req *req, const void *data, size_t len);
+/** Send the last chunk and finish req (it must not be used afterwards). */
+void acs_http_stream_end(struct acs_http_req *req);

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/* Composition of the service modules, the built-in routes and the drain. */
+#include "app.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "acs_build.h"
+#include "config.h"
+#include "curl_loop.h"
+#include "err.h"
+#include "http_server.h"
+#include "log.h"
+#include "mem.h"
+#include "store.h"
+
+#define LAG_TICK_MS 250
+#define DRAIN_POLL_MS 10
+
+struct acs_app {
+	uv_loop_t *loop;
+	const struct acs_config *cfg;  /**< borrowed */
+	struct acs_http_server *http;
+	struct acs_curl_loop *curl;
+	struct acs_store *store;
+	uv_timer_t lag_timer;          /**< measures loop lag for /api/ready */
+	uv_timer_t drain_timer;        /**< polls the drain during shutdown */
+	int open_handles;              /**< of the two timers; freed when 0 */
+	uint64_t lag_expected;         /**< loop time the next tick is due */
+	uint64_t lag_ms;               /**< latest measured lag */
+	uint64_t drain_deadline;
+	bool stopping;
+	acs_app_stopped_cb stopped_cb;
+	void *stopped_arg;
+};
+
+int acs_app_db_path(const char *url, char *out, size_t outlen, char err[ACS_ERR_LEN])
+{
+	if (strncmp(url, "sqlite:", 7) != 0 || url[7] == '\0') {
+		snprintf(err, ACS_ERR_LEN, "database url '%s' is not sqlite:PATH", url);
+		return ACS_ECONFIG;
+	}
+	const char *p = url + 7;
+	/* sqlite:///abs/path and sqlite://rel are accepted like sqlite:PATH. */
+	if (strncmp(p, "//", 2) == 0)
+		p += 2;
+	if ((size_t)snprintf(out, outlen, "%s", p) >= outlen) {
+		snprintf(err, ACS_ERR_LEN, "database path too long");
+		return ACS_ECONFIG;
+	}
+	return 0;
+}
+
+/* The default database lives in /var/lib/ado-clickup-sync: create that one
+ * directory level (0700) when missing so a first start just works. */
+static int ensure_parent_dir(const char *path, char err[ACS_ERR_LEN])
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) == 0)
+		return 0;
+	if (mkdir(dir, 0700) != 0) {
+		int e = errno;
+		snprintf(err, ACS_ERR_LEN, "cannot create database directory %s: %s", dir,
+			 strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* --- built-in routes ------------------------------------------------------ */
+
+static void health_cb(struct acs_http_req *req, void *arg)
+{
+	(void)arg;
+	json_t *j = json_pack("{s:s, s:s}", "status", "ok", "version", ACS_VERSION);
+	acs_http_respond_json(req, 200, j);
+}
+
+static void ready_cb(struct acs_http_req *req, void *arg)
+{
+	struct acs_app *app = arg;
+	char reason[ACS_ERR_LEN];
+	json_t *reasons = json_array();
+
+	if (app->stopping)
+		json_array_append_new(reasons, json_string("shutting down"));
+	if (!acs_store_healthy(app->store, reason))
+		json_array_append_new(reasons, json_sprintf("database: %s", reason));
+	if (app->lag_ms > ACS_APP_MAX_LOOP_LAG_MS)
+		json_array_append_new(reasons,
+				      json_sprintf("event loop lagging by %llu ms",
+						   (unsigned long long)app->lag_ms));
+	json_t *checks = json_pack("{s:s, s:I}", "database",
+				   acs_store_healthy(app->store, reason) ? "ok" : "failing",
+				   "loop_lag_ms", (json_int_t)app->lag_ms);
+	if (json_array_size(reasons) == 0) {
+		json_decref(reasons);
+		acs_http_respond_json(req, 200,
+				      json_pack("{s:s, s:o}", "status", "ready", "checks", checks));
+	} else {
+		acs_http_respond_json(req, 503,
+				      json_pack("{s:s, s:o, s:o}", "status", "not ready", "reasons",
+						reasons, "checks", checks));
+	}
+}
+
+static void lag_tick_cb(uv_timer_t *t)
+{
+	struct acs_app *app = acs_container_of(t, struct acs_app, lag_timer);
+	uint64_t now = uv_now(app->loop);
+	app->lag_ms = now > app->lag_expected ? now - app->lag_expected : 0;
+	app->lag_expected = now + LAG_TICK_MS;
+}
+
+/* --- construction ----------------------------------------------------------- */
+
+static char *join_proxies(const struct acs_config *cfg)
+{
+	struct acs_buf b;
+	acs_buf_init(&b, 1 << 16);
+	for (size_t i = 0; i < cfg->server.trusted_proxies.n; i++) {
+		if (acs_buf_printf(&b, "%s%s", i ? "," : "", cfg->server.trusted_proxies.v[i]))
+			break;
+	}
+	return acs_buf_steal(&b, NULL);
+}
+
+struct acs_app *acs_app_new(uv_loop_t *loop, const struct acs_config *cfg, char err[ACS_ERR_LEN])
+{
+	char path[4096];
+	struct acs_app *app = acs_xcalloc(1, sizeof(*app));
+	app->loop = loop;
+	app->cfg = cfg;
+
+	if (acs_app_db_path(cfg->database.url, path, sizeof(path), err) ||
+	    ensure_parent_dir(path, err) || acs_store_open(loop, path, &app->store, err)) {
+		free(app);
+		return NULL;
+	}
+
+	struct acs_http_server_opts opts;
+	acs_http_server_opts_defaults(&opts);
+	opts.max_header_bytes = cfg->server.max_header_bytes;
+	opts.max_body_bytes = cfg->server.max_body_bytes;
+	opts.read_timeout_ms = cfg->server.read_timeout_ms;
+	opts.idle_timeout_ms = cfg->server.idle_timeout_ms;
+	opts.max_connections = (unsigned)cfg->server.max_connections;
+	char *proxies = join_proxies(cfg);
+	opts.trusted_proxies = proxies;
+	app->http = acs_http_server_new(loop, &opts, err);
+	free(proxies);
+	if (!app->http)
+		goto fail_store;
+
+	app->curl = acs_curl_loop_new(loop, err);
+	if (!app->curl)
+		goto fail_http;
+
+	acs_http_server_route(app->http, "GET", "/api/health", health_cb, app);
+	acs_http_server_route(app->http, "GET", "/api/ready", ready_cb, app);
+
+	uv_timer_init(loop, &app->lag_timer);
+	uv_timer_init(loop, &app->drain_timer);
+	app->open_handles = 2;
+	return app;
+
+fail_http:
+	acs_http_server_close(app->http, NULL, NULL);
+fail_store:
+	/* The store frees itself from the loop; the caller runs the loop to
+	 * let it finish before closing it. */
+	acs_store_close(app->store, NULL, NULL);
+	free(app);
+	return NULL;
+}
+
+int acs_app_start(struct acs_app *app, char err[ACS_ERR_LEN])
+{
+	int rc = acs_http_server_listen(app->http, app->cfg->server.listen, err);
+	if (rc)
+		return rc;
+	char host[256];
+	int port;
+	char addr[300];
+	if (acs_config_parse_listen(app->cfg->server.listen, host, sizeof(host), &port) == 0)
+		snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host,
+			 acs_http_server_port(app->http));
+	else
+		snprintf(addr, sizeof(addr), "%s", app->cfg->server.listen);
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%ld", (long)uv_os_getpid());
+	struct acs_log_field f[] = { { "address", addr }, { "version", ACS_VERSION },
+				     { "pid", pid } };
+	acs_log_kv(ACS_LOG_INFO, "app", "listening", f, ACS_ARRAY_SIZE(f));
+
+	app->lag_expected = uv_now(app->loop) + LAG_TICK_MS;
+	uv_timer_start(&app->lag_timer, lag_tick_cb, LAG_TICK_MS, LAG_TICK_MS);
+	uv_unref((uv_handle_t *)&app->lag_timer); /* never keeps the loop alive */
+	return 0;
+}
+
+int acs_app_port(const struct acs_app *app)
+{
+	return acs_http_server_port(app->http);
+}
+
+/* --- shutdown: drain, then close in reverse construction order -------------- */
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+	struct acs_app *app = h->data;
+	if (--app->open_handles > 0)
+		return;
+	acs_app_stopped_cb cb = app->stopped_cb;
+	void *arg = app->stopped_arg;
+	free(app);
+	if (cb)
+		cb(arg);
+}
+
+static void store_closed_cb(void *arg)
+{
+	struct acs_app *app = arg;
+	app->lag_timer.data = app;
+	app->drain_timer.data = app;
+	uv_close((uv_handle_t *)&app->lag_timer, timer_closed_cb);
+	uv_close((uv_handle_t *)&app->drain_timer, timer_closed_cb);
+}
+
+static void curl_closed_cb(void *arg)
+{
+	struct acs_app *app = arg;
+	acs_store_close(app->store, store_closed_cb, app);
+}
+
+static void http_closed_cb(void *arg)
+{
+	struct acs_app *app = arg;
+	acs_curl_loop_close(app->curl, curl_closed_cb, app);
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+	struct acs_app *app = acs_container_of(t, struct acs_app, drain_timer);
+	size_t inflight = acs_http_server_inflight(app->http);
+	size_t writes = acs_store_pending(app->store);
+	bool late = uv_now(app->loop) >= app->drain_deadline;
+
+	if ((inflight || writes) && !late)
+		return;
+	uv_timer_stop(t);
+	if (late && (inflight || writes)) {
+		char a[32], b[32];
+		snprintf(a, sizeof(a), "%zu", inflight);
+		snprintf(b, sizeof(b), "%zu", writes);
+		struct acs_log_field f[] = { { "requests", a }, { "store_jobs", b } };
+		acs_log_kv(ACS_LOG_WARN, "app", "drain timeout: closing with work in flight", f,
+			   2);
+	}
+	acs_http_server_close(app->http, http_closed_cb, app);
+}
+
+void acs_app_shutdown(struct acs_app *app, uint64_t drain_timeout_ms, acs_app_stopped_cb cb,
+		      void *arg)
+{
+	if (!app || app->stopping)
+		return;
+	app->stopping = true;
+	app->stopped_cb = cb;
+	app->stopped_arg = arg;
+	uv_timer_stop(&app->lag_timer);
+	acs_http_server_stop_accepting(app->http);
+	app->drain_deadline = uv_now(app->loop) + drain_timeout_ms;
+	uv_timer_start(&app->drain_timer, drain_cb, 0, DRAIN_POLL_MS);
+}

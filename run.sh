@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Developer entry point: installs what is missing (Debian 12, as root), builds,
+# then either runs the demo or the full test suite.
+#   bash run.sh demo [--port N]     build and run the daemon in demo mode
+#   bash run.sh test [ARGS...]      build and run every test (ARGS go to meson test)
+#   bash run.sh asan                the test suite under ASan+UBSan
+#   bash run.sh valgrind            the unit and e2e suites under valgrind
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")"
+
+BUILD_PKGS="gcc libc6-dev meson ninja-build pkg-config python3 libuv1-dev libcurl4-openssl-dev
+  libsqlite3-dev libjansson-dev libsodium-dev libmd4c-dev libmd4c-html0-dev libinih-dev
+  libxml2-dev node-llhttp ca-certificates"
+TEST_PKGS="libcmocka-dev valgrind clang-format curl"
+
+install_missing() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "run.sh: missing packages: ${missing[*]}" >&2
+		echo "run.sh: install them with: apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "run.sh: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# setup DIR [meson options...]: configure once, reconfigure when options change.
+setup() {
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" --wrap-mode=nodownload "$@"
+	else
+		meson configure "$dir" "$@" >/dev/null
+	fi
+}
+
+# summary DIR: "N passed, N failed" from meson's test log.
+summary() {
+	python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+try:
+    lines = open(sys.argv[1]).read().splitlines()
+except OSError:
+    lines = []
+for line in lines:
+    if not line.strip():
+        continue
+    r = json.loads(line)["result"]
+    if r in ("OK", "EXPECTEDFAIL"):
+        passed += 1
+    elif r == "SKIP":
+        skipped += 1
+    else:
+        failed += 1
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+PY
+}
+
+run_tests() {
+	local dir=$1
+	shift
+	local rc=0
+	ninja -C "$dir" || rc=$?
+	if [ $rc -eq 0 ]; then
+		meson test -C "$dir" --print-errorlogs "$@" || rc=$?
+		summary "$dir"
+	else
+		echo "0 passed, 1 failed"
+	fi
+	return $rc
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+demo)
+	install_missing $BUILD_PKGS
+	setup build/release -Dbuildtype=release -Dtests=disabled
+	ninja -C build/release
+	exec build/release/daemon/ado-clickup-sync demo "$@"
+	;;
+test)
+	install_missing $BUILD_PKGS $TEST_PKGS
+	setup build/test -Dwerror=true -Dtests=enabled
+	run_tests build/test "$@"
+	;;
+asan)
+	install_missing $BUILD_PKGS $TEST_PKGS
+	setup build/asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+		-Ddebug_sanitize=true
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		run_tests build/asan "$@"
+	;;
+valgrind)
+	install_missing $BUILD_PKGS $TEST_PKGS
+	setup build/valgrind -Dwerror=true -Ddebug_sanitize=true
+	run_tests build/valgrind --setup valgrind --suite unit --suite e2e "$@"
+	;;
+*)
+	echo "usage: bash run.sh demo [--port N] | test [ARGS] | asan | valgrind" >&2
+	exit 2
+	;;
+esac
