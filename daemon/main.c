@@ -136,8 +136,8 @@ static struct acs_config *load_config(const char *path, bool serving)
 {
 	struct acs_config *cfg = acs_config_new_defaults();
 	struct acs_config_errors *errs = acs_config_errors_new();
-	acs_config_load_file(cfg, path, errs);
-	if (acs_config_errors_count(errs) == 0)
+	/* finish runs even after load errors so one run reports every problem. */
+	if (acs_config_load_file(cfg, path, errs) != -ENOENT || acs_config_errors_count(errs) == 0)
 		acs_config_finish(cfg, errs);
 	if (serving && acs_config_errors_count(errs) == 0)
 		acs_config_check_serving(cfg, errs);
