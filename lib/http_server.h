@@ -31,14 +31,14 @@ struct acs_http_server;
 struct acs_http_req;
 
 struct acs_http_server_opts {
-	size_t max_header_bytes;   /**< request line + headers; over -> 431 (default 16 KiB) */
-	size_t max_body_bytes;     /**< over -> 413 (default 4 MiB) */
-	uint64_t read_timeout_ms;  /**< first byte to full request; over -> 408 + close (10 s) */
-	uint64_t idle_timeout_ms;  /**< keep-alive idle between requests -> close (60 s) */
-	unsigned max_connections;  /**< over -> accept and close at once (1024) */
+	size_t max_header_bytes;     /**< request line + headers; over -> 431 (default 16 KiB) */
+	size_t max_body_bytes;	     /**< over -> 413 (default 4 MiB) */
+	uint64_t read_timeout_ms;    /**< first byte to full request; over -> 408 + close (10 s) */
+	uint64_t idle_timeout_ms;    /**< keep-alive idle between requests -> close (60 s) */
+	unsigned max_connections;    /**< over -> accept and close at once (1024) */
 	const char *trusted_proxies; /**< comma-separated IPs/CIDRs whose X-Forwarded-For is
 				      *  honoured; NULL/empty = none. Copied. */
-	bool access_log;           /**< one info line per request (default true via _defaults) */
+	bool access_log;	     /**< one info line per request (default true via _defaults) */
 };
 
 /** Fill opts with the defaults above. */
@@ -51,7 +51,8 @@ typedef void (*acs_http_server_closed_cb)(void *arg);
 
 /** Create a server on loop. opts may be NULL for defaults; it is copied.
  *  Returns NULL and fills err on failure (bad trusted_proxies). */
-struct acs_http_server *acs_http_server_new(uv_loop_t *loop, const struct acs_http_server_opts *opts,
+struct acs_http_server *acs_http_server_new(uv_loop_t *loop,
+					    const struct acs_http_server_opts *opts,
 					    char err[ACS_ERR_LEN]);
 
 /** Register a handler for method ("GET", "POST"...; "*" = any) and pattern
@@ -84,8 +85,11 @@ size_t acs_http_server_inflight(const struct acs_http_server *srv);
 /** Open client connections. */
 size_t acs_http_server_connections(const struct acs_http_server *srv);
 /** Close the listener and every connection now (unanswered requests are
- *  discarded; their handlers may still respond: it is a no-op). Frees srv
- *  once every handle is closed, then calls cb (may be NULL). Idempotent. */
+ *  discarded; their handlers may still respond: it is a no-op, and their
+ *  close callbacks run). Frees srv once every handle is closed, then calls cb
+ *  (may be NULL), always from a later loop callback. Idempotent until then;
+ *  srv must not be used after cb. Processes should ignore SIGPIPE: writes
+ *  to vanished clients then fail with EPIPE instead of killing them. */
 void acs_http_server_close(struct acs_http_server *srv, acs_http_server_closed_cb cb, void *arg);
 
 /* --- request accessors (borrowed strings, valid until the request is finished) --- */
@@ -154,3 +158,9 @@ int acs_http_respond_stream_begin(struct acs_http_req *req, int status, const ch
 int acs_http_stream_write(struct acs_http_req *req, const void *data, size_t len);
 /** Send the last chunk and finish req (it must not be used afterwards). */
 void acs_http_stream_end(struct acs_http_req *req);
+
+#ifdef ACS_UNIT_TEST
+/** Test hook: 1 when ip is covered by the trusted_proxies-style list, 0 when
+ *  not, ACS_ECONFIG for a bad list. */
+int acs__http_trusted_contains(const char *list, const char *ip);
+#endif

@@ -249,7 +249,7 @@ class Lifecycle(unittest.TestCase):
             d.request("GET", "/api/health?probe=untrusted",
                       headers={"X-Forwarded-For": "203.0.113.9"})
             time.sleep(0.2)
-            line = [l for l in d.log().splitlines() if "probe=untrusted" in l][-1]
+            line = [l for l in d.log().splitlines() if "msg=request" in l][-1]
             self.assertIn("client=127.0.0.1", line)
             held = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(5)]
             for s in held:
@@ -303,7 +303,6 @@ class Lifecycle(unittest.TestCase):
         logfile = os.path.join(d.dir, "file.log")
         d.args = ["--log-file", logfile]
         try:
-            d.start_with_file = True
             d.log_path = logfile
             d.start()
             os.rename(logfile, logfile + ".1")
@@ -315,7 +314,9 @@ class Lifecycle(unittest.TestCase):
             d.request("GET", "/api/health?after=hup")
             time.sleep(0.2)
             with open(logfile) as f:
-                self.assertIn("after=hup", f.read())
+                text = f.read()
+            self.assertIn("log file reopened", text)
+            self.assertIn("msg=request method=GET path=/api/health status=200", text)
             self.assertEqual(d.stop(), 0)
         finally:
             d.cleanup()

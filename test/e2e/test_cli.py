@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end: the command line of the real binary (exit codes, messages,
+check-config, hash-password, backup)."""
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Daemon  # noqa: E402
+
+
+def run(*args, stdin=None, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([harness.DAEMON] + list(args), input=stdin, capture_output=True,
+                       text=True, timeout=60, env=e)
+    return p.returncode, p.stdout, p.stderr
+
+
+class Cli(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="acs-cli-")
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_version_and_help(self):
+        rc, out, _ = run("--version")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"^ado-clickup-sync \d+\.\d+\.\d+")
+        rc, out, _ = run("--help")
+        self.assertEqual(rc, 0)
+        for word in ("serve", "check-config", "demo", "hash-password", "backup"):
+            self.assertIn(word, out)
+
+    def test_usage_errors_exit_2(self):
+        self.assertEqual(run("frobnicate")[0], 2)
+        self.assertEqual(run("serve", "--bogus")[0], 2)
+        self.assertEqual(run("demo", "--port", "99999")[0], 2)
+        rc, _, err = run("serve", "-c")
+        self.assertEqual(rc, 2)
+        self.assertIn("needs a file", err)
+
+    def test_check_config_ok(self):
+        env = {"ADO_PAT": "pat-from-env-123456", "CLICKUP_API_TOKEN": "pk_1_ABCDEFGHIJKL",
+               "WEBHOOK_SECRET": "hook-secret-123456"}
+        path = self.write("ok.ini", "[server]\npublic_url = https://sync.example.com\n"
+                          "[ado]\norganization = contoso\nproject = Fabrikam\n"
+                          "[clickup]\nworkspace_id = 36226098\n"
+                          "[map web]\nclickup_list_id = 901110236848\n")
+        rc, out, err = run("check-config", "-c", path, env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("configuration OK (1 mapping)", out)
+        # Without the secrets the same file is refused, naming each key.
+        rc, out, err = run("check-config", "-c", path,
+                           env={"ADO_PAT": "", "CLICKUP_API_TOKEN": "", "WEBHOOK_SECRET": ""})
+        self.assertEqual(rc, 2)
+        for key in ("ado.pat", "ado.webhook_password", "clickup.token"):
+            self.assertIn(key + ": required", err)
+        self.assertNotIn("pat-from-env", err)
+
+    def test_check_config_example_needs_only_site_values(self):
+        example = os.path.join(os.path.dirname(__file__), "..", "..", "config.example.ini")
+        env = {"ADO_PAT": "pat-from-env-123456", "CLICKUP_API_TOKEN": "pk_1_ABCDEFGHIJKL",
+               "WEBHOOK_SECRET": "hook-secret-123456"}
+        rc, _, err = run("check-config", "-c", example, env=env)
+        self.assertEqual(rc, 2)
+        missing = sorted(l.split(": ")[1] for l in err.strip().splitlines())
+        self.assertEqual(missing, ["ado.organization", "clickup.workspace_id",
+                                   "server.public_url"])
+
+    def test_check_config_errors_name_file_line_key(self):
+        path = self.write("bad.ini", "[server]\nlisten = 127.0.0.1:8080\nmax_connections = -3\n"
+                          "[sync]\nconflict = sometimes\n")
+        rc, out, err = run("check-config", "-c", path)
+        self.assertEqual(rc, 2)
+        self.assertIn(path + ":3: server.max_connections: ", err)
+        self.assertIn(path + ":5: sync.conflict: ", err)
+
+    def test_check_config_missing_file(self):
+        rc, _, err = run("check-config", "-c", os.path.join(self.dir, "nope.ini"))
+        self.assertEqual(rc, 2)
+        self.assertIn("nope.ini", err)
+
+    def test_serve_bad_config_exit_2(self):
+        path = self.write("bad.ini", "[server]\nlisten = not-an-address\n")
+        rc, _, err = run("serve", "-c", path)
+        self.assertEqual(rc, 2)
+        self.assertIn("server.listen", err)
+
+    def test_serve_port_in_use_exit_1(self):
+        d = Daemon().start()
+        try:
+            path = self.write("dup.ini", "[server]\nlisten = 127.0.0.1:%d\n[database]\n"
+                              "url = sqlite:%s/x.db\n" % (d.port, self.dir))
+            rc, _, err = run("serve", "-c", path)
+            self.assertEqual(rc, 1)
+            self.assertIn("cannot listen", err)
+        finally:
+            d.stop()
+            d.cleanup()
+
+    def test_hash_password(self):
+        rc, out, _ = run("hash-password", stdin="correct horse battery staple\n")
+        self.assertEqual(rc, 0)
+        self.assertTrue(out.startswith("$argon2id$"), out)
+        rc, _, err = run("hash-password", stdin="\n")
+        self.assertEqual(rc, 2)
+
+    def test_backup_while_running(self):
+        d = Daemon().start()
+        try:
+            out = os.path.join(self.dir, "copy.db")
+            rc, stdout, err = run("backup", "-c", d.config_path, out)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(os.stat(out).st_mode & 0o777, 0o600)
+            con = sqlite3.connect(out)
+            tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+            con.close()
+            for t in ("project_map", "sync_map", "comment_map", "attachment_map", "inbox",
+                      "sync_log"):
+                self.assertIn(t, tables)
+            self.assertEqual(d.stop(), 0)
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        harness.DAEMON = sys.argv.pop(1)
+    else:
+        harness.DAEMON = os.environ["ACS_DAEMON"]
+    unittest.main(verbosity=2)
