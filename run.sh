@@ -42,15 +42,17 @@ setup() {
 	fi
 }
 
-# summary DIR: "N passed, N failed" from meson's test log.
+# summary LOG...: "N passed, N failed" from meson's JSON test logs.
 summary() {
-	python3 - "$1/meson-logs/testlog.json" <<'PY'
+	python3 - "$@" <<'PY'
 import json, sys
 passed = failed = skipped = 0
-try:
-    lines = open(sys.argv[1]).read().splitlines()
-except OSError:
-    lines = []
+lines = []
+for path in sys.argv[1:]:
+    try:
+        lines += open(path).read().splitlines()
+    except OSError:
+        pass
 for line in lines:
     if not line.strip():
         continue
@@ -72,7 +74,7 @@ run_tests() {
 	ninja -C "$dir" || rc=$?
 	if [ $rc -eq 0 ]; then
 		meson test -C "$dir" --print-errorlogs "$@" || rc=$?
-		summary "$dir"
+		summary "$dir/meson-logs/testlog.json"
 	else
 		echo "0 passed, 1 failed"
 	fi
@@ -103,7 +105,17 @@ asan)
 valgrind)
 	install_missing $BUILD_PKGS $TEST_PKGS
 	setup build/valgrind -Dwerror=true -Ddebug_sanitize=true
-	run_tests build/valgrind --setup valgrind --suite unit --suite e2e "$@"
+	ninja -C build/valgrind
+	rc=0
+	meson test -C build/valgrind --print-errorlogs --setup valgrind --suite unit \
+		--logbase unit "$@" || rc=$?
+	# The e2e runners are python: valgrind wraps the daemon they start instead.
+	ACS_E2E_WRAPPER="valgrind --leak-check=full --show-leak-kinds=definite,indirect
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet" \
+		meson test -C build/valgrind --print-errorlogs --suite e2e --logbase e2e \
+		--timeout-multiplier 5 "$@" || rc=$?
+	summary build/valgrind/meson-logs/unit.json build/valgrind/meson-logs/e2e.json
+	exit $rc
 	;;
 *)
 	echo "usage: bash run.sh demo [--port N] | test [ARGS] | asan | valgrind" >&2

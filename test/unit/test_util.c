@@ -62,25 +62,31 @@ static void until_timer_cb(uv_timer_t *t)
 	ru->timed_out = 1;
 }
 
-static void until_check_cb(uv_check_t *c)
+/* Runs right before the loop would block in poll: if a timer callback has
+ * just set the flag, stop the loop so UV_RUN_ONCE returns now instead of
+ * sleeping until the next unrelated event. */
+static void until_prepare_cb(uv_prepare_t *p)
 {
-	(void)c;
+	struct run_until *ru = p->data;
+	if (*ru->flag)
+		uv_stop(p->loop);
 }
 
 void acs_test_run_until(uv_loop_t *loop, const volatile int *flag, uint64_t timeout_ms)
 {
 	uv_timer_t timer;
-	uv_check_t check;
+	uv_prepare_t prepare;
 	struct run_until ru = { flag, 0 };
 	uv_timer_init(loop, &timer);
 	timer.data = &ru;
 	uv_timer_start(&timer, until_timer_cb, timeout_ms, 0);
-	uv_check_init(loop, &check);
-	uv_check_start(&check, until_check_cb);
+	uv_prepare_init(loop, &prepare);
+	prepare.data = &ru;
+	uv_prepare_start(&prepare, until_prepare_cb);
 	while (!*flag && !ru.timed_out)
 		uv_run(loop, UV_RUN_ONCE);
 	uv_close((uv_handle_t *)&timer, NULL);
-	uv_close((uv_handle_t *)&check, NULL);
+	uv_close((uv_handle_t *)&prepare, NULL);
 	uv_run(loop, UV_RUN_NOWAIT); /* runs the two close callbacks */
 	if (!*flag)
 		fail_msg("timed out after %llu ms", (unsigned long long)timeout_ms);
