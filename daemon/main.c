@@ -53,8 +53,8 @@ struct opts {
 	const char *command;
 	const char *config;
 	const char *log_file;
-	const char *out;   /* backup OUT */
-	int port;          /* demo --port */
+	const char *out; /* backup OUT */
+	int port;	 /* demo --port */
 	bool online;
 };
 
@@ -79,8 +79,10 @@ static int parse_port(const char *s, int *out)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	static const char *const commands[] = { "serve", "check-config", "demo", "hash-password",
-						"backup", "register-webhooks", "backfill" };
+	static const char *const commands[] = { "serve",   "check-config",
+						"demo",	   "hash-password",
+						"backup",  "register-webhooks",
+						"backfill" };
 	int i = 1;
 	o->command = "serve";
 	o->port = 8080;

@@ -23,15 +23,15 @@
 
 struct acs_app {
 	uv_loop_t *loop;
-	const struct acs_config *cfg;  /**< borrowed */
+	const struct acs_config *cfg; /**< borrowed */
 	struct acs_http_server *http;
 	struct acs_curl_loop *curl;
 	struct acs_store *store;
-	uv_timer_t lag_timer;          /**< measures loop lag for /api/ready */
-	uv_timer_t drain_timer;        /**< polls the drain during shutdown */
-	int open_handles;              /**< of the two timers; freed when 0 */
-	uint64_t lag_expected;         /**< loop time the next tick is due */
-	uint64_t lag_ms;               /**< latest measured lag */
+	uv_timer_t lag_timer;	/**< measures loop lag for /api/ready */
+	uv_timer_t drain_timer; /**< polls the drain during shutdown */
+	int open_handles;	/**< of the two timers; freed when 0 */
+	uint64_t lag_expected;	/**< loop time the next tick is due */
+	uint64_t lag_ms;	/**< latest measured lag */
 	uint64_t drain_deadline;
 	bool stopping;
 	acs_app_stopped_cb stopped_cb;
@@ -97,9 +97,8 @@ static void ready_cb(struct acs_http_req *req, void *arg)
 	if (!acs_store_healthy(app->store, reason))
 		json_array_append_new(reasons, json_sprintf("database: %s", reason));
 	if (app->lag_ms > ACS_APP_MAX_LOOP_LAG_MS)
-		json_array_append_new(reasons,
-				      json_sprintf("event loop lagging by %llu ms",
-						   (unsigned long long)app->lag_ms));
+		json_array_append_new(reasons, json_sprintf("event loop lagging by %llu ms",
+							    (unsigned long long)app->lag_ms));
 	json_t *checks = json_pack("{s:s, s:I}", "database",
 				   acs_store_healthy(app->store, reason) ? "ok" : "failing",
 				   "loop_lag_ms", (json_int_t)app->lag_ms);
@@ -199,7 +198,8 @@ int acs_app_start(struct acs_app *app, char err[ACS_ERR_LEN])
 		snprintf(addr, sizeof(addr), "%s", app->cfg->server.listen);
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%ld", (long)uv_os_getpid());
-	struct acs_log_field f[] = { { "address", addr }, { "version", ACS_VERSION },
+	struct acs_log_field f[] = { { "address", addr },
+				     { "version", ACS_VERSION },
 				     { "pid", pid } };
 	acs_log_kv(ACS_LOG_INFO, "app", "listening", f, ACS_ARRAY_SIZE(f));
 
@@ -264,8 +264,7 @@ static void drain_cb(uv_timer_t *t)
 		snprintf(a, sizeof(a), "%zu", inflight);
 		snprintf(b, sizeof(b), "%zu", writes);
 		struct acs_log_field f[] = { { "requests", a }, { "store_jobs", b } };
-		acs_log_kv(ACS_LOG_WARN, "app", "drain timeout: closing with work in flight", f,
-			   2);
+		acs_log_kv(ACS_LOG_WARN, "app", "drain timeout: closing with work in flight", f, 2);
 	}
 	acs_http_server_close(app->http, http_closed_cb, app);
 }

@@ -20,7 +20,7 @@
 #define ACS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Recover the owning struct from a pointer to one of its members. */
-#define acs_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define acs_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* File-local in production; visible to the unit test of the module. */
 #ifdef ACS_UNIT_TEST

@@ -25,8 +25,8 @@ static struct {
 	pthread_mutex_t lock;
 	enum acs_log_level level;
 	enum acs_log_format format;
-	int fd;      /* 2 or an opened log file */
-	char *path;  /* log file path, NULL for stderr */
+	int fd;	    /* 2 or an opened log file */
+	char *path; /* log file path, NULL for stderr */
 	acs_log_sink_cb sink;
 	void *sink_arg;
 	char *secrets[MAX_SECRETS];
@@ -187,8 +187,8 @@ void acs_log_reset(void)
 /* --- redaction ---------------------------------------------------------- */
 
 static const char *const secret_words[] = {
-	"token", "pat", "password", "passwd", "secret", "authorization",
-	"cookie", "signature", "hmac", "credential", "credentials", "apikey",
+	"token",  "pat",       "password", "passwd",	 "secret",	"authorization",
+	"cookie", "signature", "hmac",	   "credential", "credentials", "apikey",
 };
 
 bool acs_log_key_is_secret(const char *key)
@@ -241,8 +241,8 @@ static bool is_token_char(unsigned char c)
 static size_t value_len(const char *s)
 {
 	size_t n = 0;
-	while (s[n] && !isspace((unsigned char)s[n]) && s[n] != '"' && s[n] != '\'' && s[n] != ',' &&
-	       s[n] != ';' && s[n] != '}' && s[n] != '&')
+	while (s[n] && !isspace((unsigned char)s[n]) && s[n] != '"' && s[n] != '\'' &&
+	       s[n] != ',' && s[n] != ';' && s[n] != '}' && s[n] != '&')
 		n++;
 	return n;
 }

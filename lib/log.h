@@ -84,8 +84,8 @@ void acs__log_kv(enum acs_log_level level, const char *mod, const char *file, in
 	} while (0)
 
 /** acs_log_kv(ACS_LOG_INFO, "http", "request", fields, n): message + fields. */
-#define acs_log_kv(level, mod, msg, fields, n)                                          \
-	do {                                                                            \
-		if (acs_log_enabled(level))                                             \
+#define acs_log_kv(level, mod, msg, fields, n)                                                 \
+	do {                                                                                   \
+		if (acs_log_enabled(level))                                                    \
 			acs__log_kv((level), (mod), __FILE__, __LINE__, (msg), (fields), (n)); \
 	} while (0)

@@ -20,10 +20,10 @@ char *acs_xasprintf(const char *fmt, ...) ACS_PRINTF(1, 2);
 /** Growable buffer. Always NUL-terminated when data != NULL (the NUL is not
  *  counted in len and does not count against max). */
 struct acs_buf {
-	char *data;  /**< NULL until the first append */
-	size_t len;  /**< bytes used */
-	size_t cap;  /**< bytes allocated */
-	size_t max;  /**< ceiling on len; appends past it fail */
+	char *data; /**< NULL until the first append */
+	size_t len; /**< bytes used */
+	size_t cap; /**< bytes allocated */
+	size_t max; /**< ceiling on len; appends past it fail */
 };
 
 /** Start empty with a ceiling of max bytes. Allocates nothing. */

@@ -28,7 +28,8 @@ static void test_logfmt_line(void **state)
 	acs_log_kv(ACS_LOG_INFO, "http", "request", f, 3);
 	const char *out = acs_test_log_captured();
 	assert_non_null(strstr(out, "ts="));
-	assert_non_null(strstr(out, " level=info mod=http msg=request method=GET path=\"/a b\" n=\"\"\n"));
+	assert_non_null(strstr(out, " level=info mod=http msg=request method=GET path=\"/a b\" "
+				    "n=\"\"\n"));
 }
 
 static void test_levels_filter(void **state)
@@ -110,7 +111,8 @@ static void test_redact_patterns(void **state)
 	redacts("{\"Authorization\":\"Bearer abc.def.ghi\"}", "{\"Authorization\":\"[REDACTED]\"}");
 	redacts("header Basic dXNlcjpwYXNzd29yZA== ok", "header Basic [REDACTED] ok");
 	redacts("token pk_81234567_ABCDEFGHIJKLMNOP in text", "token [REDACTED] in text");
-	redacts("GET https://user:hunter22@example.com/x", "GET https://user:[REDACTED]@example.com/x");
+	redacts("GET https://user:hunter22@example.com/x", "GET "
+							   "https://user:[REDACTED]@example.com/x");
 	redacts("plain text stays", "plain text stays");
 	redacts("spk_123 is not a token", "spk_123 is not a token");
 	/* Truncation keeps the result terminated. */
