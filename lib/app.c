@@ -214,6 +214,21 @@ int acs_app_port(const struct acs_app *app)
 	return acs_http_server_port(app->http);
 }
 
+struct acs_http_server *acs_app_http(struct acs_app *app)
+{
+	return app->http;
+}
+
+struct acs_store *acs_app_store(struct acs_app *app)
+{
+	return app->store;
+}
+
+struct acs_curl_loop *acs_app_curl(struct acs_app *app)
+{
+	return app->curl;
+}
+
 /* --- shutdown: drain, then close in reverse construction order -------------- */
 
 static void timer_closed_cb(uv_handle_t *h)

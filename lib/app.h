@@ -12,6 +12,9 @@
 
 struct acs_config;
 struct acs_app;
+struct acs_http_server;
+struct acs_store;
+struct acs_curl_loop;
 
 /** How long a graceful shutdown waits for in-flight requests and store writes. */
 #define ACS_APP_DRAIN_TIMEOUT_MS 10000
@@ -37,6 +40,11 @@ int acs_app_port(const struct acs_app *app);
  *  call cb. Idempotent: later calls do nothing. Loop thread only. */
 void acs_app_shutdown(struct acs_app *app, uint64_t drain_timeout_ms, acs_app_stopped_cb cb,
 		      void *arg);
+
+/** The app's parts, borrowed, for modules that plug into it (routes, jobs). */
+struct acs_http_server *acs_app_http(struct acs_app *app);
+struct acs_store *acs_app_store(struct acs_app *app);
+struct acs_curl_loop *acs_app_curl(struct acs_app *app);
 
 /** Path of the SQLite database named by a "sqlite:PATH" url into out.
  *  Returns 0, or ACS_ECONFIG with err set for other schemes. */
