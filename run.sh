@@ -112,7 +112,7 @@ valgrind)
 	# The e2e runners are python: valgrind wraps the daemon they start instead.
 	ACS_E2E_WRAPPER="valgrind --leak-check=full --show-leak-kinds=definite,indirect
 		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet" \
-		meson test -C build/valgrind --print-errorlogs --suite e2e --logbase e2e \
+		meson test -C build/valgrind --print-errorlogs --suite e2e --suite sim --logbase e2e \
 		--timeout-multiplier 5 "$@" || rc=$?
 	summary build/valgrind/meson-logs/unit.json build/valgrind/meson-logs/e2e.json
 	exit $rc
