@@ -37,8 +37,12 @@ const char *acs_strerror(int err)
 			return domain_msgs[i];
 		return domain_msgs[0];
 	}
-	if (err < 0)
-		return uv_strerror(err); /* libuv knows both UV_E* and -errno */
+	if (err < 0) {
+		/* libuv knows both UV_E* and -errno; the _r form never allocates
+		 * (uv_strerror leaks a string for unknown codes). */
+		static _Thread_local char buf[80];
+		return uv_strerror_r(err, buf, sizeof(buf));
+	}
 	return domain_msgs[0];
 }
 

@@ -232,7 +232,12 @@ static bool entity_like(const char *p, size_t n)
 /* ---------------------------------------------------------------------------------------- */
 /* Model. */
 
-enum run_type { R_TEXT, R_CODE, R_IMG, R_BR };
+enum run_type {
+	R_TEXT,
+	R_CODE,
+	R_IMG,
+	R_BR
+};
 
 enum {
 	M_STRONG = 1u,
@@ -256,22 +261,38 @@ struct inl {
 	size_t n, cap;
 };
 
-enum blk_type { B_ROOT, B_PARA, B_HEADING, B_CODE, B_QUOTE, B_LIST, B_ITEM, B_HR, B_TABLE,
-		B_ROW, B_CELL };
+enum blk_type {
+	B_ROOT,
+	B_PARA,
+	B_HEADING,
+	B_CODE,
+	B_QUOTE,
+	B_LIST,
+	B_ITEM,
+	B_HR,
+	B_TABLE,
+	B_ROW,
+	B_CELL
+};
 
 struct blk {
 	enum blk_type type;
-	int level;              /**< heading level; list: 1 if ordered; cell: alignment */
-	long start;             /**< ordered list start */
-	struct inl inl;         /**< paragraph, heading and cell content */
-	char *text;             /**< code block content */
-	char *lang;             /**< code block language or NULL */
-	struct blk *first;      /**< children (blocks, items, rows, cells) */
+	int level;	   /**< heading level; list: 1 if ordered; cell: alignment */
+	long start;	   /**< ordered list start */
+	struct inl inl;	   /**< paragraph, heading and cell content */
+	char *text;	   /**< code block content */
+	char *lang;	   /**< code block language or NULL */
+	struct blk *first; /**< children (blocks, items, rows, cells) */
 	struct blk *last;
-	struct blk *next;       /**< sibling in the parent's children */
+	struct blk *next; /**< sibling in the parent's children */
 };
 
-enum { ALIGN_NONE, ALIGN_LEFT, ALIGN_CENTER, ALIGN_RIGHT };
+enum {
+	ALIGN_NONE,
+	ALIGN_LEFT,
+	ALIGN_CENTER,
+	ALIGN_RIGHT
+};
 
 static void run_free(struct run *r)
 {
@@ -360,40 +381,111 @@ static void blk_free(struct blk *b)
 /* ---------------------------------------------------------------------------------------- */
 /* Building the model from the libxml2 tree. */
 
-enum tag_kind { K_INLINE, K_DROP, K_BLOCK, K_HEADING, K_QUOTE, K_UL, K_OL, K_LI, K_PRE, K_HR,
-		K_TABLE, K_BR, K_STRONG, K_EM, K_DEL, K_CODE, K_A, K_IMG, K_SPAN };
+enum tag_kind {
+	K_INLINE,
+	K_DROP,
+	K_BLOCK,
+	K_HEADING,
+	K_QUOTE,
+	K_UL,
+	K_OL,
+	K_LI,
+	K_PRE,
+	K_HR,
+	K_TABLE,
+	K_BR,
+	K_STRONG,
+	K_EM,
+	K_DEL,
+	K_CODE,
+	K_A,
+	K_IMG,
+	K_SPAN
+};
 
 static const struct {
 	const char *name;
 	unsigned char kind;
 	unsigned char level;
 } tags[] = {
-	{ "a", K_A, 0 },	      { "address", K_BLOCK, 0 },  { "article", K_BLOCK, 0 },
-	{ "aside", K_BLOCK, 0 },      { "audio", K_DROP, 0 },	  { "b", K_STRONG, 0 },
-	{ "blockquote", K_QUOTE, 0 }, { "body", K_BLOCK, 0 },	  { "br", K_BR, 0 },
-	{ "button", K_INLINE, 0 },    { "canvas", K_DROP, 0 },	  { "caption", K_BLOCK, 0 },
-	{ "center", K_BLOCK, 0 },     { "code", K_CODE, 0 },	  { "dd", K_BLOCK, 0 },
-	{ "del", K_DEL, 0 },	      { "details", K_BLOCK, 0 },  { "dialog", K_BLOCK, 0 },
-	{ "dir", K_UL, 0 },	      { "div", K_BLOCK, 0 },	  { "dl", K_BLOCK, 0 },
-	{ "dt", K_BLOCK, 0 },	      { "em", K_EM, 0 },	  { "embed", K_DROP, 0 },
-	{ "fieldset", K_BLOCK, 0 },   { "figcaption", K_BLOCK, 0 }, { "figure", K_BLOCK, 0 },
-	{ "font", K_SPAN, 0 },	      { "footer", K_BLOCK, 0 },	  { "form", K_BLOCK, 0 },
-	{ "h1", K_HEADING, 1 },	      { "h2", K_HEADING, 2 },	  { "h3", K_HEADING, 3 },
-	{ "h4", K_HEADING, 4 },	      { "h5", K_HEADING, 5 },	  { "h6", K_HEADING, 6 },
-	{ "head", K_DROP, 0 },	      { "header", K_BLOCK, 0 },	  { "hr", K_HR, 0 },
-	{ "html", K_BLOCK, 0 },	      { "i", K_EM, 0 },		  { "iframe", K_DROP, 0 },
-	{ "img", K_IMG, 0 },	      { "kbd", K_CODE, 0 },	  { "li", K_LI, 0 },
-	{ "listing", K_PRE, 0 },      { "main", K_BLOCK, 0 },	  { "math", K_DROP, 0 },
-	{ "menu", K_UL, 0 },	      { "nav", K_BLOCK, 0 },	  { "noscript", K_DROP, 0 },
-	{ "object", K_DROP, 0 },      { "ol", K_OL, 0 },	  { "p", K_BLOCK, 0 },
-	{ "plaintext", K_PRE, 0 },    { "pre", K_PRE, 0 },	  { "s", K_DEL, 0 },
-	{ "samp", K_CODE, 0 },	      { "script", K_DROP, 0 },	  { "section", K_BLOCK, 0 },
-	{ "span", K_SPAN, 0 },	      { "strike", K_DEL, 0 },	  { "strong", K_STRONG, 0 },
-	{ "style", K_DROP, 0 },	      { "summary", K_BLOCK, 0 },  { "svg", K_DROP, 0 },
-	{ "table", K_TABLE, 0 },      { "tbody", K_BLOCK, 0 },	  { "td", K_BLOCK, 0 },
-	{ "template", K_DROP, 0 },    { "tfoot", K_BLOCK, 0 },	  { "th", K_BLOCK, 0 },
-	{ "thead", K_BLOCK, 0 },      { "title", K_DROP, 0 },	  { "tr", K_BLOCK, 0 },
-	{ "tt", K_CODE, 0 },	      { "ul", K_UL, 0 },	  { "video", K_DROP, 0 },
+	{ "a", K_A, 0 },
+	{ "address", K_BLOCK, 0 },
+	{ "article", K_BLOCK, 0 },
+	{ "aside", K_BLOCK, 0 },
+	{ "audio", K_DROP, 0 },
+	{ "b", K_STRONG, 0 },
+	{ "blockquote", K_QUOTE, 0 },
+	{ "body", K_BLOCK, 0 },
+	{ "br", K_BR, 0 },
+	{ "button", K_INLINE, 0 },
+	{ "canvas", K_DROP, 0 },
+	{ "caption", K_BLOCK, 0 },
+	{ "center", K_BLOCK, 0 },
+	{ "code", K_CODE, 0 },
+	{ "dd", K_BLOCK, 0 },
+	{ "del", K_DEL, 0 },
+	{ "details", K_BLOCK, 0 },
+	{ "dialog", K_BLOCK, 0 },
+	{ "dir", K_UL, 0 },
+	{ "div", K_BLOCK, 0 },
+	{ "dl", K_BLOCK, 0 },
+	{ "dt", K_BLOCK, 0 },
+	{ "em", K_EM, 0 },
+	{ "embed", K_DROP, 0 },
+	{ "fieldset", K_BLOCK, 0 },
+	{ "figcaption", K_BLOCK, 0 },
+	{ "figure", K_BLOCK, 0 },
+	{ "font", K_SPAN, 0 },
+	{ "footer", K_BLOCK, 0 },
+	{ "form", K_BLOCK, 0 },
+	{ "h1", K_HEADING, 1 },
+	{ "h2", K_HEADING, 2 },
+	{ "h3", K_HEADING, 3 },
+	{ "h4", K_HEADING, 4 },
+	{ "h5", K_HEADING, 5 },
+	{ "h6", K_HEADING, 6 },
+	{ "head", K_DROP, 0 },
+	{ "header", K_BLOCK, 0 },
+	{ "hr", K_HR, 0 },
+	{ "html", K_BLOCK, 0 },
+	{ "i", K_EM, 0 },
+	{ "iframe", K_DROP, 0 },
+	{ "img", K_IMG, 0 },
+	{ "kbd", K_CODE, 0 },
+	{ "li", K_LI, 0 },
+	{ "listing", K_PRE, 0 },
+	{ "main", K_BLOCK, 0 },
+	{ "math", K_DROP, 0 },
+	{ "menu", K_UL, 0 },
+	{ "nav", K_BLOCK, 0 },
+	{ "noscript", K_DROP, 0 },
+	{ "object", K_DROP, 0 },
+	{ "ol", K_OL, 0 },
+	{ "p", K_BLOCK, 0 },
+	{ "plaintext", K_PRE, 0 },
+	{ "pre", K_PRE, 0 },
+	{ "s", K_DEL, 0 },
+	{ "samp", K_CODE, 0 },
+	{ "script", K_DROP, 0 },
+	{ "section", K_BLOCK, 0 },
+	{ "span", K_SPAN, 0 },
+	{ "strike", K_DEL, 0 },
+	{ "strong", K_STRONG, 0 },
+	{ "style", K_DROP, 0 },
+	{ "summary", K_BLOCK, 0 },
+	{ "svg", K_DROP, 0 },
+	{ "table", K_TABLE, 0 },
+	{ "tbody", K_BLOCK, 0 },
+	{ "td", K_BLOCK, 0 },
+	{ "template", K_DROP, 0 },
+	{ "tfoot", K_BLOCK, 0 },
+	{ "th", K_BLOCK, 0 },
+	{ "thead", K_BLOCK, 0 },
+	{ "title", K_DROP, 0 },
+	{ "tr", K_BLOCK, 0 },
+	{ "tt", K_CODE, 0 },
+	{ "ul", K_UL, 0 },
+	{ "video", K_DROP, 0 },
 	{ "xmp", K_PRE, 0 },
 };
 
@@ -433,7 +525,10 @@ static char *get_attr(const xmlNode *n, const char *name)
 	return s;
 }
 
-enum text_mode { TM_PRE, TM_FLAT };
+enum text_mode {
+	TM_PRE,
+	TM_FLAT
+};
 
 /* Text content of n's subtree without recursion. TM_PRE keeps whitespace and turns <br>
  * into a newline (code); TM_FLAT separates blocks with spaces (too-deep content). */
@@ -490,7 +585,7 @@ struct flow {
 	struct box *box;
 	unsigned marks;
 	const char *href; /**< canonical link target when marks has M_LINK */
-	int mdepth;       /**< quote and list nesting so far */
+	int mdepth;	  /**< quote and list nesting so far */
 };
 
 static struct inl *flow_inl(struct flow *f)
@@ -565,8 +660,8 @@ static unsigned style_marks(const xmlNode *n)
 			else if (!strcmp(key, "font-style") &&
 				 (!strncmp(val, "italic", 6) || !strncmp(val, "oblique", 7)))
 				m |= M_EM;
-			else if ((!strcmp(key, "text-decoration") ||
-				  !strcmp(key, "text-decoration-line")) &&
+			else if ((!strcmp(key, "text-decoration") || !strcmp(key, "text-decoration-"
+										  "line")) &&
 				 strstr(val, "line-through"))
 				m |= M_DEL;
 			free(key);
@@ -618,12 +713,13 @@ static void walk_generic_block(struct flow *f, const xmlNode *n, int depth)
 }
 
 /* Walk n's children into a fresh box appending to container (quote, list item). */
-static void walk_into(struct flow *f, const xmlNode *first_child, struct blk *container,
-		      int depth, bool single)
+static void walk_into(struct flow *f, const xmlNode *first_child, struct blk *container, int depth,
+		      bool single)
 {
 	struct box box = { .container = container };
-	struct flow sub = { .box = &box, .marks = f->marks, .href = f->href,
-			    .mdepth = f->mdepth + 1 };
+	struct flow sub = {
+		.box = &box, .marks = f->marks, .href = f->href, .mdepth = f->mdepth + 1
+	};
 	for (const xmlNode *c = first_child; c; c = c->next) {
 		walk_node(&sub, c, depth + 1);
 		if (single)
@@ -686,8 +782,9 @@ static void walk_row(struct flow *f, const xmlNode *tr, struct blk *table, int d
 		cell->level = align_of(c);
 		blk_append(row, cell);
 		struct box box = { .only = &cell->inl };
-		struct flow sub = { .box = &box, .marks = f->marks, .href = f->href,
-				    .mdepth = f->mdepth };
+		struct flow sub = {
+			.box = &box, .marks = f->marks, .href = f->href, .mdepth = f->mdepth
+		};
 		walk_children(&sub, c, depth + 1);
 	}
 }
@@ -1005,7 +1102,11 @@ static void hoist_spaces(struct inl *in)
 	}
 }
 
-enum inl_ctx { CTX_PARA, CTX_HEADING, CTX_CELL };
+enum inl_ctx {
+	CTX_PARA,
+	CTX_HEADING,
+	CTX_CELL
+};
 
 static void collapse_ws(char *s, size_t *len)
 {
@@ -1368,7 +1469,14 @@ static void esc_text(struct sbuf *o, const char *s, size_t n, bool *ls)
 		}
 		bool esc = false;
 		switch (c) {
-		case '\\': case '`': case '*': case '[': case ']': case '<': case '|': case '~':
+		case '\\':
+		case '`':
+		case '*':
+		case '[':
+		case ']':
+		case '<':
+		case '|':
+		case '~':
 			esc = true;
 			break;
 		case '_':
@@ -1378,7 +1486,11 @@ static void esc_text(struct sbuf *o, const char *s, size_t n, bool *ls)
 		case '&':
 			esc = entity_like(s + i, n - i);
 			break;
-		case '#': case '-': case '+': case '=': case '>':
+		case '#':
+		case '-':
+		case '+':
+		case '=':
+		case '>':
 			esc = at_start;
 			break;
 		default:
@@ -1446,7 +1558,11 @@ static bool is_autolink(const struct inl *in, size_t i)
 	return true;
 }
 
-enum { STYLE_STAR, STYLE_STAR_UNDER, STYLE_UNDER_STAR };
+enum {
+	STYLE_STAR,
+	STYLE_STAR_UNDER,
+	STYLE_UNDER_STAR
+};
 
 static const char *delim(unsigned m, int style)
 {
@@ -1629,7 +1745,7 @@ static char *inline_md(const struct inl *in, enum inl_ctx ctx, int *rc)
 
 struct seg {
 	char first[24]; /**< printed on the first line (list marker, "> ") */
-	char cont[24];  /**< printed on the following lines */
+	char cont[24];	/**< printed on the following lines */
 	bool used;
 };
 
@@ -1913,7 +2029,11 @@ static struct blk **table_to_paras(struct blk **pp)
 	return pp;
 }
 
-enum simplify { SIMPLE_CONTAINERS = 1, SIMPLE_FLAT, SIMPLE_PLAIN };
+enum simplify {
+	SIMPLE_CONTAINERS = 1,
+	SIMPLE_FLAT,
+	SIMPLE_PLAIN
+};
 
 /* Fallbacks for the rare structures md4c does not read back as written (it mis-nests some
  * tables and blocks that follow a heading inside list items): make the model simpler. */

@@ -56,8 +56,10 @@ static void check_html_stable(const char *html)
 	char *h2 = to_html(m1);
 	char *m2 = to_md(h2);
 	if (strcmp(m1, m2)) {
-		fprintf(stderr, "html round trip unstable\nhtml: [%s]\nmd1: [%s]\nhtml2: [%s]\n"
-			"md2: [%s]\n", html, m1, h2, m2);
+		fprintf(stderr,
+			"html round trip unstable\nhtml: [%s]\nmd1: [%s]\nhtml2: [%s]\n"
+			"md2: [%s]\n",
+			html, m1, h2, m2);
 		fail();
 	}
 	free(m1);
@@ -119,8 +121,8 @@ static const struct h2m_case h2m_cases[] = {
 	{ "<ul><li>a</li><li>b</li></ul>", "- a\n- b" },
 	{ "<ol><li>a</li><li>b</li></ol>", "1. a\n2. b" },
 	{ "<ol start=\"7\"><li>a</li><li>b</li></ol>", "7. a\n8. b" },
-	{ "<ul><li>a<ul><li>b<ol><li>c</li></ol></li></ul></li><li>d</li></ul>",
-	  "- a\n  - b\n    1. c\n- d" },
+	{ "<ul><li>a<ul><li>b<ol><li>c</li></ol></li></ul></li><li>d</li></ul>", "- a\n  - b\n    "
+										 "1. c\n- d" },
 	{ "<ul><li>a</li><ul><li>nested</li></ul><li>b</li></ul>", "- a\n  - nested\n- b" },
 	{ "<ul><li><p>p1</p><p>p2</p></li><li>x</li></ul>", "- p1\n\n  p2\n\n- x" },
 	{ "<ul><li>a</li></ul><ul><li>b</li></ul>", "- a\n- b" },
@@ -143,15 +145,23 @@ static const struct h2m_case h2m_cases[] = {
 	{ "<pre>\tx</pre>", "```\n    x\n```" },
 	{ "<ul><li><pre>x\n\ny</pre></li></ul>", "- ```\n  x\n\n  y\n  ```" },
 	/* tables */
-	{ "<table><tr><th>h1</th><th>h2</th></tr><tr><td>a</td><td>b</td></tr></table>",
-	  "| h1 | h2 |\n| --- | --- |\n| a | b |" },
+	{ "<table><tr><th>h1</th><th>h2</th></tr><tr><td>a</td><td>b</td></tr></table>", "| h1 | "
+											 "h2 |\n| "
+											 "--- | "
+											 "--- |\n| "
+											 "a | b "
+											 "|" },
 	{ "<table><thead><tr><th align=\"right\">n</th><th align=\"center\">c</th></tr></thead>"
 	  "<tbody><tr><td>1</td></tr></tbody></table>",
 	  "| n | c |\n| ---: | :---: |\n| 1 | |" },
-	{ "<table><tr><td>a|b</td><td><code>x|y</code></td><td>p<br>q</td></tr></table>",
-	  "| a\\|b | x\\|y | p q |\n| --- | --- | --- |" },
-	{ "<table><tr><td><ul><li>a</li><li>b</li></ul></td></tr></table>",
-	  "| a b |\n| --- |" },
+	{ "<table><tr><td>a|b</td><td><code>x|y</code></td><td>p<br>q</td></tr></table>", "| a\\|b "
+											  "| x\\|y "
+											  "| p q "
+											  "|\n| "
+											  "--- | "
+											  "--- | "
+											  "--- |" },
+	{ "<table><tr><td><ul><li>a</li><li>b</li></ul></td></tr></table>", "| a b |\n| --- |" },
 	/* rules */
 	{ "<p>a</p><hr><p>b</p>", "a\n\n---\n\nb" },
 	/* escaping */
@@ -161,8 +171,8 @@ static const struct h2m_case h2m_cases[] = {
 	{ "<p>1. not a list</p>", "1\\. not a list" },
 	{ "<p>- nor this</p><p>+ nor this</p>", "\\- nor this\n\n\\+ nor this" },
 	{ "<p>&gt; not a quote</p>", "\\> not a quote" },
-	{ "<p>a &lt;b&gt; &amp; c | d [e] `f` ~g~ \\h</p>",
-	  "a \\<b> & c \\| d \\[e\\] \\`f\\` \\~g\\~ \\\\h" },
+	{ "<p>a &lt;b&gt; &amp; c | d [e] `f` ~g~ \\h</p>", "a \\<b> & c \\| d \\[e\\] \\`f\\` "
+							    "\\~g\\~ \\\\h" },
 	{ "<p>&amp;amp; is an entity</p>", "\\&amp; is an entity" },
 	{ "<p>a<br>2) b<br>=== <br>---</p>", "a\\\n2\\) b\\\n\\===\\\n\\---" },
 	/* unknown and dropped tags */
@@ -172,8 +182,12 @@ static const struct h2m_case h2m_cases[] = {
 	{ "<head><title>T</title></head><body>body</body>", "body" },
 	{ "<!-- comment --><p>x</p>", "x" },
 	/* ADO quirks */
-	{ "<div>First line</div><div><br></div><div>Second&nbsp;line</div><div><br></div>",
-	  "First line\n\nSecond line" },
+	{ "<div>First line</div><div><br></div><div>Second&nbsp;line</div><div><br></div>", "First "
+											    "line\n"
+											    "\nSeco"
+											    "nd "
+											    "lin"
+											    "e" },
 	{ "<div><span style=\"font-weight:bold\">B</span> <span style=\"font-style: italic;\">I"
 	  "</span> <span style=\"text-decoration: line-through\">S</span> "
 	  "<span style=\"color:red\">plain</span></div>",
@@ -221,20 +235,20 @@ static const struct m2h_case m2h_cases[] = {
 	{ "", "" },
 	{ "Hello", "<p>Hello</p>\n" },
 	{ "# T\n\n###### six", "<h1>T</h1>\n<h6>six</h6>\n" },
-	{ "**b** *i* ~~s~~ `c`",
-	  "<p><strong>b</strong> <em>i</em> <del>s</del> <code>c</code></p>\n" },
+	{ "**b** *i* ~~s~~ `c`", "<p><strong>b</strong> <em>i</em> <del>s</del> "
+				 "<code>c</code></p>\n" },
 	{ "a\\\nb", "<p>a<br>\nb</p>\n" },
-	{ "[x](https://e.com) <https://e.com>",
-	  "<p><a href=\"https://e.com\">x</a> <a href=\"https://e.com\">https://e.com</a></p>\n" },
+	{ "[x](https://e.com) <https://e.com>", "<p><a href=\"https://e.com\">x</a> <a "
+						"href=\"https://e.com\">https://e.com</a></p>\n" },
 	{ "![alt](i.png)", "<p><img src=\"i.png\" alt=\"alt\"></p>\n" },
 	{ "- a\n- b", "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n" },
 	{ "3. a\n4. b", "<ol start=\"3\">\n<li>a</li>\n<li>b</li>\n</ol>\n" },
 	{ "> q", "<blockquote>\n<p>q</p>\n</blockquote>\n" },
 	{ "```c\nx < y\n```", "<pre><code class=\"language-c\">x &lt; y\n</code></pre>\n" },
 	{ "---", "<hr>\n" },
-	{ "| a |\n| --- |\n| b |",
-	  "<table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>b</td>\n"
-	  "</tr>\n</tbody>\n</table>\n" },
+	{ "| a |\n| --- |\n| b |", "<table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</"
+				   "thead>\n<tbody>\n<tr>\n<td>b</td>\n"
+				   "</tr>\n</tbody>\n</table>\n" },
 	/* raw HTML in Markdown is text, never markup */
 	{ "<script>alert(1)</script>", "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>\n" },
 	{ "a <b onclick=\"x\">b</b>", "<p>a &lt;b onclick=&quot;x&quot;&gt;b&lt;/b&gt;</p>\n" },
@@ -526,7 +540,8 @@ static void test_limits(void **state)
 	free(big);
 	/* Length, not NUL, bounds the input; embedded NULs become U+FFFD. */
 	assert_int_equal(acs_html_to_markdown("a\0b", 3, &out, err), 0);
-	assert_string_equal(out, "a\xef\xbf\xbd" "b");
+	assert_string_equal(out, "a\xef\xbf\xbd"
+				 "b");
 	free(out);
 }
 
@@ -550,9 +565,18 @@ static void put(struct acs_buf *b, const char *s)
 }
 
 static const char *const words[] = {
-	"alpha", "beta", "x", "snake_case", "C#", "a*b", "1.", "2)", "-", "+", "#tag", "|",
-	"`tick`", "<tag>", "&amp;", "&", "~", "=", ">", "!", "[br]", "\\", "é", "🎉", "**",
-	"_", "https://e.com/p?q=1&r=2", "__x__", "'q'", "\"dq\"", "(p)", "...", ":", "%20",
+	"alpha",      "beta",  "x",
+	"snake_case", "C#",    "a*b",
+	"1.",	      "2)",    "-",
+	"+",	      "#tag",  "|",
+	"`tick`",     "<tag>", "&amp;",
+	"&",	      "~",     "=",
+	">",	      "!",     "[br]",
+	"\\",	      "é",     "🎉",
+	"**",	      "_",     "https://e.com/p?q=1&r=2",
+	"__x__",      "'q'",   "\"dq\"",
+	"(p)",	      "...",   ":",
+	"%20",
 };
 
 static void gen_inline(struct rng *r, struct acs_buf *b, int depth)
@@ -563,10 +587,15 @@ static void gen_inline(struct rng *r, struct acs_buf *b, int depth)
 			put(b, rnd(r, 8) ? " " : "");
 		uint32_t k = rnd(r, depth > 2 ? 4 : 14);
 		switch (k) {
-		case 0: case 1: case 2: case 3:
+		case 0:
+		case 1:
+		case 2:
+		case 3:
 			put(b, words[rnd(r, ACS_ARRAY_SIZE(words))]);
 			break;
-		case 4: case 5: case 6: {
+		case 4:
+		case 5:
+		case 6: {
 			static const char *const d[] = { "*", "**", "_", "__", "~~", "***" };
 			const char *m = d[rnd(r, ACS_ARRAY_SIZE(d))];
 			put(b, m);
@@ -580,10 +609,12 @@ static void gen_inline(struct rng *r, struct acs_buf *b, int depth)
 			put(b, c[rnd(r, ACS_ARRAY_SIZE(c))]);
 			break;
 		}
-		case 8: case 9: {
-			static const char *const u[] = { "https://e.com", "u", "/a(b)c", "x y",
-							 "javascript:alert(1)", "#frag", "a&amp;b",
-							 "https://e.com/é" };
+		case 8:
+		case 9: {
+			static const char *const u[] = {
+				"https://e.com",       "u",	"/a(b)c",  "x y",
+				"javascript:alert(1)", "#frag", "a&amp;b", "https://e.com/é"
+			};
 			put(b, "[");
 			gen_inline(r, b, depth + 2);
 			put(b, "](");
@@ -616,7 +647,9 @@ static void gen_block(struct rng *r, struct acs_buf *b, int depth, const char *i
 {
 	uint32_t k = rnd(r, depth > 3 ? 3 : 10);
 	switch (k) {
-	case 0: case 1: case 2:
+	case 0:
+	case 1:
+	case 2:
 		gen_inline(r, b, 0);
 		break;
 	case 3: {
@@ -725,12 +758,32 @@ static void test_random_markdown_fixed_point(void **state)
 
 static void gen_html(struct rng *r, struct acs_buf *b, int depth)
 {
-	static const char *const tags[] = { "p", "div", "b", "i", "s", "code", "span", "ul",
-					    "ol", "li", "blockquote", "pre", "h2", "table", "tr",
-					    "td", "th", "a href=\"u\"", "a href=\"#\"", "em", "u" };
-	static const char *const leaves[] = { "text", " ", "&nbsp;", "<br>", "<hr>", "*",
-					      "&lt;x&gt;", "1. ", "#", "|", "`", "\n", "_a_",
-					      "<img src=\"i.png\" alt=\"i\">", "x y", "!" };
+	static const char *const tags[] = { "p",
+					    "div",
+					    "b",
+					    "i",
+					    "s",
+					    "code",
+					    "span",
+					    "ul",
+					    "ol",
+					    "li",
+					    "blockquote",
+					    "pre",
+					    "h2",
+					    "table",
+					    "tr",
+					    "td",
+					    "th",
+					    "a href=\"u\"",
+					    "a href=\"#\"",
+					    "em",
+					    "u" };
+	static const char *const leaves[] = {
+		"text", " ", "&nbsp;", "<br>", "<hr>", "*",   "&lt;x&gt;",
+		"1. ",	"#", "|",      "`",    "\n",   "_a_", "<img src=\"i.png\" alt=\"i\">",
+		"x y",	"!"
+	};
 	int n = 1 + (int)rnd(r, 4);
 	for (int i = 0; i < n; i++) {
 		if (depth > 6 || rnd(r, 3) == 0) {
