@@ -431,6 +431,22 @@ struct acs_rest *acs_rest_new(uv_loop_t *loop, struct acs_curl_loop *cl,
 	return r;
 }
 
+/* Length of "scheme://host[:port]" at the start of url. */
+static size_t origin_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return 0;
+	p += 3;
+	return (size_t)(p - url) + strcspn(p, "/?#");
+}
+
+static bool same_origin(const char *base, const char *url)
+{
+	size_t n = origin_len(base);
+	return n && origin_len(url) == n && strncasecmp(base, url, n) == 0;
+}
+
 int acs_rest_request(struct acs_rest *r, const struct acs_rest_call *call, acs_rest_done_cb cb,
 		     void *arg)
 {
@@ -453,7 +469,9 @@ int acs_rest_request(struct acs_rest *r, const struct acs_rest_call *call, acs_r
 		c->url = acs_xasprintf("%s%s%s", r->base_url, call->path[0] == '/' ? "" : "/",
 				       call->path);
 	size_t h = 0;
-	if (r->auth_header)
+	/* Credentials go only to the service's own origin, never to a URL that
+	 * came from a payload and points elsewhere. */
+	if (r->auth_header && same_origin(r->base_url, c->url))
 		c->headers[h++] = acs_xstrdup(r->auth_header);
 	c->headers[h++] = acs_xstrdup(call->raw ? "Accept: */*" : "Accept: application/json");
 	if (call->body_len || call->content_type)

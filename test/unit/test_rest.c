@@ -223,6 +223,15 @@ static void test_ok_json_and_auth(void **state)
 	assert_int_equal(x.attempts, 1);
 	assert_string_equal(f->last_auth, "pk_1_SECRETSECRET");
 	assert_int_equal(acs_rest_pending(f->rest), 0);
+
+	/* An absolute URL on another origin (here: localhost instead of
+	 * 127.0.0.1) gets no credentials. */
+	char url[64];
+	snprintf(url, sizeof(url), "http://localhost:%d/ok", acs_http_server_port(f->srv));
+	call(f, "GET", url, &x);
+	acs_test_run_until(&f->loop, &x.done, 5000);
+	assert_int_equal(x.cls, ACS_REST_OK);
+	assert_string_equal(f->last_auth, "");
 	fx_free(f);
 }
 
