@@ -365,6 +365,31 @@ static void put_ts(struct acs_buf *b, bool json)
 			     ts.tv_nsec / 1000000);
 }
 
+/* A double-quoted string with C/JSON escapes; the two formats differ only in
+ * how other control bytes are written. */
+static void put_quoted(struct acs_buf *b, const char *v, bool json)
+{
+	(void)acs_buf_append(b, "\"", 1);
+	for (const char *p = v; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			(void)acs_buf_append(b, e, 2);
+		} else if (c == '\n') {
+			(void)acs_buf_append(b, "\\n", 2);
+		} else if (c == '\r') {
+			(void)acs_buf_append(b, "\\r", 2);
+		} else if (c == '\t') {
+			(void)acs_buf_append(b, "\\t", 2);
+		} else if (c < 0x20 || (!json && c == 0x7f)) {
+			(void)acs_buf_printf(b, json ? "\\u%04x" : "\\x%02x", c);
+		} else {
+			(void)acs_buf_append(b, p, 1);
+		}
+	}
+	(void)acs_buf_append(b, "\"", 1);
+}
+
 static void put_logfmt_value(struct acs_buf *b, const char *v)
 {
 	bool quote = *v == '\0';
@@ -373,52 +398,15 @@ static void put_logfmt_value(struct acs_buf *b, const char *v)
 		if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f)
 			quote = true;
 	}
-	if (!quote) {
+	if (quote)
+		put_quoted(b, v, false);
+	else
 		(void)acs_buf_appends(b, v);
-		return;
-	}
-	(void)acs_buf_append(b, "\"", 1);
-	for (const char *p = v; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\') {
-			char e[2] = { '\\', (char)c };
-			(void)acs_buf_append(b, e, 2);
-		} else if (c == '\n') {
-			(void)acs_buf_append(b, "\\n", 2);
-		} else if (c == '\r') {
-			(void)acs_buf_append(b, "\\r", 2);
-		} else if (c == '\t') {
-			(void)acs_buf_append(b, "\\t", 2);
-		} else if (c < 0x20 || c == 0x7f) {
-			(void)acs_buf_printf(b, "\\x%02x", c);
-		} else {
-			(void)acs_buf_append(b, p, 1);
-		}
-	}
-	(void)acs_buf_append(b, "\"", 1);
 }
 
 static void put_json_string(struct acs_buf *b, const char *v)
 {
-	(void)acs_buf_append(b, "\"", 1);
-	for (const char *p = v; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\') {
-			char e[2] = { '\\', (char)c };
-			(void)acs_buf_append(b, e, 2);
-		} else if (c == '\n') {
-			(void)acs_buf_append(b, "\\n", 2);
-		} else if (c == '\r') {
-			(void)acs_buf_append(b, "\\r", 2);
-		} else if (c == '\t') {
-			(void)acs_buf_append(b, "\\t", 2);
-		} else if (c < 0x20) {
-			(void)acs_buf_printf(b, "\\u%04x", c);
-		} else {
-			(void)acs_buf_append(b, p, 1);
-		}
-	}
-	(void)acs_buf_append(b, "\"", 1);
+	put_quoted(b, v, true);
 }
 
 static void put_field(struct acs_buf *b, const char *key, const char *value, bool json)
