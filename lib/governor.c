@@ -446,7 +446,13 @@ void acs_governor_release(struct acs_governor *g, uint64_t now_ms, int http_stat
 		g->server_known = true;
 		g->server_exhausted = true;
 		g->server_left = 0;
-		g->server_reset_at = ACS_MAX(g->server_reset_at, now + wait);
+		/* A Retry-After without a Reset is the server's own word on when to
+		 * come back: it overrides the window-long guess update_server made
+		 * from a Remaining of 0. */
+		if (h->retry_after_ms > 0 && h->reset_ms < 0)
+			g->server_reset_at = now + wait;
+		else
+			g->server_reset_at = ACS_MAX(g->server_reset_at, now + wait);
 		acs_log(ACS_LOG_WARN, LOG_MOD, "%s: 429 rate limited; pausing %" PRIu64 " ms",
 			g->name, wait);
 	} else if (http_status == 0 || http_status >= 500) {

@@ -3,6 +3,7 @@
 #include "rest.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,10 @@ static void call_free(struct call *c)
 	free(c->url);
 	for (size_t i = 0; c->headers[i]; i++)
 		free(c->headers[i]);
+	/* Bodies can carry secrets (webhook passwords): do not leave them in
+	 * freed memory. */
+	if (c->body)
+		sodium_memzero(c->body, c->body_len);
 	free(c->body);
 	free(c);
 }

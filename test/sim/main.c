@@ -2,10 +2,7 @@
 /* ado-clickup-sim: the API simulators as a process for tests and demos.
  * Binds both services on loopback, prints "ado=PORT clickup=PORT", runs the
  * loop until SIGTERM/SIGINT and exits 0 after a clean teardown.
- *
- * The Azure DevOps half is pending: until sim_ado.c lands, the ADO port
- * serves only the /_sim/ control API (its /_sim/info part comes from the
- * seed) and answers 404 elsewhere. */
+ */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +14,7 @@
 #include "log.h"
 #include "mem.h"
 #include "sim.h"
+#include "sim_ado.h"
 #include "sim_clickup.h"
 
 struct sim_app {
@@ -27,39 +25,10 @@ struct sim_app {
 	bool stopping;
 };
 
-/* Placeholder ADO service: its /_sim/info part until sim_ado.c exists. */
-struct ado_placeholder {
-	struct sim *sim;
-	struct sim_service *svc;
-};
-
-static json_t *ado_info(void *impl)
-{
-	struct ado_placeholder *a = impl;
-	json_t *part = json_deep_copy(sim_seed_part(a->sim, "ado"));
-	json_t *info = json_pack("{s:s,s:O?,s:O?,s:O?}", "base_url", sim_service_origin(a->svc),
-				 "organization", json_object_get(part, "organization"), "project",
-				 json_object_get(part, "project"), "pat",
-				 json_object_get(part, "pat"));
-	json_decref(part);
-	return info;
-}
-
-static void ado_free(void *impl)
-{
-	free(impl);
-}
-
-static const struct sim_service_ops ado_placeholder_ops = {
-	.name = "ado",
-	.info = ado_info,
-	.free = ado_free,
-};
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ado-clickup-sim --ado-port N --clickup-port N [--seed FILE]\n"
-		   "                       [--clickup-rate-limit N]\n"
+		   "                       [--clickup-rate-limit N] [--ado-rate-limit N]\n"
 		   "       ado-clickup-sim --sign SECRET < BODY   (print the X-Signature of BODY)\n"
 		   "       ado-clickup-sim --print-seed              (the built-in seed, JSON)\n"
 		   "Ports 0 pick free ports; the bound ports are printed as "
@@ -120,12 +89,13 @@ int main(int argc, char **argv)
 		{ "clickup-port", required_argument, NULL, 'c' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "clickup-rate-limit", required_argument, NULL, 'r' },
+		{ "ado-rate-limit", required_argument, NULL, 'A' },
 		{ "sign", required_argument, NULL, 'S' },
 		{ "print-seed", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long ado_port = -1, cu_port = -1, rate = 0;
+	long ado_port = -1, cu_port = -1, rate = 0, ado_rate = 0;
 	const char *seed = NULL;
 	int c;
 
@@ -144,6 +114,10 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			if (!parse_long(optarg, 1, 1000000000, &rate))
+				goto bad;
+			break;
+		case 'A':
+			if (!parse_long(optarg, 1, 10000000, &ado_rate))
 				goto bad;
 			break;
 		case 'S':
@@ -174,19 +148,15 @@ int main(int argc, char **argv)
 		uv_loop_close(&app.loop);
 		return 2;
 	}
-	struct ado_placeholder *ado = acs_xcalloc(1, sizeof(*ado));
-	ado->sim = app.sim;
-	ado->svc = sim_service_new(app.sim, &ado_placeholder_ops, ado, err);
-	struct sim_clickup *cu = ado->svc ? sim_clickup_new(app.sim, rate, err) : NULL;
-	if (!ado->svc)
-		free(ado);
+	struct sim_ado *ado = sim_ado_new(app.sim, ado_rate, err);
+	struct sim_clickup *cu = ado ? sim_clickup_new(app.sim, rate, err) : NULL;
 	if (!cu) {
 		fprintf(stderr, "ado-clickup-sim: %s\n", err);
 		rc = 2;
 		goto out;
 	}
 	snprintf(addr, sizeof(addr), "127.0.0.1:%ld", ado_port);
-	if (sim_service_listen(ado->svc, addr, err)) {
+	if (sim_service_listen(sim_ado_service(ado), addr, err)) {
 		fprintf(stderr, "ado-clickup-sim: ado: %s\n", err);
 		rc = 1;
 		goto out;
@@ -202,7 +172,7 @@ int main(int argc, char **argv)
 	app.sigterm.data = app.sigint.data = &app;
 	uv_signal_start(&app.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&app.sigint, on_signal, SIGINT);
-	printf("ado=%d clickup=%d\n", sim_service_port(ado->svc),
+	printf("ado=%d clickup=%d\n", sim_service_port(sim_ado_service(ado)),
 	       sim_service_port(sim_clickup_service(cu)));
 	fflush(stdout);
 	uv_run(&app.loop, UV_RUN_DEFAULT);

@@ -722,11 +722,11 @@ def t_requests_log(sim):
     assert all(set(e) == {"time_ms", "method", "path", "query", "status"} for e in log)
     assert all(isinstance(e["time_ms"], int) for e in log)
     assert [e["time_ms"] for e in log] == sorted(e["time_ms"] for e in log)
-    # The ADO port keeps its own log.
+    # The ADO port keeps its own log (this request carries no PAT: 401).
     sim.raw("GET", "/contoso/Platform/_apis/wit/workitems/1", port=sim.ado_port)
     st, alog = sim.ctl("GET", "requests", port=sim.ado_port)
     assert [(e["path"], e["status"]) for e in alog] == \
-        [("/contoso/Platform/_apis/wit/workitems/1", 404)]
+        [("/contoso/Platform/_apis/wit/workitems/1", 401)]
 
 
 def t_faults(sim):

@@ -620,6 +620,20 @@ static void test_retry_after_seconds_and_date(void **state)
 	assert_in_range(d, 1, 2000); /* third failure in a row: ceiling 2000 */
 	assert_int_equal(acs_governor_acquire(g, t + d, ACS_GOVERNOR_INTERACTIVE), 0);
 
+	/* 429 with Retry-After and Remaining 0 but no Reset (ADO, the simulator):
+	 * Retry-After says when, not a window-long guess from Remaining. */
+	t += d;
+	acs_governor_release(g, t, 200, NULL);
+	assert_int_equal(acs_governor_acquire(g, t, ACS_GOVERNOR_INTERACTIVE), 0);
+	memset(&h, 0, sizeof(h));
+	hdrs_add(&h, "Retry-After", "2");
+	hdrs_add(&h, "X-RateLimit-Remaining", "0");
+	hdrs_add(&h, "X-RateLimit-Limit", "100");
+	respond(g, t, 429, &h, wall);
+	assert_int_equal(acs_governor_acquire(g, t, ACS_GOVERNOR_INTERACTIVE), 2000);
+	assert_int_equal(acs_governor_acquire(g, t + 2000, ACS_GOVERNOR_INTERACTIVE), 0);
+	d = 2000;
+
 	/* 429 with only a Reset: wait for it. */
 	t += d;
 	memset(&h, 0, sizeof(h));
@@ -630,11 +644,11 @@ static void test_retry_after_seconds_and_date(void **state)
 	acs_governor_release(g, t + 5100, 200, NULL);
 
 	acs_governor_stats(g, &st);
-	assert_int_equal(st.throttled, 4);
-	assert_int_equal(st.requests, 5);
-	assert_int_equal(st.responses, 5);
+	assert_int_equal(st.throttled, 5);
+	assert_int_equal(st.requests, 7);
+	assert_int_equal(st.responses, 7);
 	assert_int_equal(st.in_flight, 0);
-	assert_true(st.held_ms >= 7000 + 12000 + 5000);
+	assert_true(st.held_ms >= 7000 + 12000 + 2000 + 5000);
 	assert_non_null(strstr(acs_test_log_captured(), "clickup: 429 rate limited; pausing 7000 "
 							"ms"));
 	acs_test_log_capture_end();
