@@ -19,6 +19,9 @@
 #include "log.h"
 #include "mem.h"
 #include "store.h"
+#include "sim.h"
+#include "sim_ado.h"
+#include "sim_clickup.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -43,6 +46,7 @@ static const char usage[] =
 struct daemon {
 	uv_loop_t loop;
 	struct acs_app *app;
+	struct sim *sim; /**< demo only: the in-process API simulators */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int signals_open;
 	int exit_code;
@@ -161,10 +165,19 @@ static void signal_closed_cb(uv_handle_t *h)
 	d->signals_open--;
 }
 
+static void sim_closed_cb(void *arg)
+{
+	(void)arg;
+}
+
 static void app_stopped_cb(void *arg)
 {
 	struct daemon *d = arg;
 	d->app = NULL;
+	if (d->sim) {
+		sim_close(d->sim, sim_closed_cb, d);
+		d->sim = NULL;
+	}
 	uv_close((uv_handle_t *)&d->sig_term, signal_closed_cb);
 	uv_close((uv_handle_t *)&d->sig_int, signal_closed_cb);
 	uv_close((uv_handle_t *)&d->sig_hup, signal_closed_cb);
@@ -195,44 +208,46 @@ static void hup_signal_cb(uv_signal_t *h, int signum)
 		acs_log(ACS_LOG_INFO, "main", "log file reopened");
 }
 
-static int run_daemon(const struct acs_config *cfg)
+/* Runs the service on d->loop (initialised by the caller, which may have
+ * started the demo simulators on it) until a signal stops it. */
+static int run_daemon(struct daemon *d, const struct acs_config *cfg)
 {
-	struct daemon d = { 0 };
 	char err[ACS_ERR_LEN] = "";
 
-	uv_loop_init(&d.loop);
-	d.app = acs_app_new(&d.loop, cfg, err);
-	if (!d.app) {
+	d->app = acs_app_new(&d->loop, cfg, err);
+	if (!d->app) {
 		acs_log(ACS_LOG_CRIT, "main", "cannot start: %s", err);
-		uv_run(&d.loop, UV_RUN_DEFAULT); /* let partial construction close */
-		uv_loop_close(&d.loop);
+		if (d->sim)
+			sim_close(d->sim, sim_closed_cb, d);
+		uv_run(&d->loop, UV_RUN_DEFAULT); /* let partial construction close */
+		uv_loop_close(&d->loop);
 		return EXIT_RUNTIME;
 	}
-	uv_signal_t *sigs[] = { &d.sig_term, &d.sig_int, &d.sig_hup };
+	uv_signal_t *sigs[] = { &d->sig_term, &d->sig_int, &d->sig_hup };
 	for (size_t i = 0; i < ACS_ARRAY_SIZE(sigs); i++) {
-		uv_signal_init(&d.loop, sigs[i]);
-		sigs[i]->data = &d;
-		d.signals_open++;
+		uv_signal_init(&d->loop, sigs[i]);
+		sigs[i]->data = d;
+		d->signals_open++;
 	}
-	uv_signal_start(&d.sig_term, stop_signal_cb, SIGTERM);
-	uv_signal_start(&d.sig_int, stop_signal_cb, SIGINT);
-	uv_signal_start(&d.sig_hup, hup_signal_cb, SIGHUP);
+	uv_signal_start(&d->sig_term, stop_signal_cb, SIGTERM);
+	uv_signal_start(&d->sig_int, stop_signal_cb, SIGINT);
+	uv_signal_start(&d->sig_hup, hup_signal_cb, SIGHUP);
 
-	if (acs_app_start(d.app, err)) {
+	if (acs_app_start(d->app, err)) {
 		acs_log(ACS_LOG_CRIT, "main", "cannot listen on %s: %s", cfg->server.listen, err);
-		d.exit_code = EXIT_RUNTIME;
-		d.stopping = true;
-		acs_app_shutdown(d.app, 0, app_stopped_cb, &d);
+		d->exit_code = EXIT_RUNTIME;
+		d->stopping = true;
+		acs_app_shutdown(d->app, 0, app_stopped_cb, d);
 	}
-	uv_run(&d.loop, UV_RUN_DEFAULT);
-	int rc = uv_loop_close(&d.loop);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	int rc = uv_loop_close(&d->loop);
 	if (rc) {
 		acs_log(ACS_LOG_ERR, "main", "loop closed with handles open: %s", acs_strerror(rc));
 		return EXIT_RUNTIME;
 	}
-	if (d.exit_code == 0)
+	if (d->exit_code == 0)
 		acs_log(ACS_LOG_INFO, "main", "stopped");
-	return d.exit_code;
+	return d->exit_code;
 }
 
 static void apply_log_config(const struct acs_config *cfg)
@@ -256,7 +271,9 @@ static int cmd_serve(const struct opts *o)
 	if (!cfg)
 		return EXIT_USAGE;
 	apply_log_config(cfg);
-	int rc = run_daemon(cfg);
+	struct daemon d = { 0 };
+	uv_loop_init(&d.loop);
+	int rc = run_daemon(&d, cfg);
 	acs_config_free(cfg);
 	return rc;
 }
@@ -280,21 +297,77 @@ static int cmd_check_config(const struct opts *o)
 
 /* --- demo ----------------------------------------------------------------- */
 
+/* Starts both API simulators on free loopback ports of d->loop and returns
+ * the configuration text that points the daemon at them. */
+static char *start_demo_world(struct daemon *d, int port, const char *dir, char err[ACS_ERR_LEN])
+{
+	d->sim = sim_new(&d->loop, NULL, err);
+	if (!d->sim)
+		return NULL;
+	struct sim_ado *ado = sim_ado_new(d->sim, 0, err);
+	struct sim_clickup *cu = ado ? sim_clickup_new(d->sim, 0, err) : NULL;
+	if (!cu || sim_service_listen(sim_ado_service(ado), "127.0.0.1:0", err) ||
+	    sim_service_listen(sim_clickup_service(cu), "127.0.0.1:0", err))
+		return NULL;
+
+	json_t *info = sim_info(d->sim);
+	json_t *a = json_object_get(info, "ado"), *c = json_object_get(info, "clickup");
+	unsigned char rnd[18];
+	char hook_pw[sizeof(rnd) * 2 + 1];
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(hook_pw, sizeof(hook_pw), rnd, sizeof(rnd));
+	char *text =
+		acs_xasprintf("[server]\nlisten = 127.0.0.1:%d\npublic_url = http://127.0.0.1:%d\n"
+			      "[database]\nurl = sqlite:%s/sync.db\n"
+			      "[ado]\nbase_url = %s\norganization = %s\nproject = %s\npat = %s\n"
+			      "webhook_username = ado-clickup-sync\nwebhook_password = %s\n"
+			      "[clickup]\nbase_url = %s\ntoken = %s\nworkspace_id = %s\n"
+			      "[log]\nlevel = info\n"
+			      "[map demo]\nado_project = %s\nclickup_list_id = %s\n",
+			      port, port, dir, json_string_value(json_object_get(a, "base_url")),
+			      json_string_value(json_object_get(a, "organization")),
+			      json_string_value(json_object_get(a, "project")),
+			      json_string_value(json_object_get(a, "pat")), hook_pw,
+			      json_string_value(json_object_get(c, "base_url")),
+			      json_string_value(json_object_get(c, "token")),
+			      json_string_value(json_object_get(c, "team_id")),
+			      json_string_value(json_object_get(a, "project")),
+			      json_string_value(json_array_get(json_object_get(c, "list_ids"), 0)));
+	printf("  Azure DevOps simulator: %s/%s/%s\n"
+	       "  ClickUp simulator:      %s\n",
+	       json_string_value(json_object_get(a, "base_url")),
+	       json_string_value(json_object_get(a, "organization")),
+	       json_string_value(json_object_get(a, "project")),
+	       json_string_value(json_object_get(c, "base_url")));
+	json_decref(info);
+	return text;
+}
+
 static int cmd_demo(const struct opts *o)
 {
 	char tmpl[] = "/tmp/ado-clickup-sync-demo-XXXXXX";
+	char err[ACS_ERR_LEN] = "";
 	if (!mkdtemp(tmpl)) {
 		fprintf(stderr, "ado-clickup-sync: cannot create a demo directory: %s\n",
 			strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	char *text = acs_xasprintf("[server]\n"
-				   "listen = 127.0.0.1:%d\n"
-				   "[database]\n"
-				   "url = sqlite:%s/sync.db\n"
-				   "[log]\n"
-				   "level = info\n",
-				   o->port, tmpl);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "ado-clickup-sync: libsodium failed to initialise\n");
+		return EXIT_RUNTIME;
+	}
+	struct daemon d = { 0 };
+	uv_loop_init(&d.loop);
+	printf("ado-clickup-sync demo\n");
+	char *text = start_demo_world(&d, o->port, tmpl, err);
+	if (!text) {
+		fprintf(stderr, "ado-clickup-sync: cannot start the simulators: %s\n", err);
+		if (d.sim)
+			sim_close(d.sim, sim_closed_cb, &d);
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d.loop);
+		return EXIT_RUNTIME;
+	}
 	struct acs_config *cfg = acs_config_new_defaults();
 	struct acs_config_errors *errs = acs_config_errors_new();
 	acs_config_load_string(cfg, "<demo>", text, errs);
@@ -304,15 +377,19 @@ static int cmd_demo(const struct opts *o)
 		acs_config_errors_print(errs, stderr);
 		acs_config_errors_free(errs);
 		acs_config_free(cfg);
+		sim_close(d.sim, sim_closed_cb, &d);
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d.loop);
 		return EXIT_RUNTIME;
 	}
 	acs_config_errors_free(errs);
 	apply_log_config(cfg);
-	printf("ado-clickup-sync demo: dashboard and API on http://127.0.0.1:%d/ "
-	       "(health: /api/health), data in %s; Ctrl-C stops\n",
+	printf("  dashboard and API:      http://127.0.0.1:%d/ (health: /api/health)\n"
+	       "  data:                   %s\n"
+	       "Ctrl-C stops.\n",
 	       o->port, tmpl);
 	fflush(stdout);
-	int rc = run_daemon(cfg);
+	int rc = run_daemon(&d, cfg);
 	acs_config_free(cfg);
 	return rc;
 }

@@ -131,6 +131,50 @@ class Cli(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_demo_runs_daemon_and_simulators(self):
+        import re
+        import signal
+        import socket
+        import time
+        import urllib.error
+        import urllib.request
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        p = subprocess.Popen([harness.DAEMON, "demo", "--port", str(port)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            lines = []
+            while not any("Ctrl-C" in l for l in lines):
+                line = p.stdout.readline()
+                self.assertTrue(line, "demo exited early: %r" % lines)
+                lines.append(line)
+            out = "".join(lines)
+            cu = re.search(r"ClickUp simulator: +(\S+)", out).group(1)
+            ado = re.search(r"Azure DevOps simulator: +(\S+)", out).group(1)
+            deadline = time.time() + 10
+            while True:
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d/api/health" % port) as r:
+                        self.assertEqual(r.status, 200)
+                    break
+                except OSError:
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.05)
+            # Both simulators answer, and insist on credentials like the real APIs.
+            for url in (cu + "/team", ado + "/_apis/wit/workitems/1?api-version=7.1"):
+                with self.assertRaises(urllib.error.HTTPError) as e:
+                    urllib.request.urlopen(url)
+                self.assertEqual(e.exception.code, 401)
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(timeout=20), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+
 
 if __name__ == "__main__":
     if len(sys.argv) > 1:
