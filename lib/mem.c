@@ -2,6 +2,7 @@
 /* OOM-aborting allocators and the bounded buffer. */
 #include "mem.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,7 @@ static int grow(struct acs_buf *b, size_t need)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need + 1)
 		cap = cap * 2 > cap ? cap * 2 : need + 1;
-	if (cap > b->max + 1)
+	if (b->max < SIZE_MAX && cap > b->max + 1)
 		cap = b->max + 1;
 	b->data = acs_xrealloc(b->data, cap);
 	b->cap = cap;

@@ -2,6 +2,7 @@
 /* Unit tests for mem.c: allocators and the bounded buffer. */
 #include "test_util.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,19 @@ static void test_buf_printf_over_ceiling(void **state)
 	acs_buf_free(&b);
 }
 
+/* An unbounded ceiling must not wrap the capacity arithmetic. */
+static void test_buf_no_ceiling(void **state)
+{
+	(void)state;
+	struct acs_buf b;
+	acs_buf_init(&b, SIZE_MAX);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(acs_buf_appends(&b, "0123456789"), 0);
+	assert_int_equal(b.len, 1000);
+	assert_true(b.cap > b.len);
+	acs_buf_free(&b);
+}
+
 static void test_xalloc(void **state)
 {
 	(void)state;
@@ -89,6 +103,7 @@ int main(void)
 		cmocka_unit_test(test_buf_append_and_ceiling),
 		cmocka_unit_test(test_buf_printf_consume_steal),
 		cmocka_unit_test(test_buf_printf_over_ceiling),
+		cmocka_unit_test(test_buf_no_ceiling),
 		cmocka_unit_test(test_xalloc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
