@@ -14,10 +14,14 @@
 #include "acs_build.h"
 #include "app.h"
 #include "common.h"
+#include "ado_client.h"
+#include "clickup_client.h"
 #include "config.h"
+#include "curl_loop.h"
 #include "err.h"
 #include "log.h"
 #include "mem.h"
+#include "registrar.h"
 #include "store.h"
 #include "sim.h"
 #include "sim_ado.h"
@@ -34,6 +38,7 @@ static const char usage[] =
 	"commands:\n"
 	"  serve [-c FILE] [--log-file PATH]   run the daemon (the default command)\n"
 	"  check-config [-c FILE]             validate the configuration, print problems\n"
+	"  register-webhooks [-c FILE]        create or repair both services' webhooks\n"
 	"  demo [--port N]                    run with an embedded demo configuration\n"
 	"  hash-password                      read a password on stdin, print its Argon2id hash\n"
 	"  backup [-c FILE] OUT               consistent copy of the database, also while running\n"
@@ -394,6 +399,111 @@ static int cmd_demo(const struct opts *o)
 	return rc;
 }
 
+/* --- register-webhooks ------------------------------------------------------- */
+
+/* One registrar run on its own loop: store, curl_loop, both clients. */
+struct reg {
+	uv_loop_t loop;
+	struct acs_store *store;
+	struct acs_curl_loop *cl;
+	struct acs_ado_client *ado;
+	struct acs_clickup_client *cu;
+	int clients_open;
+	int exit_code;
+};
+
+static void reg_client_closed_cb(void *arg)
+{
+	struct reg *g = arg;
+	/* The clients borrow the curl_loop: it goes last. */
+	if (--g->clients_open == 0) {
+		acs_curl_loop_close(g->cl, NULL, NULL);
+		g->cl = NULL;
+	}
+}
+
+static void reg_teardown(struct reg *g)
+{
+	g->clients_open = (g->ado != NULL) + (g->cu != NULL);
+	if (g->ado)
+		acs_ado_client_close(g->ado, reg_client_closed_cb, g);
+	if (g->cu)
+		acs_clickup_client_close(g->cu, reg_client_closed_cb, g);
+	if (!g->clients_open && g->cl)
+		acs_curl_loop_close(g->cl, NULL, NULL);
+	if (g->store)
+		acs_store_close(g->store, NULL, NULL);
+}
+
+static void reg_done_cb(struct acs_registrar_result *res, void *arg)
+{
+	struct reg *g = arg;
+	char line[1024];
+	/* Labels, outcomes and ids only: the secrets in res are never printed. */
+	for (size_t i = 0; i < res->n_items; i++) {
+		acs_registrar_item_format(&res->items[i], line, sizeof(line));
+		printf("%s\n", line);
+	}
+	g->exit_code = res->n_failed ? EXIT_RUNTIME : 0;
+	acs_registrar_result_free(res);
+	reg_teardown(g);
+}
+
+static int cmd_register_webhooks(const struct opts *o)
+{
+	struct acs_config *cfg = load_config(o->config ? o->config : default_config_path(), true);
+	if (!cfg)
+		return EXIT_USAGE;
+	apply_log_config(cfg);
+	if (cfg->n_maps == 0) {
+		printf("no [map] sections: nothing to register\n");
+		acs_config_free(cfg);
+		return 0;
+	}
+	char path[4096], err[ACS_ERR_LEN] = "";
+	if (acs_app_db_path(cfg->database.url, path, sizeof(path), err)) {
+		fprintf(stderr, "ado-clickup-sync: %s\n", err);
+		acs_config_free(cfg);
+		return EXIT_USAGE;
+	}
+	struct reg g = { .exit_code = EXIT_RUNTIME };
+	uv_loop_init(&g.loop);
+	struct acs_ado_client_opts ao = {
+		.base_url = cfg->ado.base_url,
+		.organization = cfg->ado.organization,
+		/* Subscriptions and projects are organization-level calls. */
+		.project = *cfg->ado.project ? cfg->ado.project : cfg->maps[0].ado_project,
+		.pat = cfg->ado.pat,
+	};
+	struct acs_clickup_client_opts co = {
+		.base_url = cfg->clickup.base_url,
+		.token = cfg->clickup.token,
+	};
+	int rc = acs_store_open(&g.loop, path, &g.store, err);
+	if (rc == 0 && !(g.cl = acs_curl_loop_new(&g.loop, err)))
+		rc = -1;
+	if (rc == 0 && !(g.ado = acs_ado_client_new(&g.loop, g.cl, &ao, err)))
+		rc = -1;
+	if (rc == 0 && !(g.cu = acs_clickup_client_new(&g.loop, g.cl, &co, err)))
+		rc = -1;
+	if (rc == 0) {
+		rc = acs_registrar_run(&g.loop, cfg, g.ado, g.cu, g.store, reg_done_cb, &g);
+		if (rc)
+			snprintf(err, sizeof(err), "%s", acs_strerror(rc));
+	}
+	if (rc) {
+		fprintf(stderr, "ado-clickup-sync: register-webhooks: %s\n", err);
+		reg_teardown(&g);
+	}
+	uv_run(&g.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&g.loop)) {
+		acs_log(ACS_LOG_ERR, "main", "loop closed with handles open");
+		g.exit_code = EXIT_RUNTIME;
+	}
+	acs_config_free(cfg);
+	return g.exit_code;
+}
+
 /* --- hash-password ---------------------------------------------------------- */
 
 static int cmd_hash_password(void)
@@ -479,6 +589,8 @@ int main(int argc, char **argv)
 		rc = cmd_hash_password();
 	else if (strcmp(o.command, "backup") == 0)
 		rc = cmd_backup(&o);
+	else if (strcmp(o.command, "register-webhooks") == 0)
+		rc = cmd_register_webhooks(&o);
 	else {
 		fprintf(stderr, "ado-clickup-sync: '%s' is not available in this version yet\n",
 			o.command);

@@ -175,6 +175,64 @@ class Cli(unittest.TestCase):
                 p.wait()
             p.stdout.close()
 
+    def test_register_webhooks(self):
+        import json
+        import re
+        import urllib.request
+        sim = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(harness.DAEMON))),
+                           "test", "sim", "ado-clickup-sim")
+        if not os.access(sim, os.X_OK):
+            self.skipTest("ado-clickup-sim not built next to the daemon")
+        p = subprocess.Popen([sim, "--ado-port", "0", "--clickup-port", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            m = re.search(r"ado=(\d+) clickup=(\d+)", p.stdout.readline())
+            self.assertIsNotNone(m)
+            ado, cu = "http://127.0.0.1:" + m.group(1), "http://127.0.0.1:" + m.group(2)
+            with urllib.request.urlopen(ado + "/_sim/info") as r:
+                info = json.load(r)
+            path = self.write("reg.ini", (
+                "[server]\npublic_url = https://sync.example.com\n"
+                "[database]\nurl = sqlite:%s/sync.db\n"
+                "[ado]\nbase_url = %s\norganization = %s\nproject = %s\npat = %s\n"
+                "webhook_username = hook\nwebhook_password = hook-password-123456\n"
+                "[clickup]\nbase_url = %s\ntoken = %s\nworkspace_id = %s\n"
+                "[map web]\nclickup_list_id = %s\n") % (
+                self.dir, ado, info["ado"]["organization"], info["ado"]["project"],
+                info["ado"]["pat"], info["clickup"]["base_url"], info["clickup"]["token"],
+                info["clickup"]["team_id"], info["clickup"]["list_ids"][0]))
+            rc, out, err = run("register-webhooks", "-c", path)
+            self.assertEqual(rc, 0, err)
+            lines = out.strip().splitlines()
+            self.assertEqual(len(lines), 6, out)
+            self.assertIn("ado workitem.updated %s: created" % info["ado"]["project"], lines)
+            self.assertIn("clickup webhook list %s: created" % info["clickup"]["list_ids"][0],
+                          lines)
+            req = urllib.request.Request(cu + "/api/v2/team/%s/webhook" %
+                                         info["clickup"]["team_id"],
+                                         headers={"Authorization": info["clickup"]["token"]})
+            with urllib.request.urlopen(req) as r:
+                secret = json.load(r)["webhooks"][0]["secret"]
+            self.assertNotIn(secret, out + err)
+            self.assertNotIn("hook-password-123456", out + err)
+            # Idempotent.
+            rc, out, err = run("register-webhooks", "-c", path)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual([l.rsplit(": ", 1)[1] for l in out.strip().splitlines()],
+                             ["unchanged"] * 6)
+            # A service that refuses: exit 1, the failure named.
+            with urllib.request.urlopen(urllib.request.Request(
+                    cu + "/_sim/faults", data=b'{"path": "/webhook", "status": 503, '
+                    b'"count": 100}', headers={"Content-Type": "application/json"})) as r:
+                self.assertEqual(r.status, 200)
+            rc, out, err = run("register-webhooks", "-c", path)
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn(": failed: ", out)
+        finally:
+            p.terminate()
+            p.wait(timeout=20)
+            p.stdout.close()
+
 
 if __name__ == "__main__":
     if len(sys.argv) > 1:
