@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: MIT */
+/* The inbox scheduler (contract in scheduler.h): reads the queue of due items,
+ * claims one item per job slot, hands the job to the work callback and records
+ * its outcome (done, retry with full-jitter backoff, error queue). */
+#include "scheduler.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "inbox.h"
+#include "log.h"
+#include "mem.h"
+
+#define MOD "scheduler"
+
+/* A job holds at most this many events or (beyond its first event) this much body;
+ * the rest of a huge burst runs in the item's next job, right after. */
+#define MAX_JOB_EVENTS 1000
+#define MAX_JOB_BYTES (32u << 20)
+/* A failed outcome write (the database is unwell) is tried again after this. */
+#define RECORD_RETRY_MS 1000
+
+/*
+ * DESIGN
+ *   The queue lives in the database only; the scheduler's memory holds the jobs
+ *   it runs and the last read's summary. A cycle:
+ *     wake (kick, poll, next backoff due) -> due read (reader thread): items whose
+ *     pending rows are all due, oldest first -> for each item not already running,
+ *     while a slot is free: claim (writer thread: the item's pending rows, both
+ *     keys of a pair, become 'processing' in one transaction) -> work callback ->
+ *     acs_job_finish -> mark (writer) -> slot free, read again.
+ *   Reads may be stale (a read sees only writes whose callback ran before it was
+ *   submitted), so the claim decides: it takes only rows still pending and reports
+ *   "busy" when the pair already has rows processing. Per-item order follows: one
+ *   job per item at a time, rows by id, and an item with a row in backoff is not
+ *   due at all (its later events must not overtake it).
+ *
+ * GLOSSARY
+ *   slot      a job from its claim to its recorded outcome; at most concurrency
+ *   alias     a key under which a later read saw a running job's item (the pair
+ *             was formed while it ran), so that read does not start a second job
+ *   more_due  the last read saw due items it had no slot for: read again when a
+ *             slot frees without a job ending (an empty or busy claim)
+ */
+
+enum job_phase {
+	JOB_CLAIMING,  /**< claim write in flight */
+	JOB_WORKING,   /**< the work callback owns it until acs_job_finish */
+	JOB_RECORDING, /**< outcome write in flight (or waiting to be retried) */
+	JOB_RELEASING, /**< closing: claimed rows go back to pending */
+};
+
+struct acs_job {
+	struct acs_scheduler *s;
+	struct acs_job *next; /**< scheduler::jobs */
+	enum job_phase phase;
+	char *want_key; /**< the key the due read named */
+	char *alias;	/**< see GLOSSARY */
+	struct acs_inbox_claim claim;
+	struct acs_job_event *events; /**< views into claim.rows */
+	int64_t *ids;
+	unsigned attempt;
+	void *data;
+	struct acs_inbox_mark mark;
+	char *message;		    /**< last_error to record (owned) */
+	struct acs_job *retry_next; /**< scheduler::unrecorded */
+};
+
+struct acs_scheduler {
+	uv_loop_t *loop;
+	struct acs_store *store; /**< borrowed */
+	struct acs_scheduler_opts o;
+	acs_scheduler_work_cb work;
+	void *arg;
+
+	uv_timer_t wake;  /**< kick (0 ms), poll interval, next backoff due */
+	uv_timer_t retry; /**< outcome writes that failed */
+	int open_handles;
+
+	struct acs_job *jobs; /**< every slot in use */
+	size_t n_jobs;
+	struct acs_job *unrecorded; /**< jobs whose outcome write must be retried */
+
+	struct acs_inbox_recover recover;
+	bool recovered;
+	bool recover_inflight;
+
+	struct acs_inbox_due due;
+	bool read_inflight;
+	bool read_again; /**< a kick came while a read was in flight */
+	bool more_due;
+	size_t queued;
+
+	bool closing;
+	bool close_started;
+	void (*close_cb)(void *arg);
+	void *close_arg;
+};
+
+static void start_read(struct acs_scheduler *s);
+static void maybe_closed(struct acs_scheduler *s);
+
+void acs_scheduler_opts_defaults(struct acs_scheduler_opts *o)
+{
+	o->concurrency = 8;
+	o->max_attempts = 8;
+	o->backoff_base_ms = 1000;
+	o->backoff_max_ms = 300000;
+	o->poll_interval_ms = 5000;
+}
+
+/* ---- timers ---- */
+
+static void on_wake(uv_timer_t *t);
+
+static void arm(struct acs_scheduler *s, uint64_t ms)
+{
+	if (!s->closing)
+		acs_require(uv_timer_start(&s->wake, on_wake, ms, 0) == 0);
+}
+
+/* After a read: sleep until the poll interval or the next backoff expires. */
+static void arm_after_read(struct acs_scheduler *s, int64_t next_due_at)
+{
+	uint64_t ms = s->o.poll_interval_ms;
+	if (next_due_at > 0) {
+		int64_t d = next_due_at - acs_inbox_now_ms();
+		if (d < 0)
+			d = 0;
+		if ((uint64_t)d < ms)
+			ms = (uint64_t)d;
+	}
+	arm(s, ms);
+}
+
+static void request_read(struct acs_scheduler *s)
+{
+	if (s->closing || !s->recovered)
+		return; /* recovery reads when it is done */
+	if (s->read_inflight)
+		s->read_again = true;
+	else
+		arm(s, 0); /* many kicks in one loop turn: one read */
+}
+
+void acs_scheduler_kick(struct acs_scheduler *s)
+{
+	if (s)
+		request_read(s);
+}
+
+/* ---- jobs ---- */
+
+static bool job_has_key(const struct acs_job *j, const char *k)
+{
+	return !strcmp(j->want_key, k) || (j->claim.key && !strcmp(j->claim.key, k)) ||
+	       (j->claim.twin && !strcmp(j->claim.twin, k)) || (j->alias && !strcmp(j->alias, k));
+}
+
+static struct acs_job *find_job(struct acs_scheduler *s, const char *k, const struct acs_job * not )
+{
+	for (struct acs_job *j = s->jobs; j; j = j->next) {
+		if (j != not &&job_has_key(j, k))
+			return j;
+	}
+	return NULL;
+}
+
+static void job_free(struct acs_job *job)
+{
+	struct acs_scheduler *s = job->s;
+	for (struct acs_job **pp = &s->jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == job) {
+			*pp = job->next;
+			s->n_jobs--;
+			break;
+		}
+	}
+	acs_inbox_claim_deinit(&job->claim);
+	free(job->want_key);
+	free(job->alias);
+	free(job->events);
+	free(job->ids);
+	free(job->message);
+	free(job);
+}
+
+/* Full jitter (the AWS backoff note): uniform in [0, min(max, base * 2^(attempt-1))]. */
+static uint64_t backoff_ms(const struct acs_scheduler_opts *o, unsigned attempt)
+{
+	uint64_t ceil = o->backoff_base_ms;
+	for (unsigned i = 1; i < attempt && ceil < o->backoff_max_ms; i++)
+		ceil = ceil > o->backoff_max_ms / 2 ? o->backoff_max_ms : ceil * 2;
+	if (ceil > o->backoff_max_ms)
+		ceil = o->backoff_max_ms;
+	if (ceil >= UINT32_MAX)
+		ceil = UINT32_MAX - 1;
+	return randombytes_uniform((uint32_t)ceil + 1);
+}
+
+static void mark_done(int rc, const char *err, void *arg);
+static void on_retry(uv_timer_t *t);
+
+/* The outcome could not be written now: try again after RECORD_RETRY_MS. */
+static void defer_record(struct acs_job *job)
+{
+	struct acs_scheduler *s = job->s;
+	job->retry_next = s->unrecorded;
+	s->unrecorded = job;
+	if (!uv_is_active((uv_handle_t *)&s->retry))
+		acs_require(uv_timer_start(&s->retry, on_retry, RECORD_RETRY_MS, 0) == 0);
+}
+
+static void submit_mark(struct acs_job *job)
+{
+	struct acs_scheduler *s = job->s;
+	int rc = acs_inbox_mark(s->store, &job->mark, mark_done);
+	if (!rc)
+		return;
+	if (rc != ACS_ECLOSED && !s->closing) {
+		defer_record(job);
+		return;
+	}
+	/* The rows stay 'processing'; recovery at the next start makes them pending. */
+	acs_log(ACS_LOG_ERR, MOD, "cannot record the outcome of item %s: %s",
+		job->claim.key ? job->claim.key : job->want_key, acs_strerror(rc));
+	job_free(job);
+	maybe_closed(s);
+}
+
+static void mark_done(int rc, const char *err, void *arg)
+{
+	struct acs_job *job = acs_container_of(arg, struct acs_job, mark);
+	struct acs_scheduler *s = job->s;
+	if (rc < 0 && !s->closing) {
+		acs_log(ACS_LOG_WARN, MOD, "recording the outcome of item %s failed (retrying): %s",
+			job->claim.key, err);
+		defer_record(job);
+		return;
+	}
+	if (rc < 0)
+		acs_log(ACS_LOG_ERR, MOD,
+			"recording the outcome of item %s failed during shutdown: %s "
+			"(its events run again after the restart)",
+			job->claim.key, err);
+	job_free(job);
+	request_read(s); /* the item may have more events; a slot is free */
+	maybe_closed(s);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	struct acs_scheduler *s = t->data;
+	struct acs_job *list = s->unrecorded;
+	s->unrecorded = NULL;
+	while (list) {
+		struct acs_job *job = list;
+		list = job->retry_next;
+		job->retry_next = NULL;
+		submit_mark(job);
+	}
+}
+
+/* Closing with rows claimed but never worked: give them back untouched. */
+static void release_claim(struct acs_job *job)
+{
+	job->phase = JOB_RELEASING;
+	job->ids = acs_xmalloc(job->claim.n_rows * sizeof(*job->ids));
+	for (size_t i = 0; i < job->claim.n_rows; i++)
+		job->ids[i] = job->claim.rows[i].id;
+	job->mark = (struct acs_inbox_mark){
+		.ids = job->ids,
+		.n_ids = job->claim.n_rows,
+		.to = ACS_INBOX_PENDING,
+		.only_from = true,
+		.from = ACS_INBOX_PROCESSING,
+		.next_attempt_at = -1,
+	};
+	submit_mark(job);
+}
+
+static void start_work(struct acs_job *job)
+{
+	struct acs_scheduler *s = job->s;
+	size_t n = job->claim.n_rows;
+	job->events = acs_xcalloc(n, sizeof(*job->events));
+	job->ids = acs_xmalloc(n * sizeof(*job->ids));
+	for (size_t i = 0; i < n; i++) {
+		const struct acs_inbox_row *r = &job->claim.rows[i];
+		job->events[i] = (struct acs_job_event){
+			.id = r->id,
+			.source = r->source,
+			.event_type = r->event_type,
+			.event_key = r->event_key,
+			.item_key = r->item_key,
+			.body = r->body,
+			.received_at = r->received_at,
+			.attempts = r->attempts,
+		};
+		job->ids[i] = r->id;
+	}
+	job->attempt = job->claim.rows[0].attempts + 1;
+	job->phase = JOB_WORKING;
+	acs_log(ACS_LOG_DEBUG, MOD, "job for %s: %zu events, attempt %u", job->claim.key, n,
+		job->attempt);
+	s->work(job, s->arg);
+}
+
+static void claim_done(int rc, const char *err, void *arg)
+{
+	struct acs_job *job = acs_container_of(arg, struct acs_job, claim);
+	struct acs_scheduler *s = job->s;
+
+	if (rc < 0) {
+		acs_log(ACS_LOG_WARN, MOD, "claiming the events of %s failed: %s", job->want_key,
+			err);
+		job_free(job);
+		maybe_closed(s); /* the poll interval tries again */
+		return;
+	}
+	if (s->closing) {
+		if (job->claim.n_rows) {
+			release_claim(job);
+		} else {
+			job_free(job);
+			maybe_closed(s);
+		}
+		return;
+	}
+	if (job->claim.busy) {
+		/* The pair was formed while a job of one of its keys runs: remember the
+		 * new key on that job so reads stop offering it. Without such a job the
+		 * rows were left processing by a lost outcome write; the restart's
+		 * recovery frees them. */
+		struct acs_job *owner = find_job(s, job->claim.key, job);
+		if (!owner && job->claim.twin)
+			owner = find_job(s, job->claim.twin, job);
+		if (owner) {
+			free(owner->alias);
+			owner->alias = acs_xstrdup(job->claim.key);
+		} else {
+			acs_log(ACS_LOG_WARN, MOD, "item %s has events processing but no job",
+				job->claim.key);
+		}
+		job_free(job);
+		if (owner && s->more_due)
+			request_read(s);
+		return;
+	}
+	if (!job->claim.n_rows) {
+		/* A stale read: another job took them. */
+		job_free(job);
+		if (s->more_due)
+			request_read(s);
+		return;
+	}
+	start_work(job);
+}
+
+static void start_claim(struct acs_scheduler *s, const char *key)
+{
+	struct acs_job *job = acs_xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->phase = JOB_CLAIMING;
+	job->want_key = acs_xstrdup(key);
+	job->claim.item_key = job->want_key;
+	job->claim.max_events = MAX_JOB_EVENTS;
+	job->claim.max_bytes = MAX_JOB_BYTES;
+	int rc = acs_inbox_claim(s->store, &job->claim, claim_done);
+	if (rc) {
+		acs_log(ACS_LOG_WARN, MOD, "cannot claim %s: %s", key, acs_strerror(rc));
+		free(job->want_key);
+		free(job);
+		return;
+	}
+	job->next = s->jobs;
+	s->jobs = job;
+	s->n_jobs++;
+}
+
+/* ---- reading the queue ---- */
+
+static void due_done(int rc, const char *err, void *arg)
+{
+	struct acs_scheduler *s = acs_container_of(arg, struct acs_scheduler, due);
+	s->read_inflight = false;
+	if (s->closing) {
+		acs_inbox_due_deinit(&s->due);
+		maybe_closed(s);
+		return;
+	}
+	if (rc < 0) {
+		acs_log(ACS_LOG_WARN, MOD, "reading the inbox failed: %s", err);
+		acs_inbox_due_deinit(&s->due);
+		arm(s, s->o.poll_interval_ms);
+		return;
+	}
+	s->queued = (size_t)s->due.pending_rows;
+	s->more_due = s->due.truncated;
+	for (size_t i = 0; i < s->due.n_items; i++) {
+		const char *k = s->due.items[i].item_key;
+		if (find_job(s, k, NULL))
+			continue;
+		if (s->n_jobs >= s->o.concurrency) {
+			s->more_due = true;
+			break;
+		}
+		start_claim(s, k);
+	}
+	int64_t next_due_at = s->due.next_due_at;
+	acs_inbox_due_deinit(&s->due);
+	if (s->read_again) {
+		s->read_again = false;
+		arm(s, 0);
+	} else {
+		arm_after_read(s, next_due_at);
+	}
+}
+
+static void start_read(struct acs_scheduler *s)
+{
+	if (s->closing)
+		return;
+	if (s->read_inflight) {
+		s->read_again = true;
+		return;
+	}
+	s->due = (struct acs_inbox_due){
+		.now_ms = acs_inbox_now_ms(),
+		.max_items = 2 * (size_t)s->o.concurrency + 16,
+	};
+	int rc = acs_inbox_due(s->store, &s->due, due_done);
+	if (rc) {
+		acs_log(ACS_LOG_WARN, MOD, "cannot read the inbox: %s", acs_strerror(rc));
+		arm(s, s->o.poll_interval_ms);
+		return;
+	}
+	s->read_inflight = true;
+}
+
+static void recover_done(int rc, const char *err, void *arg)
+{
+	struct acs_scheduler *s = acs_container_of(arg, struct acs_scheduler, recover);
+	s->recover_inflight = false;
+	if (rc < 0) {
+		acs_log(ACS_LOG_ERR, MOD, "inbox recovery failed (retrying): %s", err);
+		arm(s, s->o.poll_interval_ms);
+		maybe_closed(s);
+		return;
+	}
+	if (s->recover.reset)
+		acs_log(ACS_LOG_INFO, MOD, "resuming %lld events interrupted by a stop or crash",
+			(long long)s->recover.reset);
+	s->recovered = true;
+	if (!s->closing)
+		start_read(s);
+	maybe_closed(s);
+}
+
+static void start_recover(struct acs_scheduler *s)
+{
+	int rc = acs_inbox_recover(s->store, &s->recover, recover_done);
+	if (rc) {
+		acs_log(ACS_LOG_ERR, MOD, "cannot start inbox recovery: %s", acs_strerror(rc));
+		arm(s, s->o.poll_interval_ms);
+		return;
+	}
+	s->recover_inflight = true;
+}
+
+static void on_wake(uv_timer_t *t)
+{
+	struct acs_scheduler *s = t->data;
+	if (s->closing)
+		return;
+	if (!s->recovered) {
+		if (!s->recover_inflight)
+			start_recover(s);
+		return;
+	}
+	start_read(s);
+}
+
+/* ---- lifecycle ---- */
+
+struct acs_scheduler *acs_scheduler_new(uv_loop_t *loop, struct acs_store *store,
+					const struct acs_scheduler_opts *opts,
+					acs_scheduler_work_cb work, void *arg)
+{
+	acs_require(loop && store && work);
+	/* randombytes_uniform works before sodium_init, but init picks the best source. */
+	acs_require(sodium_init() >= 0);
+	struct acs_scheduler *s = acs_xcalloc(1, sizeof(*s));
+	s->loop = loop;
+	s->store = store;
+	if (opts)
+		s->o = *opts;
+	else
+		acs_scheduler_opts_defaults(&s->o);
+	if (!s->o.concurrency)
+		s->o.concurrency = 1;
+	if (!s->o.max_attempts)
+		s->o.max_attempts = 1;
+	if (!s->o.poll_interval_ms)
+		s->o.poll_interval_ms = 5000;
+	if (s->o.backoff_max_ms < s->o.backoff_base_ms)
+		s->o.backoff_max_ms = s->o.backoff_base_ms;
+	s->work = work;
+	s->arg = arg;
+	acs_require(uv_timer_init(loop, &s->wake) == 0);
+	acs_require(uv_timer_init(loop, &s->retry) == 0);
+	s->wake.data = s->retry.data = s;
+	s->open_handles = 2;
+	start_recover(s);
+	return s;
+}
+
+size_t acs_scheduler_running(const struct acs_scheduler *s)
+{
+	return s ? s->n_jobs : 0;
+}
+
+size_t acs_scheduler_queued(const struct acs_scheduler *s)
+{
+	return s ? s->queued : 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct acs_scheduler *s = h->data;
+	if (--s->open_handles > 0)
+		return;
+	void (*cb)(void *) = s->close_cb;
+	void *arg = s->close_arg;
+	free(s);
+	if (cb)
+		cb(arg);
+}
+
+static void maybe_closed(struct acs_scheduler *s)
+{
+	if (!s->closing || s->close_started || s->n_jobs || s->read_inflight || s->recover_inflight)
+		return;
+	s->close_started = true;
+	uv_close((uv_handle_t *)&s->wake, on_closed);
+	uv_close((uv_handle_t *)&s->retry, on_closed);
+}
+
+void acs_scheduler_close(struct acs_scheduler *s, void (*cb)(void *arg), void *arg)
+{
+	if (!s || s->closing)
+		return;
+	s->closing = true;
+	s->close_cb = cb;
+	s->close_arg = arg;
+	uv_timer_stop(&s->wake);
+	uv_timer_stop(&s->retry);
+	/* One last try for outcomes that could not be written; closing gives up on
+	 * failure (the rows stay processing and recovery resumes them). */
+	on_retry(&s->retry);
+	maybe_closed(s);
+}
+
+/* ---- the job API ---- */
+
+const char *acs_job_item_key(const struct acs_job *job)
+{
+	return job->claim.key;
+}
+
+size_t acs_job_event_count(const struct acs_job *job)
+{
+	return job->claim.n_rows;
+}
+
+const struct acs_job_event *acs_job_event_at(const struct acs_job *job, size_t i)
+{
+	acs_require(i < job->claim.n_rows);
+	return &job->events[i];
+}
+
+unsigned acs_job_attempt(const struct acs_job *job)
+{
+	return job->attempt;
+}
+
+void acs_job_set_data(struct acs_job *job, void *data)
+{
+	job->data = data;
+}
+
+void *acs_job_get_data(const struct acs_job *job)
+{
+	return job->data;
+}
+
+void acs_job_finish(struct acs_job *job, enum acs_job_outcome outcome, const char *message)
+{
+	acs_require(job && job->phase == JOB_WORKING);
+	struct acs_scheduler *s = job->s;
+	job->phase = JOB_RECORDING;
+	job->mark = (struct acs_inbox_mark){
+		.ids = job->ids,
+		.n_ids = job->claim.n_rows,
+		.only_from = true,
+		.from = ACS_INBOX_PROCESSING,
+		.add_attempt = true,
+		.next_attempt_at = -1,
+	};
+	switch (outcome) {
+	case ACS_JOB_DONE:
+		job->mark.to = ACS_INBOX_DONE;
+		break;
+	case ACS_JOB_RETRY:
+		if (job->attempt < s->o.max_attempts) {
+			job->mark.to = ACS_INBOX_PENDING;
+			job->mark.next_attempt_at =
+				acs_inbox_now_ms() + (int64_t)backoff_ms(&s->o, job->attempt);
+			job->message = acs_xstrdup(message && *message ? message : "retrying");
+			break;
+		}
+		job->mark.to = ACS_INBOX_ERROR;
+		job->message = message && *message
+				       ? acs_xstrdup(message)
+				       : acs_xasprintf("gave up after %u attempts", job->attempt);
+		break;
+	case ACS_JOB_FAILED:
+	default:
+		job->mark.to = ACS_INBOX_ERROR;
+		job->message = acs_xstrdup(message && *message ? message : "failed");
+		break;
+	}
+	job->mark.last_error = job->message;
+	if (job->mark.to == ACS_INBOX_ERROR)
+		acs_log(ACS_LOG_WARN, MOD,
+			"item %s: %zu events to the error queue after %u attempts: %s",
+			job->claim.key, job->claim.n_rows, job->attempt, job->message);
+	submit_mark(job);
+}

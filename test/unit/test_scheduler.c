@@ -1,0 +1,971 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the inbox scheduler on a real store and loop: coalescing, per-item
+ * order (also for events arriving while a job runs), the concurrency limit, pair
+ * resolution, retries with backoff, the error queue (permanent failure, attempts
+ * exhausted, retry from the queue), close waiting for jobs, kick coalescing and
+ * recovery after a kill -9 in the middle of a job. */
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#include "err.h"
+#include "inbox.h"
+#include "log.h"
+#include "mem.h"
+#include "scheduler.h"
+#include "store.h"
+
+#define WAIT_MS 20000
+#define MAX_JOBS 64
+#define MAX_EVENTS 16
+
+struct rec {
+	char key[64];
+	size_t n;
+	int64_t ids[MAX_EVENTS];
+	char item_keys[MAX_EVENTS][32];
+	unsigned attempt;
+	int64_t started_ms;
+	int64_t finished_ms;
+	size_t queued; /**< acs_scheduler_queued when the job started */
+};
+
+struct fx;
+typedef void (*job_hook)(struct fx *fx, struct acs_job *job, int index);
+
+struct fx {
+	uv_loop_t loop;
+	char *dir;
+	char *path;
+	struct acs_store *st;
+	struct acs_scheduler *s;
+	struct acs_scheduler_opts o;
+	struct rec jobs[MAX_JOBS];
+	int n_jobs;
+	int running; /**< work callbacks not yet finished */
+	int max_running;
+	size_t max_sched_running;
+	/* behaviour of the work callback */
+	enum acs_job_outcome script[MAX_JOBS]; /**< outcome of job i (default DONE) */
+	const char *message;
+	uint64_t delay_ms; /**< finish from a timer after this long */
+	bool hold;	   /**< keep the job in held[] instead */
+	struct acs_job *held[MAX_JOBS];
+	int n_held;
+	job_hook hook;
+	int closed;
+	int store_closed;
+	/* a row read by a hook */
+	int row_flag;
+	int64_t row_attempts;
+	int64_t row_next;
+	char row_error[128];
+};
+
+/* ---- loop helpers ---- */
+
+typedef bool (*pred_fn)(struct fx *fx);
+
+static void until_timeout(uv_timer_t *t)
+{
+	*(int *)t->data = 1;
+}
+
+static void run_until(struct fx *fx, pred_fn pred)
+{
+	uv_timer_t t;
+	int timed_out = 0;
+	assert_int_equal(uv_timer_init(&fx->loop, &t), 0);
+	t.data = &timed_out;
+	assert_int_equal(uv_timer_start(&t, until_timeout, WAIT_MS, 0), 0);
+	while (!pred(fx) && !timed_out)
+		uv_run(&fx->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&fx->loop, UV_RUN_NOWAIT);
+	assert_false(timed_out);
+}
+
+static void fx_open(struct fx *fx)
+{
+	char err[ACS_ERR_LEN] = "";
+	if (acs_store_open(&fx->loop, fx->path, &fx->st, err))
+		fail_msg("acs_store_open: %s", err);
+}
+
+static void fx_init(struct fx *fx)
+{
+	memset(fx, 0, sizeof(*fx));
+	assert_int_equal(uv_loop_init(&fx->loop), 0);
+	fx->dir = acs_test_tmpdir();
+	fx->path = acs_xasprintf("%s/sync.db", fx->dir);
+	acs_scheduler_opts_defaults(&fx->o);
+	fx->o.poll_interval_ms = 60000; /* kicks drive the tests, not the poll */
+	fx->o.backoff_base_ms = 10;
+	fx->o.backoff_max_ms = 40;
+	fx_open(fx);
+}
+
+static void on_sched_closed(void *arg)
+{
+	struct fx *fx = arg;
+	fx->closed = 1;
+	fx->s = NULL;
+}
+
+static bool is_closed(struct fx *fx)
+{
+	return fx->closed;
+}
+
+static void fx_close_sched(struct fx *fx)
+{
+	fx->closed = 0;
+	acs_scheduler_close(fx->s, on_sched_closed, fx);
+	run_until(fx, is_closed);
+}
+
+static void on_store_closed(void *arg)
+{
+	struct fx *fx = arg;
+	fx->store_closed = 1;
+	fx->st = NULL;
+}
+
+static bool store_is_closed(struct fx *fx)
+{
+	return fx->store_closed;
+}
+
+static void fx_close_store(struct fx *fx)
+{
+	fx->store_closed = 0;
+	acs_store_close(fx->st, on_store_closed, fx);
+	run_until(fx, store_is_closed);
+}
+
+static void fx_fini(struct fx *fx)
+{
+	if (fx->s)
+		fx_close_sched(fx);
+	if (fx->st)
+		fx_close_store(fx);
+	acs_test_loop_close(&fx->loop);
+	acs_test_rmtree(fx->dir);
+	free(fx->path);
+	free(fx->dir);
+}
+
+/* ---- store helpers ---- */
+
+struct sql {
+	int flag;
+	int rc;
+	char err[ACS_ERR_LEN];
+	const char *q;
+	int64_t i;
+	char text[512];
+};
+
+static int sql_exec_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct sql *s = arg;
+	return acs_store_exec(db, s->q, err);
+}
+
+static int sql_query_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct sql *s = arg;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, s->q, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return acs_store_error(db, rc, s->q, err);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		s->i = sqlite3_column_int64(st, 0);
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(s->text, sizeof(s->text), "%s", t ? (const char *)t : "");
+		rc = 0;
+	} else {
+		rc = acs_store_error(db, rc, "no row", err);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void sql_done(int rc, const char *err, void *arg)
+{
+	struct sql *s = arg;
+	s->flag = 1;
+	s->rc = rc;
+	snprintf(s->err, sizeof(s->err), "%s", err ? err : "");
+}
+
+static void exec_sql(struct fx *fx, const char *q)
+{
+	struct sql s = { .q = q };
+	assert_int_equal(acs_store_write(fx->st, sql_exec_fn, sql_done, &s), 0);
+	acs_test_run_until(&fx->loop, &s.flag, WAIT_MS);
+	if (s.rc)
+		fail_msg("%s: %s", q, s.err);
+}
+
+static struct sql query(struct fx *fx, const char *q)
+{
+	struct sql s = { .q = q };
+	assert_int_equal(acs_store_read(fx->st, sql_query_fn, sql_done, &s), 0);
+	acs_test_run_until(&fx->loop, &s.flag, WAIT_MS);
+	if (s.rc)
+		fail_msg("%s: %s", q, s.err);
+	return s;
+}
+
+static int64_t query_int(struct fx *fx, const char *q)
+{
+	return query(fx, q).i;
+}
+
+struct ins {
+	int flag;
+	int rc;
+	struct acs_inbox_insert job;
+};
+
+static void ins_done(int rc, const char *err, void *arg)
+{
+	(void)err;
+	struct ins *i = acs_container_of(arg, struct ins, job);
+	i->flag = 1;
+	i->rc = rc;
+}
+
+static int64_t add_event(struct fx *fx, const char *event_key, const char *item_key)
+{
+	struct ins i = { 0 };
+	i.job = (struct acs_inbox_insert){
+		.source = !strncmp(item_key, "ado:", 4) ? "ado" : "clickup",
+		.event_key = event_key,
+		.event_type = "updated",
+		.item_key = item_key,
+		.body = "{\"x\":1}",
+		.body_len = 7,
+		.received_at = acs_inbox_now_ms(),
+	};
+	assert_int_equal(acs_inbox_insert(fx->st, &i.job, ins_done), 0);
+	acs_test_run_until(&fx->loop, &i.flag, WAIT_MS);
+	assert_int_equal(i.rc, 0);
+	assert_false(i.job.duplicate);
+	return i.job.id;
+}
+
+/* ---- the work callback ---- */
+
+struct later {
+	uv_timer_t timer;
+	struct fx *fx;
+	struct acs_job *job;
+	int index;
+};
+
+static void finish_job(struct fx *fx, struct acs_job *job, int index)
+{
+	enum acs_job_outcome out = fx->script[index];
+	fx->running--;
+	fx->jobs[index].finished_ms = acs_inbox_now_ms();
+	acs_job_finish(job, out, out == ACS_JOB_DONE ? NULL : fx->message);
+}
+
+static void later_closed(uv_handle_t *h)
+{
+	free(acs_container_of((uv_timer_t *)h, struct later, timer));
+}
+
+static void later_cb(uv_timer_t *t)
+{
+	struct later *l = acs_container_of(t, struct later, timer);
+	finish_job(l->fx, l->job, l->index);
+	uv_close((uv_handle_t *)t, later_closed);
+}
+
+static void work(struct acs_job *job, void *arg)
+{
+	struct fx *fx = arg;
+	assert_true(fx->n_jobs < MAX_JOBS);
+	int index = fx->n_jobs++;
+	struct rec *r = &fx->jobs[index];
+	snprintf(r->key, sizeof(r->key), "%s", acs_job_item_key(job));
+	r->n = acs_job_event_count(job);
+	for (size_t i = 0; i < r->n && i < MAX_EVENTS; i++) {
+		const struct acs_job_event *ev = acs_job_event_at(job, i);
+		r->ids[i] = ev->id;
+		snprintf(r->item_keys[i], sizeof(r->item_keys[i]), "%s", ev->item_key);
+		assert_string_equal(ev->body, "{\"x\":1}");
+	}
+	r->attempt = acs_job_attempt(job);
+	r->started_ms = acs_inbox_now_ms();
+	r->queued = acs_scheduler_queued(fx->s);
+	acs_job_set_data(job, r);
+	assert_ptr_equal(acs_job_get_data(job), r);
+	fx->running++;
+	if (fx->running > fx->max_running)
+		fx->max_running = fx->running;
+	if (acs_scheduler_running(fx->s) > fx->max_sched_running)
+		fx->max_sched_running = acs_scheduler_running(fx->s);
+	if (fx->hook)
+		fx->hook(fx, job, index);
+	if (fx->hold) {
+		fx->held[fx->n_held++] = job;
+		return;
+	}
+	struct later *l = acs_xcalloc(1, sizeof(*l));
+	l->fx = fx;
+	l->job = job;
+	l->index = index;
+	assert_int_equal(uv_timer_init(&fx->loop, &l->timer), 0);
+	assert_int_equal(uv_timer_start(&l->timer, later_cb, fx->delay_ms, 0), 0);
+}
+
+static void fx_start(struct fx *fx)
+{
+	fx->s = acs_scheduler_new(&fx->loop, fx->st, &fx->o, work, fx);
+	assert_non_null(fx->s);
+}
+
+static int want_jobs;
+static bool jobs_idle(struct fx *fx)
+{
+	return fx->n_jobs >= want_jobs && acs_scheduler_running(fx->s) == 0;
+}
+
+/* Wait until n jobs have started and every outcome is recorded. */
+static void wait_jobs_done(struct fx *fx, int n)
+{
+	want_jobs = n;
+	run_until(fx, jobs_idle);
+	assert_int_equal(fx->n_jobs, n);
+}
+
+static bool jobs_started(struct fx *fx)
+{
+	return fx->n_jobs >= want_jobs;
+}
+
+static void wait_jobs_started(struct fx *fx, int n)
+{
+	want_jobs = n;
+	run_until(fx, jobs_started);
+}
+
+static uint64_t reads_wanted;
+static bool reads_reached(struct fx *fx)
+{
+	struct acs_store_stats st;
+	acs_store_stats(fx->st, &st);
+	return st.reads_done >= reads_wanted && st.pending == 0;
+}
+
+/* Kick and wait for the queue read it causes (and for any claim it starts). */
+static void wait_kicked_read(struct fx *fx)
+{
+	struct acs_store_stats st;
+	acs_store_stats(fx->st, &st);
+	acs_scheduler_kick(fx->s);
+	reads_wanted = st.reads_done + 1;
+	run_until(fx, reads_reached);
+}
+
+/* ---- tests ---- */
+
+/* A burst queued before the first job: one job per item, events in order. */
+static void test_coalescing(void **state)
+{
+	(void)state;
+	struct fx fx;
+	char key[16];
+	int64_t ids[10];
+	fx_init(&fx);
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "a%d", i);
+		ids[i] = add_event(&fx, key, "ado:1");
+	}
+	fx_start(&fx);
+	wait_jobs_done(&fx, 1);
+	assert_string_equal(fx.jobs[0].key, "ado:1");
+	assert_int_equal(fx.jobs[0].n, 10);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(fx.jobs[0].ids[i], ids[i]);
+	assert_int_equal(fx.jobs[0].attempt, 1);
+	assert_int_equal(fx.jobs[0].queued, 10);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"
+					" AND attempts = 1"),
+			 10);
+
+	/* Interleaved events of two items: one job each, each in arrival order. */
+	int64_t b1 = add_event(&fx, "b1", "ado:2");
+	int64_t c1 = add_event(&fx, "c1", "clickup:c");
+	int64_t b2 = add_event(&fx, "b2", "ado:2");
+	int64_t c2 = add_event(&fx, "c2", "clickup:c");
+	int64_t b3 = add_event(&fx, "b3", "ado:2");
+	acs_scheduler_kick(fx.s);
+	wait_jobs_done(&fx, 3);
+	struct rec *rb = !strcmp(fx.jobs[1].key, "ado:2") ? &fx.jobs[1] : &fx.jobs[2];
+	struct rec *rc = rb == &fx.jobs[1] ? &fx.jobs[2] : &fx.jobs[1];
+	assert_string_equal(rc->key, "clickup:c");
+	assert_int_equal(rb->n, 3);
+	assert_int_equal(rb->ids[0], b1);
+	assert_int_equal(rb->ids[1], b2);
+	assert_int_equal(rb->ids[2], b3);
+	assert_int_equal(rc->n, 2);
+	assert_int_equal(rc->ids[0], c1);
+	assert_int_equal(rc->ids[1], c2);
+	assert_int_equal(acs_scheduler_running(fx.s), 0);
+	fx_fini(&fx);
+}
+
+/* Events arriving while their item's job runs wait for the next job of the item;
+ * other items do not wait. */
+static void test_order_and_arrivals_during_job(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.hold = true;
+	int64_t e1 = add_event(&fx, "e1", "ado:1");
+	fx_start(&fx);
+	wait_jobs_started(&fx, 1);
+	assert_int_equal(fx.jobs[0].n, 1);
+	assert_int_equal(fx.jobs[0].ids[0], e1);
+
+	int64_t e2 = add_event(&fx, "e2", "ado:1");
+	int64_t e3 = add_event(&fx, "e3", "ado:1");
+	int64_t f1 = add_event(&fx, "f1", "ado:2");
+	acs_scheduler_kick(fx.s);
+	wait_jobs_started(&fx, 2);
+	/* The read that started ado:2 also saw e2 and e3, and left them alone. */
+	assert_string_equal(fx.jobs[1].key, "ado:2");
+	assert_int_equal(fx.jobs[1].ids[0], f1);
+	assert_int_equal(fx.jobs[1].queued, 3);
+	assert_int_equal(acs_scheduler_running(fx.s), 2);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"),
+			 2);
+
+	/* The first job ends: the next job of ado:1 takes e2 and e3. */
+	finish_job(&fx, fx.held[0], 0);
+	wait_jobs_started(&fx, 3);
+	assert_string_equal(fx.jobs[2].key, "ado:1");
+	assert_int_equal(fx.jobs[2].n, 2);
+	assert_int_equal(fx.jobs[2].ids[0], e2);
+	assert_int_equal(fx.jobs[2].ids[1], e3);
+	assert_int_equal(fx.jobs[2].attempt, 1);
+	finish_job(&fx, fx.held[1], 1);
+	finish_job(&fx, fx.held[2], 2);
+	wait_jobs_done(&fx, 3);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 4);
+	fx_fini(&fx);
+}
+
+/* The same, with the work finishing from timers and the events written from the
+ * first job itself (as the intake would, kicking after each commit). */
+/* Inserts submitted from inside a job (no nested loop run): each commit kicks. */
+struct late_ins {
+	struct fx *fx;
+	struct acs_inbox_insert job;
+};
+
+static void late_done(int rc, const char *err, void *arg)
+{
+	(void)err;
+	struct late_ins *l = acs_container_of(arg, struct late_ins, job);
+	assert_int_equal(rc, 0);
+	acs_scheduler_kick(l->fx->s);
+	free(l);
+}
+
+static void add_event_async(struct fx *fx, const char *event_key, const char *item_key)
+{
+	struct late_ins *l = acs_xcalloc(1, sizeof(*l));
+	l->fx = fx;
+	l->job = (struct acs_inbox_insert){
+		.source = "ado",
+		.event_key = event_key,
+		.event_type = "updated",
+		.item_key = item_key,
+		.body = "{\"x\":1}",
+		.body_len = 7,
+		.received_at = acs_inbox_now_ms(),
+	};
+	assert_int_equal(acs_inbox_insert(fx->st, &l->job, late_done), 0);
+}
+
+static void add_more_hook(struct fx *fx, struct acs_job *job, int index)
+{
+	(void)job;
+	if (index != 0)
+		return;
+	/* Committed while the job runs (it finishes from a timer later). */
+	add_event_async(fx, "late-1", "ado:7");
+	add_event_async(fx, "late-2", "ado:7");
+}
+
+static void test_order_with_timers(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.delay_ms = 5;
+	fx.hook = add_more_hook;
+	int64_t first = add_event(&fx, "early", "ado:7");
+	fx_start(&fx);
+	wait_jobs_done(&fx, 2);
+	assert_int_equal(fx.jobs[0].n, 1);
+	assert_int_equal(fx.jobs[0].ids[0], first);
+	assert_int_equal(fx.jobs[1].n, 2);
+	assert_true(fx.jobs[1].ids[0] > first && fx.jobs[1].ids[1] > fx.jobs[1].ids[0]);
+	/* One job per item at a time: the second started after the first ended. */
+	assert_true(fx.jobs[1].started_ms >= fx.jobs[0].finished_ms);
+	assert_int_equal(fx.max_running, 1);
+	fx_fini(&fx);
+}
+
+static void test_concurrency_limit(void **state)
+{
+	(void)state;
+	struct fx fx;
+	char key[16], item[16];
+	fx_init(&fx);
+	fx.o.concurrency = 3;
+	fx.delay_ms = 3;
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		snprintf(item, sizeof(item), "ado:%d", 100 + i);
+		add_event(&fx, key, item);
+	}
+	fx_start(&fx);
+	wait_jobs_done(&fx, 10);
+	assert_int_equal(fx.max_running, 3);
+	assert_true(fx.max_sched_running <= 3);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 10);
+	/* Oldest item first. */
+	assert_string_equal(fx.jobs[0].key, "ado:100");
+	fx_fini(&fx);
+}
+
+static void test_pair_resolution(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	exec_sql(&fx, "INSERT INTO project_map (id, name, ado_project, clickup_list_id, created_at,"
+		      " updated_at) VALUES (1, 'm', 'P', 'L', 0, 0)");
+	exec_sql(&fx, "INSERT INTO sync_map (map_id, ado_id, clickup_id, created_at, updated_at)"
+		      " VALUES (1, 42, 'abc', 0, 0)");
+	int64_t e1 = add_event(&fx, "p1", "clickup:abc");
+	int64_t e2 = add_event(&fx, "p2", "ado:42");
+	int64_t e3 = add_event(&fx, "p3", "clickup:abc");
+	fx_start(&fx);
+	wait_jobs_done(&fx, 1);
+	assert_string_equal(fx.jobs[0].key, "ado:42");
+	assert_int_equal(fx.jobs[0].n, 3);
+	assert_int_equal(fx.jobs[0].ids[0], e1);
+	assert_int_equal(fx.jobs[0].ids[1], e2);
+	assert_int_equal(fx.jobs[0].ids[2], e3);
+	assert_string_equal(fx.jobs[0].item_keys[0], "clickup:abc"); /* as stored */
+	assert_string_equal(fx.jobs[0].item_keys[1], "ado:42");
+	fx_fini(&fx);
+}
+
+/* The pair is formed while a job of its ClickUp key runs (the job itself creates the
+ * twin): an event for the ADO key must wait for that job, not run beside it. */
+static void test_pair_formed_while_running(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.hold = true;
+	add_event(&fx, "n1", "clickup:new");
+	fx_start(&fx);
+	wait_jobs_started(&fx, 1);
+	assert_string_equal(fx.jobs[0].key, "clickup:new");
+
+	exec_sql(&fx, "INSERT INTO project_map (id, name, ado_project, clickup_list_id, created_at,"
+		      " updated_at) VALUES (1, 'm', 'P', 'L', 0, 0)");
+	exec_sql(&fx, "INSERT INTO sync_map (map_id, ado_id, clickup_id, created_at, updated_at)"
+		      " VALUES (1, 500, 'new', 0, 0)");
+	int64_t e2 = add_event(&fx, "n2", "ado:500");
+	wait_kicked_read(&fx);
+	assert_int_equal(fx.n_jobs, 1);
+	/* Later reads skip the item too (no claim loop while it runs). */
+	wait_kicked_read(&fx);
+	assert_int_equal(fx.n_jobs, 1);
+	assert_int_equal(acs_scheduler_running(fx.s), 1);
+
+	finish_job(&fx, fx.held[0], 0);
+	wait_jobs_started(&fx, 2);
+	assert_string_equal(fx.jobs[1].key, "ado:500");
+	assert_int_equal(fx.jobs[1].n, 1);
+	assert_int_equal(fx.jobs[1].ids[0], e2);
+	finish_job(&fx, fx.held[1], 1);
+	wait_jobs_done(&fx, 2);
+	fx_fini(&fx);
+}
+
+/* Read the row of the second attempt while it runs (it still carries the values the
+ * first attempt's RETRY wrote). */
+static void row_read_done(int rc, const char *err, void *arg)
+{
+	(void)err;
+	struct fx *fx = arg;
+	assert_int_equal(rc, 0);
+	fx->row_flag = 1;
+}
+
+static int row_read_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct fx *fx = arg;
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT attempts, next_attempt_at, last_error FROM inbox"
+				    " WHERE event_key = 'r1'",
+				    -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return acs_store_error(db, rc, "prepare", err);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		fx->row_attempts = sqlite3_column_int64(s, 0);
+		fx->row_next = sqlite3_column_int64(s, 1);
+		snprintf(fx->row_error, sizeof(fx->row_error), "%s",
+			 (const char *)sqlite3_column_text(s, 2));
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static void read_row_hook(struct fx *fx, struct acs_job *job, int index)
+{
+	(void)job;
+	if (index == 1)
+		assert_int_equal(acs_store_read(fx->st, row_read_fn, row_read_done, fx), 0);
+}
+
+static void test_retry_backoff_then_success(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.o.backoff_base_ms = 20;
+	fx.o.backoff_max_ms = 30;
+	fx.script[0] = ACS_JOB_RETRY;
+	fx.script[1] = ACS_JOB_RETRY;
+	fx.script[2] = ACS_JOB_DONE;
+	fx.message = "HTTP 503: service unavailable";
+	fx.hook = read_row_hook;
+	add_event(&fx, "r1", "clickup:t1");
+	fx_start(&fx);
+	wait_jobs_done(&fx, 3);
+	assert_int_equal(fx.jobs[0].attempt, 1);
+	assert_int_equal(fx.jobs[1].attempt, 2);
+	assert_int_equal(fx.jobs[2].attempt, 3);
+	acs_test_run_until(&fx.loop, &fx.row_flag, WAIT_MS);
+	/* What the first RETRY recorded: one attempt, the message, and a due time
+	 * within the first backoff ceiling of its finish; the retry waited for it. */
+	assert_int_equal(fx.row_attempts, 1);
+	assert_string_equal(fx.row_error, "HTTP 503: service unavailable");
+	assert_true(fx.row_next >= fx.jobs[0].finished_ms);
+	assert_true(fx.row_next <= fx.jobs[0].finished_ms + 20 + 5);
+	assert_true(fx.jobs[1].started_ms >= fx.row_next);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"
+					" AND attempts = 3"),
+			 1);
+	fx_fini(&fx);
+}
+
+struct op_call {
+	int flag;
+	int rc;
+	struct acs_inbox_error_op op;
+};
+
+static void op_done(int rc, const char *err, void *arg)
+{
+	(void)err;
+	struct op_call *c = acs_container_of(arg, struct op_call, op);
+	c->flag = 1;
+	c->rc = rc;
+}
+
+static void test_permanent_failure_and_retry_from_queue(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.script[0] = ACS_JOB_FAILED;
+	fx.message = "HTTP 400: status 'Doing' is not valid";
+	add_event(&fx, "f1", "ado:5");
+	add_event(&fx, "f2", "ado:5");
+	fx_start(&fx);
+	wait_jobs_done(&fx, 1);
+	assert_int_equal(fx.jobs[0].n, 2);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'error'"
+					" AND attempts = 1 AND last_error ="
+					" 'HTTP 400: status ''Doing'' is not valid'"),
+			 2);
+
+	/* The dashboard's retry puts them back; a kick runs them again. */
+	struct op_call r = { 0 };
+	assert_int_equal(acs_inbox_error_retry(fx.st, &r.op, op_done), 0);
+	acs_test_run_until(&fx.loop, &r.flag, WAIT_MS);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.op.changed, 2);
+	acs_scheduler_kick(fx.s);
+	wait_jobs_done(&fx, 2);
+	assert_int_equal(fx.jobs[1].n, 2);
+	assert_int_equal(fx.jobs[1].attempt, 1);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 2);
+	fx_fini(&fx);
+}
+
+static void test_attempts_exhausted(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.o.max_attempts = 3;
+	fx.o.backoff_base_ms = 1;
+	fx.o.backoff_max_ms = 2;
+	for (int i = 0; i < MAX_JOBS; i++)
+		fx.script[i] = ACS_JOB_RETRY;
+	fx.message = "HTTP 502: bad gateway";
+	add_event(&fx, "x1", "ado:9");
+	fx_start(&fx);
+	wait_jobs_done(&fx, 3);
+	assert_int_equal(fx.jobs[2].attempt, 3);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'error'"
+					" AND attempts = 3 AND last_error = 'HTTP 502: bad "
+					"gateway'"),
+			 1);
+	/* Nothing left to run: a kick reads the queue and starts nothing. */
+	wait_kicked_read(&fx);
+	assert_int_equal(fx.n_jobs, 3);
+	assert_int_equal(acs_scheduler_running(fx.s), 0);
+	fx_fini(&fx);
+}
+
+/* close waits for the running job and records its outcome first. */
+static void test_close_waits_for_jobs(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.hold = true;
+	add_event(&fx, "w1", "ado:3");
+	fx_start(&fx);
+	wait_jobs_started(&fx, 1);
+	fx.closed = 0;
+	acs_scheduler_close(fx.s, on_sched_closed, &fx);
+	acs_scheduler_close(fx.s, on_sched_closed, &fx); /* idempotent */
+	/* A store round trip later the job still runs and close has not finished. */
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"),
+			 1);
+	assert_int_equal(fx.closed, 0);
+	finish_job(&fx, fx.held[0], 0);
+	run_until(&fx, is_closed);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 1);
+	fx_fini(&fx);
+}
+
+/* The outcome write fails (injected by a trigger): the job keeps its slot, the rows
+ * stay processing, and the write is retried until it lands. */
+static void test_outcome_write_retried(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.hold = true;
+	exec_sql(&fx, "INSERT INTO meta (key, value) VALUES ('test.fail', '1');"
+		      "CREATE TRIGGER test_fail BEFORE UPDATE OF state ON inbox"
+		      " WHEN NEW.state = 'done' AND"
+		      " (SELECT value FROM meta WHERE key = 'test.fail') = '1'"
+		      " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+	add_event(&fx, "o1", "ado:8");
+	fx_start(&fx);
+	wait_jobs_started(&fx, 1);
+	finish_job(&fx, fx.held[0], 0);
+	/* After a write submitted later (writes run in order): the outcome write has
+	 * failed, nothing is recorded and the slot is kept. */
+	exec_sql(&fx, "UPDATE meta SET value = value WHERE key = 'none'");
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"),
+			 1);
+	assert_int_equal(acs_scheduler_running(fx.s), 1);
+	exec_sql(&fx, "UPDATE meta SET value = '0' WHERE key = 'test.fail'");
+	wait_jobs_done(&fx, 1);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 1);
+	fx_fini(&fx);
+}
+
+/* Many kicks in one loop turn cause one queue read. */
+static void test_kick_coalescing(void **state)
+{
+	(void)state;
+	struct fx fx;
+	struct acs_store_stats st;
+	fx_init(&fx);
+	fx_start(&fx);
+	reads_wanted = 1; /* the startup read */
+	run_until(&fx, reads_reached);
+	acs_store_stats(fx.st, &st);
+	uint64_t r0 = st.reads_done;
+	for (int i = 0; i < 100; i++)
+		acs_scheduler_kick(fx.s);
+	reads_wanted = r0 + 1;
+	run_until(&fx, reads_reached);
+	(void)query_int(&fx, "SELECT 1"); /* one more read of our own */
+	acs_store_stats(fx.st, &st);
+	assert_int_equal(st.reads_done, r0 + 2);
+	assert_int_equal(fx.n_jobs, 0);
+	assert_int_equal(acs_scheduler_queued(fx.s), 0);
+	fx_fini(&fx);
+}
+
+/* ---- kill -9 in the middle of a job ---- */
+
+static void crash_work(struct acs_job *job, void *arg)
+{
+	int fd = *(int *)arg;
+	char c = acs_job_event_count(job) == 2 ? 'J' : 'N';
+	if (write(fd, &c, 1) != 1)
+		_exit(5);
+	kill(getpid(), SIGKILL);
+}
+
+static void child_ins_done(int rc, const char *err, void *arg)
+{
+	(void)err;
+	(void)arg;
+	if (rc)
+		_exit(3);
+}
+
+/* Runs in a fresh process: stores two events, starts the scheduler, and dies in
+ * the job (no close, no outcome). */
+static ACS_NORETURN void child_main(const char *path, int fd)
+{
+	uv_loop_t loop;
+	struct acs_store *st = NULL;
+	char err[ACS_ERR_LEN];
+	if (uv_loop_init(&loop) || acs_store_open(&loop, path, &st, err))
+		_exit(1);
+	static struct acs_inbox_insert ins[2];
+	const char *keys[2] = { "crash-1", "crash-2" };
+	for (int i = 0; i < 2; i++) {
+		ins[i] = (struct acs_inbox_insert){ .source = "ado",
+						    .event_key = keys[i],
+						    .event_type = "updated",
+						    .item_key = "ado:77",
+						    .body = "{\"x\":1}",
+						    .body_len = 7,
+						    .received_at = 1 };
+		if (acs_inbox_insert(st, &ins[i], child_ins_done))
+			_exit(2);
+	}
+	/* The inserts were submitted first, so the scheduler's read sees them. */
+	struct acs_scheduler_opts o;
+	acs_scheduler_opts_defaults(&o);
+	(void)acs_scheduler_new(&loop, st, &o, crash_work, &fd);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	_exit(4); /* the job never ran */
+}
+
+static char self_exe[4096];
+
+static void test_restart_after_kill(void **state)
+{
+	(void)state;
+	struct fx fx;
+	int fds[2];
+	fx_init(&fx);
+	fx_close_store(&fx); /* the schema exists, as after a first start */
+
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char fdstr[16];
+		close(fds[0]);
+		snprintf(fdstr, sizeof(fdstr), "%d", fds[1]);
+		execl(self_exe, self_exe, "--crash-child", fx.path, fdstr, (char *)NULL);
+		_exit(6);
+	}
+	close(fds[1]);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	char c = 0;
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	assert_int_equal(c, 'J');
+	assert_true(WIFSIGNALED(status));
+
+	fx_open(&fx);
+	/* Left behind exactly as the crash found them. */
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"
+					" AND attempts = 0"),
+			 2);
+	fx_start(&fx);
+	wait_jobs_done(&fx, 1);
+	assert_string_equal(fx.jobs[0].key, "ado:77");
+	assert_int_equal(fx.jobs[0].n, 2);
+	assert_int_equal(fx.jobs[0].attempt, 1);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 2);
+	fx_fini(&fx);
+}
+
+/* The same without a crash: rows left 'processing' in a closed database. */
+static void test_restart_with_processing_rows(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	add_event(&fx, "q1", "clickup:q");
+	add_event(&fx, "q2", "clickup:q");
+	exec_sql(&fx, "UPDATE inbox SET state = 'processing', attempts = 2");
+	fx_close_store(&fx);
+	fx_open(&fx);
+	fx_start(&fx);
+	wait_jobs_done(&fx, 1);
+	assert_int_equal(fx.jobs[0].n, 2);
+	assert_int_equal(fx.jobs[0].attempt, 3);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"
+					" AND attempts = 3"),
+			 2);
+	fx_fini(&fx);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "--crash-child") == 0)
+		child_main(argv[2], (int)strtol(argv[3], NULL, 10));
+	if (!realpath(argv[0], self_exe))
+		return 1;
+	acs_log_set_level(ACS_LOG_ERR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_coalescing),
+		cmocka_unit_test(test_order_and_arrivals_during_job),
+		cmocka_unit_test(test_order_with_timers),
+		cmocka_unit_test(test_concurrency_limit),
+		cmocka_unit_test(test_pair_resolution),
+		cmocka_unit_test(test_pair_formed_while_running),
+		cmocka_unit_test(test_retry_backoff_then_success),
+		cmocka_unit_test(test_permanent_failure_and_retry_from_queue),
+		cmocka_unit_test(test_attempts_exhausted),
+		cmocka_unit_test(test_close_waits_for_jobs),
+		cmocka_unit_test(test_kick_coalescing),
+		cmocka_unit_test(test_outcome_write_retried),
+		cmocka_unit_test(test_restart_after_kill),
+		cmocka_unit_test(test_restart_with_processing_rows),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
