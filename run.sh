@@ -114,7 +114,7 @@ valgrind)
 		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 --quiet" \
 		meson test -C build/valgrind --print-errorlogs --suite e2e --suite sim --logbase e2e \
 		--timeout-multiplier 5 "$@" || rc=$?
-	summary build/valgrind/meson-logs/unit.json build/valgrind/meson-logs/e2e.json
+	summary build/valgrind/meson-logs/unit*.json build/valgrind/meson-logs/e2e*.json
 	exit $rc
 	;;
 *)
