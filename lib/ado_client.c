@@ -1782,6 +1782,39 @@ int acs_ado_update_work_item(struct acs_ado_client *c, int64_t id, int64_t rev,
 			  JSON_PATCH, ops);
 }
 
+int acs_ado_create_work_item_ops(struct acs_ado_client *c, const char *type, const json_t *ops,
+				 acs_ado_work_item_cb cb, void *arg)
+{
+	CHECK_CLIENT(c, cb);
+	if (!type || !*type || !json_is_array(ops) || !json_array_size(ops))
+		return -EINVAL;
+	struct call *k = call_new(c, OP_WORK_ITEM, arg);
+	k->cb.work_item = cb;
+	char *t = acs_rest_escape(type);
+	char *path = proj_path(c, "/_apis/wit/workitems/$%s?$expand=relations&" API, t);
+	free(t);
+	return start_json(k, "POST", path, JSON_PATCH, json_deep_copy(ops));
+}
+
+int acs_ado_update_work_item_ops(struct acs_ado_client *c, int64_t id, int64_t rev,
+				 const json_t *ops, acs_ado_work_item_cb cb, void *arg)
+{
+	CHECK_CLIENT(c, cb);
+	if (id <= 0 || rev < 0 || !json_is_array(ops) || !json_array_size(ops))
+		return -EINVAL;
+	json_t *all = json_array();
+	if (rev > 0)
+		json_array_append_new(all, json_pack("{s:s,s:s,s:I}", "op", "test", "path", "/rev",
+						     "value", (json_int_t)rev));
+	json_array_extend(all, (json_t *)ops);
+	struct call *k = call_new(c, OP_WORK_ITEM, arg);
+	k->cb.work_item = cb;
+	return start_json(k, "PATCH",
+			  proj_path(c, "/_apis/wit/workitems/%" PRId64 "?$expand=relations&" API,
+				    id),
+			  JSON_PATCH, all);
+}
+
 int acs_ado_delete_work_item(struct acs_ado_client *c, int64_t id, bool destroy, acs_ado_done_cb cb,
 			     void *arg)
 {

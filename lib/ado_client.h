@@ -384,6 +384,15 @@ int acs_ado_update_work_item(struct acs_ado_client *c, int64_t id, int64_t rev,
 			     const struct acs_ado_fields *f,
 			     const struct acs_ado_work_item *current, acs_ado_work_item_cb cb,
 			     void *arg);
+/** POST .../workitems/$type with a ready JSON Patch (e.g. acs_mapper_ado_create's; borrowed,
+ *  copied), answered with relations. -EINVAL for an empty or non-array ops. */
+int acs_ado_create_work_item_ops(struct acs_ado_client *c, const char *type, const json_t *ops,
+				 acs_ado_work_item_cb cb, void *arg);
+/** PATCH a work item with ready ops (borrowed, copied; e.g. acs_mapper_ado_patch's), with
+ *  {"op":"test","path":"/rev","value":rev} prepended when rev > 0: a concurrent change
+ *  fails the call with the CONFLICT class (412). Answered with relations. */
+int acs_ado_update_work_item_ops(struct acs_ado_client *c, int64_t id, int64_t rev,
+				 const json_t *ops, acs_ado_work_item_cb cb, void *arg);
 /** DELETE a work item (to the recycle bin; destroy = permanently). */
 int acs_ado_delete_work_item(struct acs_ado_client *c, int64_t id, bool destroy, acs_ado_done_cb cb,
 			     void *arg);

@@ -12,6 +12,7 @@
 #include "acs_build.h"
 #include "config.h"
 #include "curl_loop.h"
+#include "engine.h"
 #include "err.h"
 #include "http_server.h"
 #include "log.h"
@@ -27,11 +28,13 @@ struct acs_app {
 	struct acs_http_server *http;
 	struct acs_curl_loop *curl;
 	struct acs_store *store;
-	uv_timer_t lag_timer;	/**< measures loop lag for /api/ready */
-	uv_timer_t drain_timer; /**< polls the drain during shutdown */
-	int open_handles;	/**< of the two timers; freed when 0 */
-	uint64_t lag_expected;	/**< loop time the next tick is due */
-	uint64_t lag_ms;	/**< latest measured lag */
+	struct acs_engine *engine;    /**< NULL when syncing is not configured */
+	char engine_off[ACS_ERR_LEN]; /**< why engine is NULL */
+	uv_timer_t lag_timer;	      /**< measures loop lag for /api/ready */
+	uv_timer_t drain_timer;	      /**< polls the drain during shutdown */
+	int open_handles;	      /**< of the two timers; freed when 0 */
+	uint64_t lag_expected;	      /**< loop time the next tick is due */
+	uint64_t lag_ms;	      /**< latest measured lag */
 	uint64_t drain_deadline;
 	bool stopping;
 	acs_app_stopped_cb stopped_cb;
@@ -99,9 +102,17 @@ static void ready_cb(struct acs_http_req *req, void *arg)
 	if (app->lag_ms > ACS_APP_MAX_LOOP_LAG_MS)
 		json_array_append_new(reasons, json_sprintf("event loop lagging by %llu ms",
 							    (unsigned long long)app->lag_ms));
-	json_t *checks = json_pack("{s:s, s:I}", "database",
+	const char *sync = "disabled";
+	if (app->engine) {
+		sync = "running";
+		if (!acs_engine_ready(app->engine, reason)) {
+			sync = "starting";
+			json_array_append_new(reasons, json_string(reason));
+		}
+	}
+	json_t *checks = json_pack("{s:s, s:I, s:s}", "database",
 				   acs_store_healthy(app->store, reason) ? "ok" : "failing",
-				   "loop_lag_ms", (json_int_t)app->lag_ms);
+				   "loop_lag_ms", (json_int_t)app->lag_ms, "sync", sync);
 	if (json_array_size(reasons) == 0) {
 		json_decref(reasons);
 		acs_http_respond_json(req, 200,
@@ -165,6 +176,12 @@ struct acs_app *acs_app_new(uv_loop_t *loop, const struct acs_config *cfg, char 
 	if (!app->curl)
 		goto fail_http;
 
+	if (acs_engine_configured(cfg, app->engine_off)) {
+		app->engine = acs_engine_new(loop, cfg, app->http, app->curl, app->store, err);
+		if (!app->engine)
+			goto fail_curl;
+	}
+
 	acs_http_server_route(app->http, "GET", "/api/health", health_cb, app);
 	acs_http_server_route(app->http, "GET", "/api/ready", ready_cb, app);
 
@@ -173,6 +190,8 @@ struct acs_app *acs_app_new(uv_loop_t *loop, const struct acs_config *cfg, char 
 	app->open_handles = 2;
 	return app;
 
+fail_curl:
+	acs_curl_loop_close(app->curl, NULL, NULL);
 fail_http:
 	acs_http_server_close(app->http, NULL, NULL);
 fail_store:
@@ -202,6 +221,11 @@ int acs_app_start(struct acs_app *app, char err[ACS_ERR_LEN])
 				     { "version", ACS_VERSION },
 				     { "pid", pid } };
 	acs_log_kv(ACS_LOG_INFO, "app", "listening", f, ACS_ARRAY_SIZE(f));
+
+	if (app->engine)
+		acs_engine_start(app->engine);
+	else
+		acs_log(ACS_LOG_INFO, "app", "%s", app->engine_off);
 
 	app->lag_expected = uv_now(app->loop) + LAG_TICK_MS;
 	uv_timer_start(&app->lag_timer, lag_tick_cb, LAG_TICK_MS, LAG_TICK_MS);
@@ -264,6 +288,13 @@ static void http_closed_cb(void *arg)
 	acs_curl_loop_close(app->curl, curl_closed_cb, app);
 }
 
+static void engine_closed_cb(void *arg)
+{
+	struct acs_app *app = arg;
+	app->engine = NULL;
+	acs_http_server_close(app->http, http_closed_cb, app);
+}
+
 static void drain_cb(uv_timer_t *t)
 {
 	struct acs_app *app = acs_container_of(t, struct acs_app, drain_timer);
@@ -281,7 +312,10 @@ static void drain_cb(uv_timer_t *t)
 		struct acs_log_field f[] = { { "requests", a }, { "store_jobs", b } };
 		acs_log_kv(ACS_LOG_WARN, "app", "drain timeout: closing with work in flight", f, 2);
 	}
-	acs_http_server_close(app->http, http_closed_cb, app);
+	if (app->engine)
+		acs_engine_close(app->engine, engine_closed_cb, app);
+	else
+		engine_closed_cb(app);
 }
 
 void acs_app_shutdown(struct acs_app *app, uint64_t drain_timeout_ms, acs_app_stopped_cb cb,

@@ -44,6 +44,7 @@ enum kind {
 	K_FOLDERS,
 	K_TEAMS,
 	K_MEMBERS,
+	K_TASK_JSON, /**< as K_TASK, and the callback also gets the answer's JSON */
 };
 
 /* One call in flight: owned by the rest pipeline's callback, freed there. */
@@ -859,7 +860,8 @@ static void *parse_payload(struct call *call, const struct acs_rest_result *res,
 		return NULL;
 	}
 	switch (call->kind) {
-	case K_TASK: {
+	case K_TASK:
+	case K_TASK_JSON: {
 		struct acs_clickup_task *t = acs_clickup_task_parse(j, err);
 		rc = t ? 0 : ACS_EPARSE;
 		v = t;
@@ -966,7 +968,8 @@ static void *parse_payload(struct call *call, const struct acs_rest_result *res,
 	return rc ? NULL : v;
 }
 
-static void dispatch(struct call *call, const struct acs_clickup_result *r, void *p)
+static void dispatch(struct call *call, const struct acs_clickup_result *r, void *p,
+		     const json_t *json)
 {
 	void *arg = call->arg;
 
@@ -1015,6 +1018,9 @@ static void dispatch(struct call *call, const struct acs_clickup_result *r, void
 		break;
 	case K_MEMBERS:
 		((acs_clickup_members_cb)call->cb)(r, p, arg);
+		break;
+	case K_TASK_JSON:
+		((acs_clickup_task_json_cb)call->cb)(r, p, p ? json : NULL, arg);
 		break;
 	}
 }
@@ -1066,7 +1072,7 @@ static void rest_done(const struct acs_rest_result *res, void *arg)
 			r.message = perr;
 		}
 	}
-	dispatch(call, &r, payload);
+	dispatch(call, &r, payload, res->json);
 	call_free(call);
 }
 
@@ -1428,6 +1434,41 @@ int acs_clickup_update_task(struct acs_clickup_client *c, enum acs_governor_clas
 	}
 	struct req rq = { .method = "PUT", .path = path1("/task/", task_id, NULL), .json = b };
 	return submit(c, cls, &rq, call_new(K_TASK, CB(cb), arg));
+}
+
+int acs_clickup_get_task_json(struct acs_clickup_client *c, enum acs_governor_class cls,
+			      const char *task_id, acs_clickup_task_json_cb cb, void *arg)
+{
+	if (!c || bad_id(task_id) || !cb)
+		return -EINVAL;
+	struct req rq = { .method = "GET",
+			  .path = path1("/task/", task_id, "?include_markdown_description=true") };
+	return submit(c, cls, &rq, call_new(K_TASK_JSON, CB(cb), arg));
+}
+
+int acs_clickup_create_task_json(struct acs_clickup_client *c, enum acs_governor_class cls,
+				 const char *list_id, const json_t *body,
+				 acs_clickup_task_json_cb cb, void *arg)
+{
+	if (!c || bad_id(list_id) || !json_is_object(body) || !cb ||
+	    !json_string_length(json_object_get(body, "name")))
+		return -EINVAL;
+	struct req rq = { .method = "POST",
+			  .path = path1("/list/", list_id, "/task"),
+			  .json = json_deep_copy(body) };
+	return submit(c, cls, &rq, call_new(K_TASK_JSON, CB(cb), arg));
+}
+
+int acs_clickup_update_task_json(struct acs_clickup_client *c, enum acs_governor_class cls,
+				 const char *task_id, const json_t *body,
+				 acs_clickup_task_json_cb cb, void *arg)
+{
+	if (!c || bad_id(task_id) || !json_is_object(body) || !json_object_size(body) || !cb)
+		return -EINVAL;
+	struct req rq = { .method = "PUT",
+			  .path = path1("/task/", task_id, NULL),
+			  .json = json_deep_copy(body) };
+	return submit(c, cls, &rq, call_new(K_TASK_JSON, CB(cb), arg));
 }
 
 int acs_clickup_delete_task(struct acs_clickup_client *c, enum acs_governor_class cls,

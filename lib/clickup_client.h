@@ -424,6 +424,26 @@ int acs_clickup_update_task(struct acs_clickup_client *c, enum acs_governor_clas
 			    acs_clickup_task_cb cb, void *arg);
 int acs_clickup_delete_task(struct acs_clickup_client *c, enum acs_governor_class cls,
 			    const char *task_id, acs_clickup_done_cb cb, void *arg);
+
+/** As acs_clickup_task_cb, plus the answer's JSON object (borrowed: valid during the
+ *  callback only; NULL unless res->cls is OK), for readers such as the mapper that
+ *  work on the wire shape. */
+typedef void (*acs_clickup_task_json_cb)(const struct acs_clickup_result *res,
+					 struct acs_clickup_task *task, const json_t *json,
+					 void *arg);
+/** GET /task/{id}?include_markdown_description=true with the raw answer. */
+int acs_clickup_get_task_json(struct acs_clickup_client *c, enum acs_governor_class cls,
+			      const char *task_id, acs_clickup_task_json_cb cb, void *arg);
+/** POST /list/{id}/task with a ready body (e.g. acs_mapper_clickup_create's; borrowed,
+ *  copied). -EINVAL unless body is an object with a non-empty "name". */
+int acs_clickup_create_task_json(struct acs_clickup_client *c, enum acs_governor_class cls,
+				 const char *list_id, const json_t *body,
+				 acs_clickup_task_json_cb cb, void *arg);
+/** PUT /task/{id} with a ready body (e.g. acs_mapper_clickup_update's; borrowed,
+ *  copied). -EINVAL for an empty or non-object body. */
+int acs_clickup_update_task_json(struct acs_clickup_client *c, enum acs_governor_class cls,
+				 const char *task_id, const json_t *body,
+				 acs_clickup_task_json_cb cb, void *arg);
 int acs_clickup_list_tasks(struct acs_clickup_client *c, enum acs_governor_class cls,
 			   const struct acs_clickup_task_query *q, acs_clickup_task_page_cb cb,
 			   void *arg);

@@ -22,6 +22,8 @@
 #define MAX_JOB_BYTES (32u << 20)
 /* A failed outcome write (the database is unwell) is tried again after this. */
 #define RECORD_RETRY_MS 1000
+/* Most items remembered for the cooldown; older entries are dropped first. */
+#define MAX_RECENT 8192
 
 /*
  * DESIGN
@@ -94,6 +96,13 @@ struct acs_scheduler {
 	bool more_due;
 	size_t queued;
 
+	/* Items whose job started within the cooldown (oldest first). */
+	struct recent {
+		char *key;
+		uint64_t started; /**< loop time */
+	} * recent;
+	size_t n_recent;
+
 	bool closing;
 	bool close_started;
 	void (*close_cb)(void *arg);
@@ -110,6 +119,7 @@ void acs_scheduler_opts_defaults(struct acs_scheduler_opts *o)
 	o->backoff_base_ms = 1000;
 	o->backoff_max_ms = 300000;
 	o->poll_interval_ms = 5000;
+	o->cooldown_ms = 0;
 }
 
 /* ---- timers ---- */
@@ -381,6 +391,49 @@ static void start_claim(struct acs_scheduler *s, const char *key)
 	s->n_jobs++;
 }
 
+/* ---- cooldown ---- */
+
+static void recent_prune(struct acs_scheduler *s, uint64_t now)
+{
+	size_t drop = 0;
+	while (drop < s->n_recent && (now - s->recent[drop].started >= s->o.cooldown_ms ||
+				      s->n_recent - drop > MAX_RECENT))
+		free(s->recent[drop++].key);
+	if (drop) {
+		memmove(s->recent, s->recent + drop, (s->n_recent - drop) * sizeof(*s->recent));
+		s->n_recent -= drop;
+	}
+}
+
+/* ms until key may start again, 0 when it may start now. */
+static uint64_t cooldown_left(const struct acs_scheduler *s, const char *key, uint64_t now)
+{
+	for (size_t i = s->n_recent; i-- > 0;) {
+		if (strcmp(s->recent[i].key, key) == 0) {
+			uint64_t age = now - s->recent[i].started;
+			return age < s->o.cooldown_ms ? s->o.cooldown_ms - age : 0;
+		}
+	}
+	return 0;
+}
+
+static void recent_add(struct acs_scheduler *s, const char *key, uint64_t now)
+{
+	if (!s->o.cooldown_ms)
+		return;
+	if (!s->recent)
+		s->recent = acs_xcalloc(MAX_RECENT + 1, sizeof(*s->recent));
+	recent_prune(s, now);
+	if (s->n_recent == MAX_RECENT + 1) {
+		free(s->recent[0].key);
+		memmove(s->recent, s->recent + 1, (s->n_recent - 1) * sizeof(*s->recent));
+		s->n_recent--;
+	}
+	s->recent[s->n_recent].key = acs_xstrdup(key);
+	s->recent[s->n_recent].started = now;
+	s->n_recent++;
+}
+
 /* ---- reading the queue ---- */
 
 static void due_done(int rc, const char *err, void *arg)
@@ -400,21 +453,34 @@ static void due_done(int rc, const char *err, void *arg)
 	}
 	s->queued = (size_t)s->due.pending_rows;
 	s->more_due = s->due.truncated;
+	uint64_t now = uv_now(s->loop), wait = 0;
+	if (s->o.cooldown_ms)
+		recent_prune(s, now);
 	for (size_t i = 0; i < s->due.n_items; i++) {
 		const char *k = s->due.items[i].item_key;
 		if (find_job(s, k, NULL))
 			continue;
+		uint64_t left = s->o.cooldown_ms ? cooldown_left(s, k, now) : 0;
+		if (left) {
+			/* Let the rest of the burst gather; look again when it ends. */
+			wait = wait ? ACS_MIN(wait, left) : left;
+			continue;
+		}
 		if (s->n_jobs >= s->o.concurrency) {
 			s->more_due = true;
 			break;
 		}
+		recent_add(s, k, now);
 		start_claim(s, k);
 	}
 	int64_t next_due_at = s->due.next_due_at;
 	acs_inbox_due_deinit(&s->due);
 	if (s->read_again) {
 		s->read_again = false;
-		arm(s, 0);
+		arm(s, 0); /* a kick may name another item: never delay it */
+	} else if (wait && wait < s->o.poll_interval_ms) {
+		int64_t d = next_due_at > 0 ? next_due_at - acs_inbox_now_ms() : INT64_MAX;
+		arm(s, d >= 0 && (uint64_t)d < wait ? (uint64_t)d : wait);
 	} else {
 		arm_after_read(s, next_due_at);
 	}
@@ -535,6 +601,9 @@ static void on_closed(uv_handle_t *h)
 		return;
 	void (*cb)(void *) = s->close_cb;
 	void *arg = s->close_arg;
+	for (size_t i = 0; i < s->n_recent; i++)
+		free(s->recent[i].key);
+	free(s->recent);
 	free(s);
 	if (cb)
 		cb(arg);

@@ -36,33 +36,42 @@ struct acs_job;
 
 /** One inbox row of a job. Borrowed: valid until acs_job_finish(). */
 struct acs_job_event {
-	int64_t id;		 /**< inbox.id (increasing with arrival) */
-	const char *source;	 /**< "ado", "clickup" or "sweep" */
-	const char *event_type;	 /**< acs_webhook_type_name() of the event, or the
+	int64_t id;		/**< inbox.id (increasing with arrival) */
+	const char *source;	/**< "ado", "clickup" or "sweep" */
+	const char *event_type; /**< acs_webhook_type_name() of the event, or the
 				  *  sweep's own type ("changed") */
-	const char *event_key;	 /**< idempotency key */
-	const char *item_key;	 /**< as stored at intake (before pair resolution) */
-	const char *body;	 /**< the raw JSON body as received */
-	int64_t received_at;	 /**< Unix ms */
-	unsigned attempts;	 /**< attempts already made for this row */
+	const char *event_key;	/**< idempotency key */
+	const char *item_key;	/**< as stored at intake (before pair resolution) */
+	const char *body;	/**< the raw JSON body as received */
+	int64_t received_at;	/**< Unix ms */
+	unsigned attempts;	/**< attempts already made for this row */
 };
 
 enum acs_job_outcome {
-	ACS_JOB_DONE = 0,  /**< every event of the job is handled: rows -> 'done' */
-	ACS_JOB_RETRY = 1, /**< retryable failure: rows stay pending, backoff */
-	ACS_JOB_FAILED = 2,/**< permanent failure: rows -> 'error' at once */
+	ACS_JOB_DONE = 0,   /**< every event of the job is handled: rows -> 'done' */
+	ACS_JOB_RETRY = 1,  /**< retryable failure: rows stay pending, backoff */
+	ACS_JOB_FAILED = 2, /**< permanent failure: rows -> 'error' at once */
 };
 
 /** Starts the work for a job; see JOBS. arg is the one given to _new. */
 typedef void (*acs_scheduler_work_cb)(struct acs_job *job, void *arg);
 
 struct acs_scheduler_opts {
-	unsigned concurrency;	    /**< jobs running at once ([sync] concurrency, 8) */
-	unsigned max_attempts;	    /**< attempts before the error queue ([sync] max_attempts, 8) */
-	uint64_t backoff_base_ms;   /**< first retry delay ceiling (1000) */
-	uint64_t backoff_max_ms;    /**< largest retry delay ceiling (300000) */
-	uint64_t poll_interval_ms;  /**< re-read the queue at least this often (5000) */
+	unsigned concurrency;	   /**< jobs running at once ([sync] concurrency, 8) */
+	unsigned max_attempts;	   /**< attempts before the error queue ([sync] max_attempts, 8) */
+	uint64_t backoff_base_ms;  /**< first retry delay ceiling (1000) */
+	uint64_t backoff_max_ms;   /**< largest retry delay ceiling (300000) */
+	uint64_t poll_interval_ms; /**< re-read the queue at least this often (5000) */
+	uint64_t cooldown_ms;	   /**< an item whose job started less than this ago waits
+				     *  until then, so the rest of a burst of edits
+				     *  coalesces into one more job (0 = off, the default;
+				     *  the engine uses ACS_SCHEDULER_COOLDOWN_MS) */
 };
+
+/** The engine's cooldown: a burst of edits to one item within a second costs at
+ *  most two writes (the first edit at once, the rest together), while an
+ *  isolated edit is synced without delay. */
+#define ACS_SCHEDULER_COOLDOWN_MS 1000
 
 void acs_scheduler_opts_defaults(struct acs_scheduler_opts *o);
 

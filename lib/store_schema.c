@@ -151,8 +151,28 @@ static const char *const migration_1[] = {
 	NULL,
 };
 
+/* Create intents: written before a remote create so that a crash between the remote
+ * create and the pair row is recovered by looking for the twin instead of creating a
+ * second one. At most one open intent per source item; done/abandoned rows stay as
+ * history. twin_id is the other side's id once known. */
+static const char *const migration_2[] = {
+	"CREATE TABLE intent ("
+	"  id INTEGER PRIMARY KEY,"
+	"  map_id INTEGER REFERENCES project_map (id) ON DELETE CASCADE,"
+	"  source TEXT NOT NULL CHECK (source IN ('ado', 'clickup')),"
+	"  source_id TEXT NOT NULL CHECK (source_id <> ''),"
+	"  state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'done', 'abandoned')),"
+	"  twin_id TEXT CHECK (twin_id IS NULL OR twin_id <> ''),"
+	"  created_at INTEGER NOT NULL CHECK (created_at >= 0),"
+	"  updated_at INTEGER NOT NULL CHECK (updated_at >= created_at)"
+	") STRICT;"
+	"CREATE UNIQUE INDEX intent_open ON intent (source, source_id) WHERE state = 'open';",
+	NULL,
+};
+
 static const struct acs__store_migration migrations[] = {
 	{ 1, migration_1 },
+	{ 2, migration_2 },
 };
 
 static int sql_fail(sqlite3 *db, char err[ACS_ERR_LEN], const char *what)

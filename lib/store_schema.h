@@ -9,7 +9,7 @@
 #include "common.h"
 
 /*
- * SCHEMA (version 1). Timestamps are integer milliseconds since the Unix epoch, JSON
+ * SCHEMA (version 2). Timestamps are integer milliseconds since the Unix epoch, JSON
  * columns hold text that json_valid() accepts (CHECK constraints call it, so a
  * connection writing these tables needs PRAGMA trusted_schema = ON, sqlite's default),
  * and every table is STRICT.
@@ -29,6 +29,9 @@
  *   sync_log        the history shown in the dashboard; its references are SET NULL when
  *                   the mapping or pair goes away so history survives.
  *   meta            key/value text: watermarks, stored webhook secrets.
+ *   intent          (version 2) a create in progress: written before the remote create,
+ *                   closed with the pair row; an open one after a crash means "look for
+ *                   the twin before creating again". One open intent per source item.
  *
  * Enumerated values (enforced by CHECK constraints):
  *   project_map.source      'file' | 'db'
@@ -39,10 +42,12 @@
  *   inbox.state             'pending' | 'processing' | 'done' | 'error' | 'ignored'
  *   sync_log.direction      'ado_to_clickup' | 'clickup_to_ado' | 'none'
  *   sync_log.status         'ok' | 'error' | 'skipped' | 'retry'
+ *   intent.source           'ado' | 'clickup'
+ *   intent.state            'open' | 'done' | 'abandoned'
  */
 
 /** The schema version this build creates and understands. */
-#define ACS_STORE_SCHEMA_VERSION 1
+#define ACS_STORE_SCHEMA_VERSION 2
 
 /** Bring db up to ACS_STORE_SCHEMA_VERSION: each pending migration runs in its own
  *  BEGIN IMMEDIATE transaction that also sets user_version, so a failure leaves the

@@ -979,6 +979,58 @@ static bool contains_id(const int64_t *ids, size_t n, int64_t id)
 	return false;
 }
 
+/* The ops variants send a ready JSON Patch (the mapper's); the update prepends the
+ * /rev test itself. */
+static void test_work_item_ops(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	json_t *ops = json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:{s:s,s:s}}]", "op", "add", "path",
+				"/fields/System.Title", "value", "Via ops", "op", "add", "path",
+				"/relations/-", "value", "rel", "Hyperlink", "url",
+				"https://app.clickup.com/t/abc");
+	struct cap k = { 0 };
+	assert_int_equal(acs_ado_create_work_item_ops(fx.c, "Task", ops, on_wi, &k), 0);
+	json_decref(ops);
+	wait_cap(&fx, &k);
+	assert_int_equal(k.res.cls, ACS_REST_OK);
+	struct acs_ado_work_item *wi = k.payload;
+	assert_string_equal(wi->title, "Via ops");
+	assert_int_equal(wi->n_relations, 1);
+	assert_string_equal(wi->relations[0].url, "https://app.clickup.com/t/abc");
+	int64_t id = wi->id, rev = wi->rev;
+	acs_ado_work_item_free(wi);
+
+	ops = json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path", "/fields/System.Title", "value",
+			"Renamed");
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(acs_ado_update_work_item_ops(fx.c, id, rev, ops, on_wi, &k), 0);
+	wait_cap(&fx, &k);
+	assert_int_equal(k.res.cls, ACS_REST_OK);
+	wi = k.payload;
+	assert_string_equal(wi->title, "Renamed");
+	assert_int_equal(wi->rev, rev + 1);
+	assert_int_equal(wi->n_relations, 1); /* answered with relations */
+	acs_ado_work_item_free(wi);
+
+	/* The stale rev is tested first: 412, the CONFLICT class, nothing written. */
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(acs_ado_update_work_item_ops(fx.c, id, rev, ops, on_wi, &k), 0);
+	wait_cap(&fx, &k);
+	assert_int_equal(k.res.cls, ACS_REST_CONFLICT);
+	assert_int_equal(k.res.status, 412);
+	assert_null(k.payload);
+
+	json_t *empty = json_array();
+	assert_int_equal(acs_ado_update_work_item_ops(fx.c, id, rev, empty, on_wi, &k), -EINVAL);
+	assert_int_equal(acs_ado_create_work_item_ops(fx.c, "Task", empty, on_wi, &k), -EINVAL);
+	assert_int_equal(acs_ado_create_work_item_ops(fx.c, "", ops, on_wi, &k), -EINVAL);
+	json_decref(empty);
+	json_decref(ops);
+	fx_close(&fx);
+}
+
 static void test_batch_and_wiql(void **state)
 {
 	(void)state;
@@ -1817,6 +1869,7 @@ int main(void)
 		cmocka_unit_test(test_client_args),
 		cmocka_unit_test(test_work_item_crud),
 		cmocka_unit_test(test_conflict),
+		cmocka_unit_test(test_work_item_ops),
 		cmocka_unit_test(test_batch_and_wiql),
 		cmocka_unit_test(test_types_states_projects_areas),
 		cmocka_unit_test(test_project_with_space),

@@ -678,6 +678,88 @@ static void test_task_create_get_update_delete(void **state)
 	free(id);
 }
 
+struct json_cap {
+	int done;
+	enum acs_rest_class cls;
+	long status;
+	struct acs_clickup_task *task;
+	json_t *json;
+};
+
+static void on_task_json(const struct acs_clickup_result *res, struct acs_clickup_task *t,
+			 const json_t *json, void *arg)
+{
+	struct json_cap *c = arg;
+	c->cls = res->cls;
+	c->status = res->status;
+	c->task = t;
+	c->json = json ? json_deep_copy(json) : NULL;
+	assert_true((res->cls == ACS_REST_OK) == (json != NULL));
+	c->done = 1;
+}
+
+/* The _json variants send a ready body (the mapper's) and give the answer's JSON. */
+static void test_task_json_calls(void **state)
+{
+	struct env *e = *state;
+	json_t *body = json_pack("{s:s,s:s,s:i,s:[s]}", "name", "Json task", "markdown_content",
+				 "Some **bold**", "priority", 2, "tags", "sync");
+	struct json_cap c = { 0 };
+	assert_int_equal(acs_clickup_create_task_json(e->c, ACS_GOVERNOR_INTERACTIVE, e->list_id,
+						      body, on_task_json, &c),
+			 0);
+	json_decref(body);
+	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
+	assert_int_equal(c.cls, ACS_REST_OK);
+	assert_string_equal(c.task->name, "Json task");
+	assert_string_equal(json_string_value(json_object_get(c.json, "id")), c.task->id);
+	char *id = acs_xstrdup(c.task->id);
+	acs_clickup_task_free(c.task);
+	json_decref(c.json);
+
+	body = json_pack("{s:s}", "name", "Json renamed");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(acs_clickup_update_task_json(e->c, ACS_GOVERNOR_INTERACTIVE, id, body,
+						      on_task_json, &c),
+			 0);
+	json_decref(body);
+	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
+	assert_int_equal(c.cls, ACS_REST_OK);
+	assert_string_equal(c.task->name, "Json renamed");
+	acs_clickup_task_free(c.task);
+	json_decref(c.json);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(
+		acs_clickup_get_task_json(e->c, ACS_GOVERNOR_INTERACTIVE, id, on_task_json, &c), 0);
+	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
+	assert_int_equal(c.cls, ACS_REST_OK);
+	assert_string_equal(json_string_value(json_object_get(c.json, "markdown_description")),
+			    "Some **bold**");
+	assert_string_equal(json_string_value(json_object_get(c.json, "name")), "Json renamed");
+	acs_clickup_task_free(c.task);
+	json_decref(c.json);
+
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(acs_clickup_get_task_json(e->c, ACS_GOVERNOR_INTERACTIVE, "nope0000",
+						   on_task_json, &c),
+			 0);
+	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
+	assert_int_equal(c.cls, ACS_REST_PERMANENT);
+	assert_null(c.task);
+	assert_null(c.json);
+
+	json_t *empty = json_object();
+	assert_int_equal(acs_clickup_update_task_json(e->c, ACS_GOVERNOR_INTERACTIVE, id, empty,
+						      on_task_json, &c),
+			 -EINVAL);
+	assert_int_equal(acs_clickup_create_task_json(e->c, ACS_GOVERNOR_INTERACTIVE, e->list_id,
+						      empty, on_task_json, &c),
+			 -EINVAL);
+	json_decref(empty);
+	free(id);
+}
+
 static void test_invalid_arguments(void **state)
 {
 	struct env *e = *state;
@@ -1526,6 +1608,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_task_create_get_update_delete),
 		T(test_invalid_arguments),
+		T(test_task_json_calls),
 		T(test_list_tasks),
 		T(test_tags_and_custom_fields),
 		T(test_comments_crud),

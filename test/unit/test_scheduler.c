@@ -427,6 +427,38 @@ static void test_coalescing(void **state)
 	fx_fini(&fx);
 }
 
+/* With a cooldown, a burst arriving right after an item's job started waits for
+ * the cooldown to end and then runs as one job, while another item starts at
+ * once. */
+static void test_cooldown_coalesces_burst(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.o.cooldown_ms = 300;
+	add_event(&fx, "k1", "ado:1");
+	fx_start(&fx);
+	wait_jobs_done(&fx, 1);
+	int64_t first_started = fx.jobs[0].started_ms;
+
+	/* Five more edits of ado:1, each kicking, and one of ado:2. */
+	for (int i = 0; i < 5; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i + 2);
+		add_event(&fx, key, "ado:1");
+		acs_scheduler_kick(fx.s);
+	}
+	add_event(&fx, "other", "ado:2");
+	acs_scheduler_kick(fx.s);
+	wait_jobs_done(&fx, 3);
+	assert_string_equal(fx.jobs[1].key, "ado:2"); /* not held back */
+	assert_string_equal(fx.jobs[2].key, "ado:1");
+	assert_int_equal(fx.jobs[2].n, 5); /* the whole burst in one job */
+	assert_true(fx.jobs[2].started_ms - first_started >= 300);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 7);
+	fx_fini(&fx);
+}
+
 /* Events arriving while their item's job runs wait for the next job of the item;
  * other items do not wait. */
 static void test_order_and_arrivals_during_job(void **state)
@@ -953,6 +985,7 @@ int main(int argc, char **argv)
 	acs_log_set_level(ACS_LOG_ERR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_coalescing),
+		cmocka_unit_test(test_cooldown_coalesces_burst),
 		cmocka_unit_test(test_order_and_arrivals_during_job),
 		cmocka_unit_test(test_order_with_timers),
 		cmocka_unit_test(test_concurrency_limit),

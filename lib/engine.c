@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/* Composition and start/stop sequencing of the sync engine's parts. */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ado_client.h"
+#include "clickup_client.h"
+#include "config.h"
+#include "err.h"
+#include "intake.h"
+#include "log.h"
+#include "mem.h"
+#include "registrar.h"
+#include "scheduler.h"
+#include "syncer.h"
+
+enum stage {
+	STAGE_SECRETS = 0, /**< loading stored ClickUp secrets */
+	STAGE_CONTEXT,	   /**< syncer loading API context */
+	STAGE_RUNNING,	   /**< scheduler working the inbox */
+};
+
+struct acs_engine {
+	uv_loop_t *loop;
+	const struct acs_config *cfg;
+	struct acs_store *store;
+	struct acs_ado_client *ado;
+	struct acs_clickup_client *cu;
+	struct acs_intake *intake;
+	struct acs_syncer *syncer;
+	struct acs_scheduler *scheduler;
+	uv_timer_t retry_timer; /**< re-runs a failed start step */
+	enum stage stage;
+	bool registering; /**< a registrar run is in flight */
+	bool closing;
+	int pending_close; /**< parts still closing */
+	char last_error[ACS_ERR_LEN];
+	void (*closed_cb)(void *arg);
+	void *closed_arg;
+};
+
+bool acs_engine_configured(const struct acs_config *cfg, char reason[ACS_ERR_LEN])
+{
+	const char *missing = NULL;
+	if (cfg->n_maps == 0)
+		missing = "no [map NAME] section";
+	else if (!cfg->ado.organization[0])
+		missing = "[ado] organization";
+	else if (!cfg->ado.pat[0])
+		missing = "[ado] pat";
+	else if (!cfg->clickup.token[0])
+		missing = "[clickup] token";
+	else if (!cfg->clickup.workspace_id[0])
+		missing = "[clickup] workspace_id";
+	if (missing)
+		snprintf(reason, ACS_ERR_LEN, "sync disabled: %s is not configured", missing);
+	return missing == NULL;
+}
+
+static void step(struct acs_engine *e);
+static void part_closed_cb(void *arg);
+
+static void retry_cb(uv_timer_t *t)
+{
+	step(acs_container_of(t, struct acs_engine, retry_timer));
+}
+
+static void fail_step(struct acs_engine *e, const char *what, const char *err)
+{
+	snprintf(e->last_error, sizeof(e->last_error), "%s: %s", what, err ? err : "failed");
+	struct acs_log_field f[] = { { "step", what }, { "error", err ? err : "" } };
+	acs_log_kv(ACS_LOG_ERR, "engine", "start step failed; retrying in 30 s", f, 2);
+	if (!e->closing)
+		uv_timer_start(&e->retry_timer, retry_cb, ACS_ENGINE_RETRY_MS, 0);
+}
+
+static void kick_cb(void *arg)
+{
+	struct acs_engine *e = arg;
+	if (e->scheduler)
+		acs_scheduler_kick(e->scheduler);
+}
+
+/* --- registration (step 5, also repeated by later health checks) ------------ */
+
+static void registered_cb(struct acs_registrar_result *res, void *arg)
+{
+	struct acs_engine *e = arg;
+	e->registering = false;
+	if (e->closing) {
+		/* Its calls were canceled by the closing clients. */
+		acs_registrar_result_free(res);
+		part_closed_cb(e);
+		return;
+	}
+	/* The registrar logged each subscription it looked at. */
+	for (size_t i = 0; i < res->n_secrets; i++)
+		acs_intake_set_clickup_secret(e->intake, res->secrets[i].webhook_id,
+					      res->secrets[i].secret);
+	if (res->n_failed)
+		snprintf(e->last_error, sizeof(e->last_error),
+			 "%zu webhook subscription(s) could not be registered", res->n_failed);
+	acs_registrar_result_free(res);
+}
+
+static void register_webhooks(struct acs_engine *e)
+{
+	if (e->registering || e->closing || !e->cfg->server.public_url[0])
+		return;
+	int rc = acs_registrar_run(e->loop, e->cfg, e->ado, e->cu, e->store, registered_cb, e);
+	if (rc == 0)
+		e->registering = true;
+	else
+		acs_log(ACS_LOG_WARN, "engine", "webhook registration not started: %s",
+			acs_strerror(rc));
+}
+
+/* --- start sequence ------------------------------------------------------------ */
+
+static void secrets_loaded_cb(int rc, const char *err, void *arg)
+{
+	struct acs_engine *e = arg;
+	if (e->closing)
+		return;
+	if (rc < 0) {
+		fail_step(e, "load webhook secrets", err);
+		return;
+	}
+	e->stage = STAGE_CONTEXT;
+	step(e);
+}
+
+static void syncer_ready_cb(int rc, const char *err, void *arg)
+{
+	struct acs_engine *e = arg;
+	if (e->closing)
+		return;
+	if (rc < 0) {
+		fail_step(e, "load mapping context from the APIs", err);
+		return;
+	}
+	struct acs_scheduler_opts o;
+	acs_scheduler_opts_defaults(&o);
+	o.concurrency = (unsigned)e->cfg->sync.concurrency;
+	o.max_attempts = (unsigned)e->cfg->sync.max_attempts;
+	o.cooldown_ms = ACS_SCHEDULER_COOLDOWN_MS;
+	e->scheduler = acs_scheduler_new(e->loop, e->store, &o, acs_syncer_work, e->syncer);
+	e->stage = STAGE_RUNNING;
+	e->last_error[0] = '\0';
+	acs_log(ACS_LOG_INFO, "engine", "sync running (%zu mapping%s)", e->cfg->n_maps,
+		e->cfg->n_maps == 1 ? "" : "s");
+	register_webhooks(e);
+}
+
+static void step(struct acs_engine *e)
+{
+	int rc;
+	if (e->closing)
+		return;
+	switch (e->stage) {
+	case STAGE_SECRETS:
+		rc = acs_intake_load_secrets(e->intake, secrets_loaded_cb, e);
+		if (rc)
+			fail_step(e, "load webhook secrets", acs_strerror(rc));
+		break;
+	case STAGE_CONTEXT:
+		rc = acs_syncer_start(e->syncer, syncer_ready_cb, e);
+		if (rc)
+			fail_step(e, "load mapping context from the APIs", acs_strerror(rc));
+		break;
+	case STAGE_RUNNING:
+		break;
+	}
+}
+
+void acs_engine_start(struct acs_engine *e)
+{
+	e->stage = STAGE_SECRETS;
+	step(e);
+}
+
+bool acs_engine_ready(const struct acs_engine *e, char reason[ACS_ERR_LEN])
+{
+	if (e->stage == STAGE_RUNNING)
+		return true;
+	snprintf(reason, ACS_ERR_LEN, "sync starting%s%s", e->last_error[0] ? ": " : "",
+		 e->last_error);
+	return false;
+}
+
+/* --- construction ------------------------------------------------------------------ */
+
+struct acs_engine *acs_engine_new(uv_loop_t *loop, const struct acs_config *cfg,
+				  struct acs_http_server *http, struct acs_curl_loop *cl,
+				  struct acs_store *store, char err[ACS_ERR_LEN])
+{
+	struct acs_engine *e = acs_xcalloc(1, sizeof(*e));
+	e->loop = loop;
+	e->cfg = cfg;
+	e->store = store;
+
+	struct acs_ado_client_opts ao = {
+		.base_url = cfg->ado.base_url,
+		.organization = cfg->ado.organization,
+		.project = cfg->ado.project[0] ? cfg->ado.project : cfg->maps[0].ado_project,
+		.pat = cfg->ado.pat,
+	};
+	e->ado = acs_ado_client_new(loop, cl, &ao, err);
+	if (!e->ado)
+		goto fail;
+	struct acs_clickup_client_opts co = {
+		.base_url = cfg->clickup.base_url,
+		.token = cfg->clickup.token,
+	};
+	e->cu = acs_clickup_client_new(loop, cl, &co, err);
+	if (!e->cu)
+		goto fail;
+	struct acs_intake_opts io = {
+		.ado_username = cfg->ado.webhook_username,
+		.ado_password = cfg->ado.webhook_password,
+	};
+	e->intake = acs_intake_new(loop, http, store, &io, kick_cb, e);
+	if (!e->intake) {
+		snprintf(err, ACS_ERR_LEN, "cannot set up the webhook intake");
+		goto fail;
+	}
+	e->syncer = acs_syncer_new(loop, store, e->ado, e->cu, cfg, err);
+	if (!e->syncer)
+		goto fail;
+	uv_timer_init(loop, &e->retry_timer);
+	return e;
+fail:
+	/* Partially built parts close asynchronously; the app's failure path
+	 * runs the loop until they are gone. */
+	if (e->intake)
+		acs_intake_close(e->intake, NULL, NULL);
+	if (e->cu)
+		acs_clickup_client_close(e->cu, NULL, NULL);
+	if (e->ado)
+		acs_ado_client_close(e->ado, NULL, NULL);
+	free(e);
+	return NULL;
+}
+
+/* --- shutdown, in reverse ------------------------------------------------------------- */
+
+static void part_closed_cb(void *arg)
+{
+	struct acs_engine *e = arg;
+	if (--e->pending_close > 0)
+		return;
+	void (*cb)(void *) = e->closed_cb;
+	void *cb_arg = e->closed_arg;
+	free(e);
+	if (cb)
+		cb(cb_arg);
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+	part_closed_cb(h->data);
+}
+
+static void syncer_closed_cb(void *arg)
+{
+	struct acs_engine *e = arg;
+	/* The clients last: nothing else uses them now (a registrar run still in
+	 * flight ends when they cancel its calls, and counts as a part). */
+	e->pending_close = 4 + (e->registering ? 1 : 0);
+	e->retry_timer.data = e;
+	uv_close((uv_handle_t *)&e->retry_timer, timer_closed_cb);
+	acs_intake_close(e->intake, part_closed_cb, e);
+	acs_clickup_client_close(e->cu, part_closed_cb, e);
+	acs_ado_client_close(e->ado, part_closed_cb, e);
+}
+
+static void scheduler_closed_cb(void *arg)
+{
+	struct acs_engine *e = arg;
+	e->scheduler = NULL;
+	acs_syncer_close(e->syncer, syncer_closed_cb, e);
+}
+
+void acs_engine_close(struct acs_engine *e, void (*cb)(void *arg), void *arg)
+{
+	if (!e || e->closing)
+		return;
+	e->closing = true;
+	e->closed_cb = cb;
+	e->closed_arg = arg;
+	uv_timer_stop(&e->retry_timer);
+	if (e->scheduler)
+		acs_scheduler_close(e->scheduler, scheduler_closed_cb, e);
+	else
+		scheduler_closed_cb(e);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* The sync engine as one unit: both service clients, the webhook intake,
+ * the inbox scheduler, the syncer and webhook registration, started in order
+ * and stopped in reverse. The app creates it when the configuration has what
+ * syncing needs (credentials and at least one mapping).
+ *
+ * START (asynchronous, retried until it succeeds)
+ *   1. intake routes exist from _new on: deliveries are stored durably even
+ *      while the rest starts (they wait in the inbox);
+ *   2. the stored ClickUp webhook secrets are loaded into the intake;
+ *   3. the syncer loads what the mappers need from both APIs;
+ *   4. the scheduler starts working the inbox;
+ *   5. the webhooks are registered or repaired (when public_url is set) and
+ *      the ClickUp secrets handed to the intake.
+ *   A failing step is logged and retried after ACS_ENGINE_RETRY_MS. */
+#pragma once
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "common.h"
+
+struct acs_config;
+struct acs_http_server;
+struct acs_curl_loop;
+struct acs_store;
+struct acs_engine;
+
+#define ACS_ENGINE_RETRY_MS 30000
+
+/** Whether cfg allows syncing; when not, reason says what is missing. */
+bool acs_engine_configured(const struct acs_config *cfg, char reason[ACS_ERR_LEN]);
+
+/** Build the engine on the app's parts (all borrowed, must outlive it) and
+ *  register the webhook routes on http. Returns NULL with err on failure. */
+struct acs_engine *acs_engine_new(uv_loop_t *loop, const struct acs_config *cfg,
+				  struct acs_http_server *http, struct acs_curl_loop *cl,
+				  struct acs_store *store, char err[ACS_ERR_LEN]);
+
+/** Begin the START sequence. */
+void acs_engine_start(struct acs_engine *e);
+
+/** True once the scheduler runs; else reason says what it waits for. */
+bool acs_engine_ready(const struct acs_engine *e, char reason[ACS_ERR_LEN]);
+
+/** Stop: running sync jobs finish, then everything closes in reverse order,
+ *  e is freed and cb runs. Idempotent. */
+void acs_engine_close(struct acs_engine *e, void (*cb)(void *arg), void *arg);

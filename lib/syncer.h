@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* The per-item sync logic: given the stored webhook events of one item, create its
+ * twin (idempotently across crashes) or merge the changes of a pair both ways, with
+ * echo suppression against the stored base, conflict resolution per [sync] conflict
+ * and one sync_log row per action. The scheduler calls it once per job. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common.h"
+#include "scheduler.h"
+
+struct acs_store;
+struct acs_ado_client;
+struct acs_clickup_client;
+struct acs_config;
+
+/*
+ * DESIGN
+ *   BASE. sync_map.base holds, per pair,
+ *     {"fields": <acs_canon_to_json of the last synced canonical value>,
+ *      "changed": {"<field name>": <Unix ms of the last change of that field>, ...},
+ *      "pending": {"ado_link": true, "clickup_footer": true}}   (absent when none)
+ *   "changed" holds the change time reported by the side the value came from (ADO
+ *   System.ChangedDate, ClickUp history item date / date_updated). "pending" marks a
+ *   back-link not written yet: it is written with the next write to that side (or at
+ *   once after a create), so a crash between the pair row and the back-link is healed.
+ *
+ *   ECHO. An ADO event whose revision is <= sync_map.ado_rev is ours or stale: skipped
+ *   without any call. A ClickUp event whose history items are all dated <=
+ *   sync_map.clickup_rev (the date_updated of our last write or read) is skipped without
+ *   a GET. Otherwise the item is read (ADO: the delivery carries the full revision, no
+ *   read; ClickUp: one GET) and compared with the base: equal fields are echoes or
+ *   no-ops, however late they arrive.
+ *
+ *   MERGE. With the ADO view A (revision fields) and/or the ClickUp view C (GET), the
+ *   changed fields are dA = diff(A, base) and dC = diff(C, base). A field in both with
+ *   different values is a conflict, resolved by [sync] conflict (newest: the later
+ *   change time wins, ties go to ADO). The rest is pushed to the other side: ADO first
+ *   (PATCH with test /rev; a 412/409 re-reads the item and merges again, at most
+ *   ACS_SYNCER_MAX_REMERGE times), then ClickUp (tag and custom field calls, then the
+ *   PUT last so its date_updated covers every history item we caused).
+ *
+ *   CREATES. An intent row is written before the remote create; the pair row and the
+ *   closing of the intent are one write. A create that finds an open intent (a crash
+ *   happened) looks for the twin by its back-link first and adopts it. Back-links:
+ *   ADO gets a Hyperlink relation to the task URL; ClickUp gets a final description
+ *   paragraph "Azure DevOps work item: <work item URL>" (the footer), which is stripped
+ *   before the description is canonicalised, so it is never a change.
+ *
+ *   LIMITS (documented choices). The [ado] assigned_to filter is applied to creates only
+ *   when it is a literal (e-mail or display name); a WIQL macro such as @Me cannot be
+ *   evaluated locally and is ignored. A ClickUp edit of a field made before an ADO
+ *   change of the same field was pushed is overwritten by that push unless both events
+ *   are in the same job (then the conflict policy applies exactly). deleted, restored
+ *   and comment events are logged as skipped (handled by a later issue).
+ */
+
+/** Most re-reads and re-merges after a 412/409 in one job. */
+#define ACS_SYNCER_MAX_REMERGE 3
+
+struct acs_syncer;
+
+/** End of one acs_syncer_sync: outcome and a message (borrowed for the call; NULL
+ *  when none). */
+typedef void (*acs_syncer_done_cb)(enum acs_job_outcome outcome, const char *message, void *arg);
+/** End of acs_syncer_start: rc 0, or an error with a message. */
+typedef void (*acs_syncer_ready_cb)(int rc, const char *err, void *arg);
+
+/** New syncer over borrowed store, clients and cfg (all must outlive it; cfg's maps and
+ *  users are read, never copied). Returns NULL with err when cfg has no mapping. */
+struct acs_syncer *acs_syncer_new(uv_loop_t *loop, struct acs_store *store,
+				  struct acs_ado_client *ado, struct acs_clickup_client *cu,
+				  const struct acs_config *cfg, char err[ACS_ERR_LEN]);
+
+/** Upsert every [map] into project_map (source 'file'), fetch per mapping the ADO
+ *  states of its types, the ClickUp list (statuses) and its members, and build the
+ *  mappers. cb runs once, from the loop. Returns 0, or -EINVAL / -EALREADY. */
+int acs_syncer_start(struct acs_syncer *s, acs_syncer_ready_cb cb, void *arg);
+
+/** Sync one item: item_key "ado:<id>" or "clickup:<task id>", events (n >= 1) the
+ *  stored rows of the job (borrowed for the call only: what is needed is copied).
+ *  done runs exactly once, from the loop, after every sync_log row and pair change of
+ *  the run is committed: ACS_JOB_DONE, ACS_JOB_RETRY (retryable failure: 429, 5xx,
+ *  transport, store) or ACS_JOB_FAILED (permanent, with the service's message).
+ *  Returns 0, or -EINVAL (bad key, no events) / ACS_ECLOSED, and then done never runs.
+ *  Needs a successful acs_syncer_start. */
+int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs_job_event *events,
+		    size_t n, acs_syncer_done_cb done, void *arg);
+
+/** Syncs in flight. */
+size_t acs_syncer_running(const struct acs_syncer *s);
+
+/** The scheduler's work callback (arg = the syncer): runs acs_syncer_sync on the job
+ *  and ends it with acs_job_finish. It references the scheduler's job functions weakly,
+ *  so the module links without scheduler.c (the daemon links both). */
+void acs_syncer_work(struct acs_job *job, void *arg);
+
+/** Wait for the syncs in flight, free s, then cb (may be NULL). Idempotent. */
+void acs_syncer_close(struct acs_syncer *s, void (*cb)(void *arg), void *arg);
+
+/** Strip the back-link footer ("Azure DevOps work item: <URL>" as the final paragraph)
+ *  from the Markdown md in place; returns the URL (heap, free()) or NULL when md does
+ *  not end with a footer (md is then unchanged). */
+char *acs_syncer_strip_footer(char *md);

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for pairs: the store jobs of the sync engine against a real store in a
+ * temp dir: mapping upsert, intents (one open per item), pair insert closing its intent
+ * in one job, updates, and the sync log with its filters and pages. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "pairs.h"
+#include "store.h"
+
+#define WAIT_MS 20000
+
+struct fx {
+	uv_loop_t loop;
+	char *dir, *path;
+	struct acs_store *st;
+	struct acs_config *cfg;
+};
+
+/* What one callback reported. */
+struct res {
+	int done;
+	int rc;
+	char err[ACS_ERR_LEN];
+	int64_t id;
+	struct acs_pair *pair;
+	struct acs_intent *in;
+	struct acs_sync_log_page *page;
+};
+
+static void store_res(struct res *r, int rc, const char *err)
+{
+	r->rc = rc;
+	snprintf(r->err, sizeof(r->err), "%s", err ? err : "");
+	r->done = 1;
+}
+
+static void on_done(int rc, const char *err, void *arg)
+{
+	store_res(arg, rc, err);
+}
+
+static void on_pair(int rc, const char *err, struct acs_pair *p, void *arg)
+{
+	struct res *r = arg;
+	r->pair = p;
+	store_res(r, rc, err);
+}
+
+static void on_intent(int rc, const char *err, struct acs_intent *in, void *arg)
+{
+	struct res *r = arg;
+	r->in = in;
+	store_res(r, rc, err);
+}
+
+static void on_id(int rc, const char *err, int64_t id, void *arg)
+{
+	struct res *r = arg;
+	r->id = id;
+	store_res(r, rc, err);
+}
+
+static void on_page(int rc, const char *err, struct acs_sync_log_page *p, void *arg)
+{
+	struct res *r = arg;
+	r->page = p;
+	store_res(r, rc, err);
+}
+
+static void wait(struct fx *fx, struct res *r)
+{
+	acs_test_run_until(&fx->loop, &r->done, WAIT_MS);
+}
+
+static void fx_open(struct fx *fx)
+{
+	char err[ACS_ERR_LEN] = "";
+	memset(fx, 0, sizeof(*fx));
+	acs_log_set_level(ACS_LOG_ERR);
+	assert_int_equal(uv_loop_init(&fx->loop), 0);
+	fx->dir = acs_test_tmpdir();
+	fx->path = acs_xasprintf("%s/p.db", fx->dir);
+	if (acs_store_open(&fx->loop, fx->path, &fx->st, err))
+		fail_msg("store: %s", err);
+	fx->cfg = acs_config_new_defaults();
+	assert_int_equal(acs_config_load_string(fx->cfg, "p.ini",
+						"[map web]\nado_project = Platform\n"
+						"ado_area_path = Platform\\Web\n"
+						"ado_work_item_types = Bug, Task\n"
+						"clickup_list_id = 901\nstatus.Active = in "
+						"progress\n"
+						"custom.Custom.Url = abc\non_delete = ignore\n",
+						NULL),
+			 0);
+}
+
+static void on_closed(void *arg)
+{
+	*(int *)arg = 1;
+}
+
+static void fx_close(struct fx *fx)
+{
+	int closed = 0;
+	acs_store_close(fx->st, on_closed, &closed);
+	acs_test_run_until(&fx->loop, &closed, WAIT_MS);
+	acs_test_loop_close(&fx->loop);
+	acs_config_free(fx->cfg);
+	acs_test_rmtree(fx->dir);
+	free(fx->dir);
+	free(fx->path);
+}
+
+static int64_t upsert_map(struct fx *fx)
+{
+	struct res r = { 0 };
+	assert_int_equal(
+		acs_pairs_map_upsert(fx->st, acs_config_map_find(fx->cfg, "web"), on_id, &r), 0);
+	wait(fx, &r);
+	assert_int_equal(r.rc, 0);
+	assert_true(r.id > 0);
+	return r.id;
+}
+
+static void test_map_upsert(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_open(&fx);
+	int64_t id = upsert_map(&fx);
+	/* Idempotent: same row, updated in place. */
+	assert_int_equal(upsert_map(&fx), id);
+	fx_close(&fx);
+}
+
+static void test_intents_and_pairs(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_open(&fx);
+	int64_t map_id = upsert_map(&fx);
+
+	/* Nothing open yet. */
+	struct res r = { 0 };
+	assert_int_equal(acs_pairs_intent_find(fx.st, "ado", "42", on_intent, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	assert_null(r.in);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_intent_open(fx.st, map_id, "ado", "42", on_intent, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(r.in);
+	assert_string_equal(r.in->state, "open");
+	assert_null(r.in->twin_id);
+	int64_t intent_id = r.in->id;
+	acs_intent_free(r.in);
+
+	/* A second open intent for the same item is refused. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_intent_open(fx.st, map_id, "ado", "42", on_intent, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, ACS_ECONFLICT);
+	assert_non_null(strstr(r.err, "being created"));
+	assert_null(r.in);
+
+	/* The twin id is remembered. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_intent_set_twin(fx.st, intent_id, "cu1", on_done, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_intent_find(fx.st, "ado", "42", on_intent, &r), 0);
+	wait(&fx, &r);
+	assert_non_null(r.in);
+	assert_string_equal(r.in->twin_id, "cu1");
+	acs_intent_free(r.in);
+
+	/* Insert the pair: the intent is closed by the same job. */
+	struct acs_pair p = { .map_id = map_id,
+			      .ado_id = 42,
+			      .clickup_id = "cu1",
+			      .ado_rev = 3,
+			      .clickup_rev = 1000,
+			      .base = "{\"fields\":{}}" };
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_insert(fx.st, &p, intent_id, NULL, on_pair, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(r.pair);
+	assert_true(r.pair->id > 0);
+	assert_int_equal(r.pair->ado_rev, 3);
+	assert_string_equal(r.pair->state, "active");
+	int64_t pid = r.pair->id;
+	acs_pair_free(r.pair);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_intent_find(fx.st, "ado", "42", on_intent, &r), 0);
+	wait(&fx, &r);
+	assert_null(r.in);
+
+	/* Paired: no new intent, no second pair. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_intent_open(fx.st, map_id, "clickup", "cu1", on_intent, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, ACS_ECONFLICT);
+	assert_non_null(strstr(r.err, "paired"));
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_insert(fx.st, &p, 0, NULL, on_pair, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, ACS_ECONFLICT);
+	assert_null(r.pair);
+
+	/* Find by either id; update. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_find_by_clickup(fx.st, "cu1", on_pair, &r), 0);
+	wait(&fx, &r);
+	assert_non_null(r.pair);
+	assert_int_equal(r.pair->ado_id, 42);
+	r.pair->ado_rev = 9;
+	free(r.pair->base);
+	r.pair->base = acs_xstrdup("{\"fields\":{\"title\":\"x\"}}");
+	struct res u = { 0 };
+	assert_int_equal(acs_pairs_update(fx.st, r.pair, on_done, &u), 0);
+	wait(&fx, &u);
+	assert_int_equal(u.rc, 0);
+	acs_pair_free(r.pair);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_find_by_ado(fx.st, 42, on_pair, &r), 0);
+	wait(&fx, &r);
+	assert_non_null(r.pair);
+	assert_int_equal(r.pair->id, pid);
+	assert_int_equal(r.pair->ado_rev, 9);
+	assert_string_equal(r.pair->base, "{\"fields\":{\"title\":\"x\"}}");
+	acs_pair_free(r.pair);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_find_by_ado(fx.st, 43, on_pair, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	assert_null(r.pair);
+
+	/* An abandoned intent frees the item for a new one. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_intent_open(fx.st, map_id, "clickup", "cu9", on_intent, &r), 0);
+	wait(&fx, &r);
+	assert_non_null(r.in);
+	int64_t i2 = r.in->id;
+	acs_intent_free(r.in);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_intent_close(fx.st, i2, "abandoned", on_done, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_intent_open(fx.st, map_id, "clickup", "cu9", on_intent, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(r.in);
+	acs_intent_free(r.in);
+
+	assert_int_equal(acs_pairs_intent_close(fx.st, 1, "bogus", on_done, &r), -EINVAL);
+	fx_close(&fx);
+}
+
+static void test_log(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_open(&fx);
+	int64_t map_id = upsert_map(&fx);
+	for (int i = 0; i < 7; i++) {
+		char msg[32];
+		snprintf(msg, sizeof(msg), "row %d", i);
+		struct acs_sync_log_row row = {
+			.map_id = map_id,
+			.sync_id = 999, /* no such pair: stored as NULL, never an error */
+			.ado_id = 100 + i,
+			.clickup_id = "cu",
+			.direction = i % 2 ? "ado_to_clickup" : NULL,
+			.action = i % 2 ? "updated" : "echo",
+			.status = i % 2 ? "ok" : "skipped",
+			.fields = i % 2 ? "[\"title\"]" : NULL,
+			.message = msg,
+		};
+		struct res r = { 0 };
+		assert_int_equal(acs_pairs_log(fx.st, &row, i == 6 ? on_done : NULL, &r), 0);
+		if (i == 6) {
+			wait(&fx, &r);
+			assert_int_equal(r.rc, 0);
+		}
+	}
+	struct res r = { 0 };
+	struct acs_sync_log_query q = { .limit = 2 };
+	assert_int_equal(acs_pairs_log_list(fx.st, &q, on_page, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.page->total, 7);
+	assert_int_equal(r.page->n, 2);
+	assert_string_equal(r.page->rows[0].message, "row 6"); /* newest first */
+	assert_string_equal(r.page->rows[0].direction, "none");
+	assert_int_equal(r.page->rows[0].sync_id, 0);
+	assert_int_equal(r.page->rows[0].map_id, map_id);
+	acs_sync_log_page_free(r.page);
+
+	memset(&r, 0, sizeof(r));
+	q = (struct acs_sync_log_query){ .status = "ok", .page = 1, .limit = 2 };
+	assert_int_equal(acs_pairs_log_list(fx.st, &q, on_page, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.page->total, 3);
+	assert_int_equal(r.page->n, 1);
+	assert_string_equal(r.page->rows[0].message, "row 1");
+	assert_string_equal(r.page->rows[0].fields, "[\"title\"]");
+	acs_sync_log_page_free(r.page);
+
+	memset(&r, 0, sizeof(r));
+	q = (struct acs_sync_log_query){ .q = "row 4" };
+	assert_int_equal(acs_pairs_log_list(fx.st, &q, on_page, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.page->n, 1);
+	assert_int_equal(r.page->rows[0].ado_id, 104);
+	acs_sync_log_page_free(r.page);
+
+	memset(&r, 0, sizeof(r));
+	q = (struct acs_sync_log_query){ .ado_id = 105, .action = "updated" };
+	assert_int_equal(acs_pairs_log_list(fx.st, &q, on_page, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.page->n, 1);
+	acs_sync_log_page_free(r.page);
+	fx_close(&fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map_upsert),
+		cmocka_unit_test(test_intents_and_pairs),
+		cmocka_unit_test(test_log),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
