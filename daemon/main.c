@@ -27,6 +27,8 @@
 #include "sim_ado.h"
 #include "sim_clickup.h"
 
+#include "demo.h"
+
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 
@@ -51,7 +53,8 @@ static const char usage[] =
 struct daemon {
 	uv_loop_t loop;
 	struct acs_app *app;
-	struct sim *sim; /**< demo only: the in-process API simulators */
+	struct sim *sim;	    /**< demo only: the in-process API simulators */
+	struct demo_activity *demo; /**< demo only: simulated people editing */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int signals_open;
 	int exit_code;
@@ -179,6 +182,8 @@ static void app_stopped_cb(void *arg)
 {
 	struct daemon *d = arg;
 	d->app = NULL;
+	demo_activity_close(d->demo);
+	d->demo = NULL;
 	if (d->sim) {
 		sim_close(d->sim, sim_closed_cb, d);
 		d->sim = NULL;
@@ -197,6 +202,7 @@ static void stop_signal_cb(uv_signal_t *h, int signum)
 		_exit(EXIT_RUNTIME);
 	}
 	d->stopping = true;
+	demo_activity_stop(d->demo);
 	struct acs_log_field f[] = { { "signal", signum == SIGINT ? "SIGINT" : "SIGTERM" } };
 	acs_log_kv(ACS_LOG_INFO, "main", "stopping", f, 1);
 	acs_app_shutdown(d->app, ACS_APP_DRAIN_TIMEOUT_MS, app_stopped_cb, d);
@@ -243,6 +249,8 @@ static int run_daemon(struct daemon *d, const struct acs_config *cfg)
 		d->exit_code = EXIT_RUNTIME;
 		d->stopping = true;
 		acs_app_shutdown(d->app, 0, app_stopped_cb, d);
+	} else if (d->demo) {
+		demo_activity_start(d->demo, acs_app_curl(d->app), 8000);
 	}
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	int rc = uv_loop_close(&d->loop);
@@ -344,6 +352,7 @@ static char *start_demo_world(struct daemon *d, int port, const char *dir, char 
 	       json_string_value(json_object_get(a, "organization")),
 	       json_string_value(json_object_get(a, "project")),
 	       json_string_value(json_object_get(c, "base_url")));
+	d->demo = demo_activity_new(&d->loop, info);
 	json_decref(info);
 	return text;
 }
