@@ -90,6 +90,8 @@ static void registered_cb(struct acs_registrar_result *res, void *arg)
 {
 	struct acs_engine *e = arg;
 	e->registering = false;
+	if (!e->closing)
+		acs_intake_expect_secrets(e->intake, false);
 	if (e->closing) {
 		/* Its calls were canceled by the closing clients. */
 		acs_registrar_result_free(res);
@@ -110,12 +112,16 @@ static void register_webhooks(struct acs_engine *e)
 {
 	if (e->registering || e->closing || !e->cfg->server.public_url[0])
 		return;
+	/* Deliveries for the webhook being created may arrive before its secret
+	 * comes back: they get 503 (retry) rather than 401 until then. */
+	acs_intake_expect_secrets(e->intake, true);
 	int rc = acs_registrar_run(e->loop, e->cfg, e->ado, e->cu, e->store, registered_cb, e);
-	if (rc == 0)
+	if (rc == 0) {
 		e->registering = true;
-	else
-		acs_log(ACS_LOG_WARN, "engine", "webhook registration not started: %s",
-			acs_strerror(rc));
+		return;
+	}
+	acs_intake_expect_secrets(e->intake, false);
+	acs_log(ACS_LOG_WARN, "engine", "webhook registration not started: %s", acs_strerror(rc));
 }
 
 /* --- start sequence ------------------------------------------------------------ */

@@ -44,6 +44,8 @@ struct acs_intake {
 
 	struct secret *secrets; /**< ClickUp webhook_id -> secret (few: linear search) */
 	size_t n_secrets;
+	bool secrets_loaded; /**< the stored secrets are in memory */
+	bool expecting;	     /**< see acs_intake_expect_secrets */
 	size_t cap_secrets;
 
 	struct acs_inbox_stmt_cache *cache; /**< the INSERT, on the writer connection */
@@ -142,6 +144,7 @@ static void secrets_loaded(int rc, const char *err, void *arg)
 			acs_intake_set_clickup_secret(in, l->job.v[i].webhook_id,
 						      l->job.v[i].secret);
 		acs_log(ACS_LOG_INFO, MOD, "%zu ClickUp webhook secrets loaded", l->job.n);
+		in->secrets_loaded = true;
 	}
 	acs_inbox_secrets_deinit(&l->job);
 	if (l->done)
@@ -397,6 +400,11 @@ static void on_clickup(struct acs_http_req *req, void *arg)
 	}
 	const char *wid = json_string_value(json_object_get(root, "webhook_id"));
 	const struct secret *sec = wid ? secret_find(in, wid) : NULL;
+	if (!sec && wid && (!in->secrets_loaded || in->expecting)) {
+		json_decref(root);
+		refuse(req, st, 503, "webhook secret not known yet; retry later");
+		return;
+	}
 	if (!sec || !acs_webhook_clickup_signature_ok(
 			    body, len, acs_http_req_header(req, "X-Signature"), sec->secret)) {
 		json_decref(root);
@@ -406,6 +414,11 @@ static void on_clickup(struct acs_http_req *req, void *arg)
 	int rc = acs_webhook_parse_clickup_json(root, &ev, err);
 	json_decref(root);
 	dispatch(in, req, st, rc, &ev, err);
+}
+
+void acs_intake_expect_secrets(struct acs_intake *in, bool expecting)
+{
+	in->expecting = expecting;
 }
 
 /* ---- lifecycle ---- */

@@ -87,6 +87,14 @@ struct acs_intake *acs_intake_new(uv_loop_t *loop, struct acs_http_server *srv,
 int acs_intake_set_clickup_secret(struct acs_intake *in, const char *webhook_id,
 				  const char *secret);
 
+/** While expecting is true, a ClickUp delivery for a webhook_id with no known
+ *  secret is answered 503 (try again) instead of 401: the secret may still be on
+ *  its way (stored secrets loading at start, a registration creating the
+ *  webhook right now), and ClickUp suspends a webhook that answers 401. The
+ *  intake starts expecting and stops once its stored secrets are loaded; the
+ *  engine also sets it around each registration run. */
+void acs_intake_expect_secrets(struct acs_intake *in, bool expecting);
+
 /** Store the secret of webhook_id in the database (meta), then set it in memory
  *  as acs_intake_set_clickup_secret does (NULL secret deletes both). done (may be
  *  NULL) runs after the commit. Returns 0 (done will run), or the store's

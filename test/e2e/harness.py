@@ -42,6 +42,9 @@ class Daemon:
         self.port = None
 
     def start(self, timeout=20):
+        """Start (or restart, on the same config and database) the daemon and
+        wait for its listening line in this run's part of the log."""
+        start_off = len(self.log())
         logf = open(self.log_path, "ab")
         wrapper = os.environ.get("ACS_E2E_WRAPPER", "").split()
         self.proc = subprocess.Popen(
@@ -50,7 +53,7 @@ class Daemon:
         logf.close()
         deadline = time.time() + timeout * (5 if wrapper else 1)
         while time.time() < deadline:
-            m = re.search(r"msg=listening .*address=\S+:(\d+)", self.log())
+            m = re.search(r"msg=listening .*address=\S+:(\d+)", self.log()[start_off:])
             if m:
                 self.port = int(m.group(1))
                 return self

@@ -52,6 +52,13 @@ static void on_commit(void *arg)
 	fx->commits++;
 }
 
+static void loaded_done(int rc, const char *err, void *arg)
+{
+	(void)err;
+	assert_int_equal(rc, 0);
+	*(int *)arg = 1;
+}
+
 static void fx_init(struct fx *fx)
 {
 	char err[ACS_ERR_LEN] = "";
@@ -71,6 +78,10 @@ static void fx_init(struct fx *fx)
 				      .ado_password = ADO_PASS,
 				      .ado_header_secret = ADO_HDR };
 	fx->in = acs_intake_new(&fx->loop, fx->srv, fx->st, &io, on_commit, fx);
+	/* As at startup: the (empty) stored secrets are loaded first. */
+	int loaded = 0;
+	assert_int_equal(acs_intake_load_secrets(fx->in, loaded_done, &loaded), 0);
+	acs_test_run_until(&fx->loop, &loaded, 20000);
 	assert_int_equal(acs_intake_set_clickup_secret(fx->in, WEBHOOK_ID, SECRET), 0);
 	assert_int_equal(acs_http_server_listen(fx->srv, "127.0.0.1:0", err), 0);
 	fx->port = acs_http_server_port(fx->srv);
@@ -388,6 +399,13 @@ static void test_clickup_rejections(void **state)
 	assert_int_equal(post_clickup(&fx, body, len, "not-the-secret", &r), 401);
 	char *unknown = replace(body, WEBHOOK_ID, "0a0b0c0d-1111-4222-8333-444455556666");
 	assert_int_equal(post_clickup(&fx, unknown, strlen(unknown), SECRET, &r), 401);
+	/* While a registration may be creating that webhook, its deliveries are
+	 * asked to come back (503) instead of being refused (ClickUp suspends a
+	 * webhook on 401); nothing is stored either way. */
+	acs_intake_expect_secrets(fx.in, true);
+	assert_int_equal(post_clickup(&fx, unknown, strlen(unknown), SECRET, &r), 503);
+	acs_intake_expect_secrets(fx.in, false);
+	assert_int_equal(post_clickup(&fx, unknown, strlen(unknown), SECRET, &r), 401);
 
 	/* The signature covers the exact bytes: the same JSON re-serialised, or one
 	 * more space, no longer matches the signature of the original bytes. */
@@ -426,7 +444,7 @@ static void test_clickup_rejections(void **state)
 	assert_int_equal(fx.commits, 1);
 	struct acs_intake_stats st;
 	acs_intake_stats(fx.in, &st);
-	assert_int_equal(st.clickup.unauthorized, 6);
+	assert_int_equal(st.clickup.unauthorized, 7);
 	assert_int_equal(st.clickup.malformed, 2);
 	assert_int_equal(st.clickup.ignored, 1);
 	assert_int_equal(st.clickup.accepted, 1);
