@@ -496,7 +496,10 @@ static void start_read(struct acs_scheduler *s)
 	}
 	s->due = (struct acs_inbox_due){
 		.now_ms = acs_inbox_now_ms(),
-		.max_items = 2 * (size_t)s->o.concurrency + 16,
+		/* Items in their cooldown are read too but not started: read past
+		 * them, or a crowd of them (the echoes of our own writes) would hide
+		 * newer items from every read. */
+		.max_items = 2 * (size_t)s->o.concurrency + 16 + s->n_recent,
 	};
 	int rc = acs_inbox_due(s->store, &s->due, due_done);
 	if (rc) {
