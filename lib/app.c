@@ -2,12 +2,15 @@
 /* Composition of the service modules, the built-in routes and the drain. */
 #include "app.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "acs_build.h"
 #include "config.h"
@@ -15,12 +18,16 @@
 #include "engine.h"
 #include "err.h"
 #include "http_server.h"
+#include "inbox.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "store.h"
 
 #define LAG_TICK_MS 250
 #define DRAIN_POLL_MS 10
+/* Ceiling of one /metrics answer (a few KiB in practice). */
+#define METRICS_MAX_BYTES (4u << 20)
 
 struct acs_app {
 	uv_loop_t *loop;
@@ -29,6 +36,7 @@ struct acs_app {
 	struct acs_curl_loop *curl;
 	struct acs_store *store;
 	struct acs_engine *engine;    /**< NULL when syncing is not configured */
+	struct acs_metrics *metrics;  /**< GET /metrics; outlives the engine */
 	char engine_off[ACS_ERR_LEN]; /**< why engine is NULL */
 	uv_timer_t lag_timer;	      /**< measures loop lag for /api/ready */
 	uv_timer_t drain_timer;	      /**< polls the drain during shutdown */
@@ -132,6 +140,162 @@ static void lag_tick_cb(uv_timer_t *t)
 	app->lag_expected = now + LAG_TICK_MS;
 }
 
+/* --- GET /metrics ------------------------------------------------------------ */
+
+/* One scrape: waits for the inbox counts (a read on the store's reader
+ * thread), then renders. */
+struct metrics_req {
+	struct acs_app *app;
+	struct acs_http_req *req;
+	struct acs_inbox_counts counts; /**< the store read job */
+};
+
+/* Resident set size from /proc/self/statm and the number of open fds from
+ * /proc/self/fd. These are synchronous reads, but of procfs: answered from
+ * kernel memory without touching a disk, a few microseconds, and only once
+ * per scrape, so they are fine on the loop thread. */
+static void collect_process(struct acs_metrics *m)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f) {
+		unsigned long long size, resident;
+		if (fscanf(f, "%llu %llu", &size, &resident) == 2) {
+			long page = sysconf(_SC_PAGESIZE);
+			acs_metrics_set(m, "acs_process_resident_memory_bytes", ACS_NO_LABELS,
+					(double)resident * (double)(page > 0 ? page : 4096));
+			acs_metrics_set(m, "acs_process_virtual_memory_bytes", ACS_NO_LABELS,
+					(double)size * (double)(page > 0 ? page : 4096));
+		}
+		fclose(f);
+	}
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		long n = 0;
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] != '.')
+				n++;
+		}
+		closedir(d);
+		/* Less the descriptor of the directory stream itself. */
+		acs_metrics_set(m, "acs_process_open_fds", ACS_NO_LABELS, (double)(n - 1));
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		acs_metrics_set(m, "acs_process_max_fds", ACS_NO_LABELS, (double)rl.rlim_cur);
+}
+
+static void collect_cb(struct acs_metrics *m, void *arg)
+{
+	struct acs_app *app = arg;
+	collect_process(m);
+	acs_metrics_set(m, "acs_build_info", ACS_LABELS("version", ACS_VERSION), 1);
+	acs_metrics_set(m, "acs_event_loop_lag_seconds", ACS_NO_LABELS,
+			(double)app->lag_ms / 1000.0);
+	acs_metrics_set(m, "acs_http_requests_in_flight", ACS_NO_LABELS,
+			(double)acs_http_server_inflight(app->http));
+
+	struct acs_store_stats st;
+	acs_store_stats(app->store, &st);
+	acs_metrics_set(m, "acs_store_write_jobs_total", ACS_LABELS("result", "committed"),
+			(double)st.jobs_committed);
+	acs_metrics_set(m, "acs_store_write_jobs_total", ACS_LABELS("result", "failed"),
+			(double)st.jobs_failed);
+	acs_metrics_set(m, "acs_store_commits_total", ACS_LABELS("result", "ok"),
+			(double)st.batches_committed);
+	acs_metrics_set(m, "acs_store_commits_total", ACS_LABELS("result", "failed"),
+			(double)st.commit_failures);
+	acs_metrics_set(m, "acs_store_reads_total", ACS_LABELS("result", "ok"),
+			(double)(st.reads_done - ACS_MIN(st.reads_done, st.reads_failed)));
+	acs_metrics_set(m, "acs_store_reads_total", ACS_LABELS("result", "failed"),
+			(double)st.reads_failed);
+	acs_metrics_set(m, "acs_store_jobs_pending", ACS_NO_LABELS, (double)st.pending);
+
+	acs_metrics_set(m, "acs_sync_enabled", ACS_NO_LABELS, app->engine ? 1 : 0);
+	if (app->engine)
+		acs_engine_collect_metrics(app->engine, m);
+}
+
+static void declare_metrics(struct acs_metrics *m)
+{
+	static const struct {
+		const char *name;
+		enum acs_metric_type type;
+		const char *help;
+	} d[] = {
+		{ "acs_process_resident_memory_bytes", ACS_METRIC_GAUGE,
+		  "Resident set size of the daemon in bytes." },
+		{ "acs_process_virtual_memory_bytes", ACS_METRIC_GAUGE,
+		  "Virtual memory size of the daemon in bytes." },
+		{ "acs_process_open_fds", ACS_METRIC_GAUGE, "Open file descriptors." },
+		{ "acs_process_max_fds", ACS_METRIC_GAUGE, "Limit on open file descriptors." },
+		{ "acs_build_info", ACS_METRIC_GAUGE, "Always 1; the version is a label." },
+		{ "acs_event_loop_lag_seconds", ACS_METRIC_GAUGE,
+		  "Latest measured event loop lag." },
+		{ "acs_http_requests_in_flight", ACS_METRIC_GAUGE,
+		  "Inbound HTTP requests not yet answered." },
+		{ "acs_store_write_jobs_total", ACS_METRIC_COUNTER,
+		  "Database write jobs, by result." },
+		{ "acs_store_commits_total", ACS_METRIC_COUNTER,
+		  "Database write transactions, by result." },
+		{ "acs_store_reads_total", ACS_METRIC_COUNTER, "Database read jobs, by result." },
+		{ "acs_store_jobs_pending", ACS_METRIC_GAUGE,
+		  "Database jobs submitted and not yet completed." },
+		{ "acs_inbox_events", ACS_METRIC_GAUGE,
+		  "Inbox rows by state (queue depth: state=\"pending\"; error queue: "
+		  "state=\"error\")." },
+		{ "acs_sync_enabled", ACS_METRIC_GAUGE,
+		  "1 when the configuration enables syncing." },
+	};
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(d); i++)
+		acs_metrics_declare(m, d[i].name, d[i].type, d[i].help);
+}
+
+static void metrics_answer(struct metrics_req *mr, bool have_counts)
+{
+	struct acs_app *app = mr->app;
+	if (have_counts) {
+		for (int i = 0; i < ACS_INBOX_NSTATES; i++)
+			acs_metrics_set(app->metrics, "acs_inbox_events",
+					ACS_LABELS("state", acs_inbox_state_name(i)),
+					(double)mr->counts.n[i]);
+	}
+	acs_metrics_collect(app->metrics);
+	struct acs_buf b;
+	acs_buf_init(&b, METRICS_MAX_BYTES);
+	if (acs_metrics_render(app->metrics, &b) == 0)
+		acs_http_respond(mr->req, 200, ACS_METRICS_CONTENT_TYPE, b.data ? b.data : "",
+				 b.len);
+	else
+		acs_http_respond_error(mr->req, 500, "metrics too large", NULL);
+	acs_buf_free(&b);
+	free(mr);
+}
+
+static void metrics_counts_cb(int rc, const char *err, void *arg)
+{
+	struct metrics_req *mr = acs_container_of(arg, struct metrics_req, counts);
+	if (rc < 0)
+		acs_log(ACS_LOG_WARN, "app", "metrics: inbox counts: %s", err ? err : "failed");
+	/* Stale counts are worse than none: a failed read leaves them out. */
+	if (rc < 0)
+		acs_metrics_reset(mr->app->metrics, "acs_inbox_events");
+	metrics_answer(mr, rc >= 0);
+}
+
+static void metrics_cb(struct acs_http_req *req, void *arg)
+{
+	struct metrics_req *mr = acs_xcalloc(1, sizeof(*mr));
+	mr->app = arg;
+	mr->req = req;
+	/* The queue depth is a count in the database: read it off the loop
+	 * thread and answer when it is done. */
+	if (acs_inbox_counts(mr->app->store, &mr->counts, metrics_counts_cb) != 0) {
+		acs_metrics_reset(mr->app->metrics, "acs_inbox_events");
+		metrics_answer(mr, false);
+	}
+}
+
 /* --- construction ----------------------------------------------------------- */
 
 static char *join_proxies(const struct acs_config *cfg)
@@ -182,8 +346,15 @@ struct acs_app *acs_app_new(uv_loop_t *loop, const struct acs_config *cfg, char 
 			goto fail_curl;
 	}
 
+	app->metrics = acs_metrics_new();
+	declare_metrics(app->metrics);
+	acs_metrics_add_collector(app->metrics, collect_cb, app);
+	if (app->engine)
+		acs_engine_set_metrics(app->engine, app->metrics);
+
 	acs_http_server_route(app->http, "GET", "/api/health", health_cb, app);
 	acs_http_server_route(app->http, "GET", "/api/ready", ready_cb, app);
+	acs_http_server_route(app->http, "GET", "/metrics", metrics_cb, app);
 
 	uv_timer_init(loop, &app->lag_timer);
 	uv_timer_init(loop, &app->drain_timer);
@@ -262,6 +433,7 @@ static void timer_closed_cb(uv_handle_t *h)
 		return;
 	acs_app_stopped_cb cb = app->stopped_cb;
 	void *arg = app->stopped_arg;
+	acs_metrics_free(app->metrics);
 	free(app);
 	if (cb)
 		cb(arg);

@@ -10,9 +10,11 @@
 #include "clickup_client.h"
 #include "config.h"
 #include "err.h"
+#include "inbox.h"
 #include "intake.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "registrar.h"
 #include "scheduler.h"
 #include "syncer.h"
@@ -38,6 +40,9 @@ struct acs_engine {
 	bool closing;
 	int pending_close; /**< parts still closing */
 	char last_error[ACS_ERR_LEN];
+	struct acs_metrics *metrics; /**< borrowed; NULL: no metrics */
+	struct acs_metric *jobs[3];  /**< acs_sync_jobs_total by enum acs_job_outcome */
+	struct acs_metric *latency;  /**< acs_sync_latency_seconds */
 	void (*closed_cb)(void *arg);
 	void *closed_arg;
 };
@@ -84,6 +89,184 @@ static void kick_cb(void *arg)
 		acs_scheduler_kick(e->scheduler);
 }
 
+/* --- metrics ------------------------------------------------------------------- */
+
+static const double latency_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800 };
+
+void acs_engine_set_metrics(struct acs_engine *e, struct acs_metrics *m)
+{
+	static const char *const outcomes[] = { "done", "retry", "failed" };
+	e->metrics = m;
+	acs_metrics_declare(m, "acs_sync_jobs_total", ACS_METRIC_COUNTER,
+			    "Sync jobs finished, by outcome (retry and failed count errors).");
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(outcomes); i++)
+		e->jobs[i] = acs_metrics_series(m, "acs_sync_jobs_total",
+						ACS_LABELS("outcome", outcomes[i]));
+	acs_metrics_declare_histogram(m, "acs_sync_latency_seconds",
+				      "Time from a webhook event being received to its job "
+				      "completing (twin written or found up to date).",
+				      latency_bounds, ACS_ARRAY_SIZE(latency_bounds));
+	e->latency = acs_metrics_series(m, "acs_sync_latency_seconds", ACS_NO_LABELS);
+	acs_metrics_declare(m, "acs_webhook_repairs_total", ACS_METRIC_COUNTER,
+			    "Webhook subscriptions the registrar had to create, fix, recreate or "
+			    "delete, or failed to.");
+}
+
+/* Every registrar outcome other than unchanged is a repair (or a failed one). */
+static void count_repairs(struct acs_engine *e, const struct acs_registrar_result *res)
+{
+	static const char *const services[] = { "ado", "clickup", "database" };
+	if (!e->metrics)
+		return;
+	for (size_t i = 0; i < res->n_items; i++) {
+		const struct acs_registrar_item *it = &res->items[i];
+		if (it->outcome == ACS_REGISTRAR_UNCHANGED)
+			continue;
+		const char *svc = (size_t)it->service < ACS_ARRAY_SIZE(services)
+					  ? services[it->service]
+					  : "other";
+		acs_metrics_add(e->metrics, "acs_webhook_repairs_total",
+				ACS_LABELS("service", svc, "outcome",
+					   acs_registrar_outcome_name(it->outcome)),
+				1);
+	}
+}
+
+static void set_source(struct acs_metrics *m, const char *source,
+		       const struct acs_intake_source_stats *st)
+{
+	const struct {
+		const char *result;
+		uint64_t n;
+	} r[] = {
+		{ "accepted", st->accepted },	{ "duplicate", st->duplicates },
+		{ "ignored", st->ignored },	{ "unauthorized", st->unauthorized },
+		{ "malformed", st->malformed }, { "failed", st->failed },
+	};
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(r); i++)
+		acs_metrics_set(m, "acs_events_received_total",
+				ACS_LABELS("source", source, "result", r[i].result),
+				(double)r[i].n);
+}
+
+static void set_service(struct acs_metrics *m, const char *svc, int64_t budget,
+			const struct acs_governor_stats *st)
+{
+	const char *const *l = ACS_LABELS("service", svc);
+	uint64_t other = st->responses - ACS_MIN(st->responses, st->throttled + st->server_errors);
+	acs_metrics_set(m, "acs_api_requests_total", l, (double)st->requests);
+	acs_metrics_set(m, "acs_api_responses_total",
+			ACS_LABELS("service", svc, "status", "throttled"), (double)st->throttled);
+	acs_metrics_set(m, "acs_api_responses_total",
+			ACS_LABELS("service", svc, "status", "server_error"),
+			(double)st->server_errors);
+	acs_metrics_set(m, "acs_api_responses_total", ACS_LABELS("service", svc, "status", "other"),
+			(double)other);
+	acs_metrics_set(m, "acs_api_requests_in_flight", l, st->in_flight);
+	acs_metrics_set(m, "acs_api_held_back_total", l, (double)st->denied);
+	if (budget >= 0)
+		acs_metrics_set(m, "acs_api_budget_remaining", l, (double)budget);
+}
+
+void acs_engine_collect_metrics(const struct acs_engine *e, struct acs_metrics *m)
+{
+	acs_metrics_declare(m, "acs_events_received_total", ACS_METRIC_COUNTER,
+			    "Webhook deliveries received, by source and result.");
+	acs_metrics_declare(m, "acs_api_requests_total", ACS_METRIC_COUNTER,
+			    "REST calls started, by service.");
+	acs_metrics_declare(m, "acs_api_responses_total", ACS_METRIC_COUNTER,
+			    "REST call outcomes by service and status (throttled: 429; "
+			    "server_error: 5xx or transport failure; other: every other answer).");
+	acs_metrics_declare(m, "acs_api_requests_in_flight", ACS_METRIC_GAUGE,
+			    "REST calls in flight, by service.");
+	acs_metrics_declare(m, "acs_api_held_back_total", ACS_METRIC_COUNTER,
+			    "Times the rate-limit governor made a call wait, by service.");
+	acs_metrics_declare(m, "acs_api_budget_remaining", ACS_METRIC_GAUGE,
+			    "Requests left in the service's current rate-limit window "
+			    "(absent when unknown).");
+	acs_metrics_declare(m, "acs_scheduler_jobs_running", ACS_METRIC_GAUGE,
+			    "Sync jobs running now.");
+	acs_metrics_declare(m, "acs_scheduler_events_queued", ACS_METRIC_GAUGE,
+			    "Inbox events known pending at the scheduler's last read.");
+
+	struct acs_intake_stats is;
+	acs_intake_stats(e->intake, &is);
+	set_source(m, "ado", &is.ado);
+	set_source(m, "clickup", &is.clickup);
+
+	struct acs_governor_stats gs;
+	acs_ado_client_stats(e->ado, &gs);
+	set_service(m, "ado", acs_ado_client_budget_left(e->ado), &gs);
+	acs_clickup_client_stats(e->cu, &gs);
+	set_service(m, "clickup", acs_clickup_client_budget_left(e->cu), &gs);
+
+	if (e->scheduler) {
+		acs_metrics_set(m, "acs_scheduler_jobs_running", ACS_NO_LABELS,
+				(double)acs_scheduler_running(e->scheduler));
+		acs_metrics_set(m, "acs_scheduler_events_queued", ACS_NO_LABELS,
+				(double)acs_scheduler_queued(e->scheduler));
+	}
+}
+
+/* --- the scheduler's work: the syncer, timed --------------------------------------- */
+
+/* One job in the syncer: remembers the oldest event's arrival for the
+ * latency histogram. */
+struct work {
+	struct acs_engine *e;
+	struct acs_job *job;
+	int64_t received_at; /**< oldest event of the job, Unix ms */
+};
+
+static void record_job(struct acs_engine *e, enum acs_job_outcome outcome, int64_t received_at)
+{
+	if (!e->metrics)
+		return;
+	if ((size_t)outcome < ACS_ARRAY_SIZE(e->jobs) && e->jobs[outcome])
+		acs_metric_add(e->jobs[outcome], 1);
+	/* received_at is wall-clock (inbox rows outlive restarts), so the
+	 * latency includes retries and any downtime in between. */
+	if (outcome == ACS_JOB_DONE && received_at > 0 && e->latency) {
+		int64_t ms = acs_inbox_now_ms() - received_at;
+		acs_metric_observe(e->latency, (double)(ms > 0 ? ms : 0) / 1000.0);
+	}
+}
+
+static void work_done_cb(enum acs_job_outcome outcome, const char *message, void *arg)
+{
+	struct work *w = arg;
+	struct acs_job *job = w->job;
+	record_job(w->e, outcome, w->received_at);
+	free(w);
+	acs_job_finish(job, outcome, message);
+}
+
+/* acs_syncer_work with a completion of our own (the syncer stays unaware of
+ * metrics). */
+static void engine_work(struct acs_job *job, void *arg)
+{
+	struct acs_engine *e = arg;
+	size_t n = acs_job_event_count(job);
+	struct acs_job_event *ev = acs_xcalloc(n ? n : 1, sizeof(*ev));
+	struct work *w = acs_xcalloc(1, sizeof(*w));
+	w->e = e;
+	w->job = job;
+	for (size_t i = 0; i < n; i++) {
+		ev[i] = *acs_job_event_at(job, i);
+		if (ev[i].received_at > 0 &&
+		    (!w->received_at || ev[i].received_at < w->received_at))
+			w->received_at = ev[i].received_at;
+	}
+	int rc = acs_syncer_sync(e->syncer, acs_job_item_key(job), ev, n, work_done_cb, w);
+	free(ev);
+	if (rc) {
+		enum acs_job_outcome o = rc == ACS_ECLOSED ? ACS_JOB_RETRY : ACS_JOB_FAILED;
+		record_job(e, o, 0);
+		free(w);
+		acs_job_finish(job, o, acs_strerror(rc));
+	}
+}
+
 /* --- registration (step 5, also repeated by later health checks) ------------ */
 
 static void registered_cb(struct acs_registrar_result *res, void *arg)
@@ -102,6 +285,7 @@ static void registered_cb(struct acs_registrar_result *res, void *arg)
 	for (size_t i = 0; i < res->n_secrets; i++)
 		acs_intake_set_clickup_secret(e->intake, res->secrets[i].webhook_id,
 					      res->secrets[i].secret);
+	count_repairs(e, res);
 	if (res->n_failed)
 		snprintf(e->last_error, sizeof(e->last_error),
 			 "%zu webhook subscription(s) could not be registered", res->n_failed);
@@ -153,7 +337,7 @@ static void syncer_ready_cb(int rc, const char *err, void *arg)
 	o.concurrency = (unsigned)e->cfg->sync.concurrency;
 	o.max_attempts = (unsigned)e->cfg->sync.max_attempts;
 	o.cooldown_ms = ACS_SCHEDULER_COOLDOWN_MS;
-	e->scheduler = acs_scheduler_new(e->loop, e->store, &o, acs_syncer_work, e->syncer);
+	e->scheduler = acs_scheduler_new(e->loop, e->store, &o, engine_work, e);
 	e->stage = STAGE_RUNNING;
 	e->last_error[0] = '\0';
 	acs_log(ACS_LOG_INFO, "engine", "sync running (%zu mapping%s)", e->cfg->n_maps,

@@ -25,6 +25,7 @@ struct acs_http_server;
 struct acs_curl_loop;
 struct acs_store;
 struct acs_engine;
+struct acs_metrics;
 
 #define ACS_ENGINE_RETRY_MS 30000
 
@@ -46,3 +47,12 @@ bool acs_engine_ready(const struct acs_engine *e, char reason[ACS_ERR_LEN]);
 /** Stop: running sync jobs finish, then everything closes in reverse order,
  *  e is freed and cb runs. Idempotent. */
 void acs_engine_close(struct acs_engine *e, void (*cb)(void *arg), void *arg);
+
+/** Record the engine's own metrics (sync job outcomes, the sync latency
+ *  histogram, webhook repairs) into m from now on. m is borrowed and must
+ *  outlive e. Call once, before acs_engine_start. */
+void acs_engine_set_metrics(struct acs_engine *e, struct acs_metrics *m);
+
+/** Copy the counters its parts keep (intake deliveries, scheduler queue,
+ *  API budget and call outcomes per service) into m. Cheap; no I/O. */
+void acs_engine_collect_metrics(const struct acs_engine *e, struct acs_metrics *m);

@@ -69,6 +69,48 @@ class Health(unittest.TestCase):
         self.assertEqual(len(ids), 20)
 
 
+class Metrics(unittest.TestCase):
+    def test_metrics_exposition(self):
+        import re
+        status, headers, body = D.request("GET", "/metrics")
+        self.assertEqual(status, 200, body)
+        self.assertTrue(headers["content-type"].startswith("text/plain; version=0.0.4"),
+                        headers["content-type"])
+        text = body.decode("utf-8")
+        self.assertTrue(text.endswith("\n"))
+        sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)'
+                            r'(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
+                            r'(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*\})?'
+                            r' (\S+)$')
+        types, helps, values = {}, set(), {}
+        for line in text.splitlines():
+            if line.startswith("# HELP "):
+                name = line.split(" ", 3)[2]
+                self.assertNotIn(name, helps, line)
+                helps.add(name)
+            elif line.startswith("# TYPE "):
+                _, _, name, kind = line.split(" ")
+                self.assertIn(kind, ("counter", "gauge", "histogram"), line)
+                self.assertIn(name, helps, "TYPE before HELP: " + line)
+                types[name] = kind
+            else:
+                m = sample.match(line)
+                self.assertIsNotNone(m, "bad sample line: %r" % line)
+                float(m.group(3).replace("Inf", "inf"))
+                base = m.group(1)
+                if base not in types:
+                    base = re.sub(r"_(bucket|sum|count)$", "", base)
+                self.assertIn(base, types, "sample without TYPE: " + line)
+                values[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+        self.assertEqual(helps, set(types))
+        self.assertGreater(values["acs_process_resident_memory_bytes"], 1 << 20)
+        self.assertGreater(values["acs_process_open_fds"], 3)
+        self.assertEqual(values['acs_inbox_events{state="pending"}'], 0)
+        self.assertEqual(values["acs_sync_enabled"], 0)
+        # No engine here: the sync metrics are simply absent.
+        self.assertNotIn("acs_sync_latency_seconds", types)
+
+
 class ErrorStatuses(unittest.TestCase):
     def check_error(self, status, body, want):
         self.assertEqual(status, want, body)

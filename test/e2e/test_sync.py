@@ -28,6 +28,18 @@ BURST_MAX_WRITES = 3
 LINK_BACK_MAX = 2
 
 
+def metric_sums(daemon):
+    """GET /metrics as {metric name: sum of its samples}."""
+    status, _, body = daemon.request("GET", "/metrics")
+    assert status == 200, body
+    sums = {}
+    for line in body.decode("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
+            sums[name] = sums.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sums
+
+
 def item_writes(writes, ident):
     return [w for w in writes if "/%s" % ident in w[1].lower()]
 
@@ -107,6 +119,12 @@ class Create(SyncCase):
         self.check_create_writes(m, "ado", 2, tids)
         ok, problems = w.converged()
         self.assertTrue(ok, problems)
+        # The deliveries and the finished jobs show in the metrics.
+        sums = metric_sums(w.daemon)
+        self.assertGreater(sums.get("acs_events_received_total", 0), 0, sums)
+        self.assertGreater(sums.get("acs_sync_latency_seconds_count", 0), 0, sums)
+        self.assertGreater(sums.get("acs_api_requests_total", 0), 0, sums)
+        self.assertEqual(sums.get("acs_sync_enabled"), 1, sums)
 
     def test_clickup_to_ado(self):
         w = self.world
