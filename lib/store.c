@@ -20,6 +20,13 @@
 
 #define MOD "store"
 
+/* WAL size (pages) past which the reader thread runs a passive checkpoint. The
+ * writer's own automatic checkpoint is off: it ran inside a COMMIT and, with
+ * synchronous=FULL, held the writer (and every webhook waiting for its 200) for
+ * tens of milliseconds while it copied pages and fsynced the database file. A
+ * passive checkpoint on another connection never blocks the writer. */
+#define CHECKPOINT_FRAMES 1000
+
 /* WAL files are truncated back to this after a checkpoint (a burst must not leave a
  * huge -wal file behind forever). */
 #define JOURNAL_SIZE_LIMIT (64 * 1024 * 1024)
@@ -70,7 +77,8 @@ struct acs_store {
 	struct job_list wq;
 	struct job_list rq;
 	struct job_list done;
-	bool stop; /**< drain the queues, then exit */
+	bool stop;		/**< drain the queues, then exit */
+	bool checkpoint_wanted; /**< the WAL passed CHECKPOINT_FRAMES: the reader checkpoints */
 	bool writer_exited;
 	bool reader_exited;
 	uint64_t batch_started; /**< uv_hrtime() when the running batch began, 0 if idle */
@@ -384,6 +392,35 @@ static int run_read_job(sqlite3 *db, struct job *j)
 	return 0;
 }
 
+static void checkpoint_wal(struct acs_store *st)
+{
+	int log_frames = 0, done_frames = 0;
+	int rc = sqlite3_wal_checkpoint_v2(st->rdb, "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+					   &done_frames);
+	uv_mutex_lock(&st->mu);
+	st->stats.checkpoints++;
+	uv_mutex_unlock(&st->mu);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		acs_log(ACS_LOG_WARN, MOD, "checkpoint failed: %s", sqlite3_errmsg(st->rdb));
+}
+
+/* Writer thread, after each commit: nframes pages are in the WAL. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int nframes)
+{
+	struct acs_store *st = arg;
+	(void)db;
+	(void)name;
+	if (nframes < CHECKPOINT_FRAMES)
+		return SQLITE_OK;
+	uv_mutex_lock(&st->mu);
+	if (!st->checkpoint_wanted) {
+		st->checkpoint_wanted = true;
+		uv_cond_signal(&st->rcond);
+	}
+	uv_mutex_unlock(&st->mu);
+	return SQLITE_OK;
+}
+
 static void reader_main(void *arg)
 {
 	struct acs_store *st = arg;
@@ -391,10 +428,17 @@ static void reader_main(void *arg)
 
 	for (;;) {
 		uv_mutex_lock(&st->mu);
-		while (!st->rq.n && !st->stop)
+		while (!st->rq.n && !st->stop && !st->checkpoint_wanted)
 			uv_cond_wait(&st->rcond, &st->mu);
 		struct job *j = list_pop(&st->rq);
+		bool checkpoint = !j && st->checkpoint_wanted;
+		st->checkpoint_wanted = false;
 		uv_mutex_unlock(&st->mu);
+		if (checkpoint) {
+			/* Reads first; a checkpoint only when none is waiting. */
+			checkpoint_wal(st);
+			continue;
+		}
 		if (!j)
 			break;
 
@@ -816,6 +860,9 @@ int acs_store_open(uv_loop_t *loop, const char *path, struct acs_store **out, ch
 		destroy(st);
 		return rc;
 	}
+	/* Checkpoints move to the reader thread (see CHECKPOINT_FRAMES); setting a
+	 * WAL hook replaces sqlite's automatic checkpoint on this connection. */
+	sqlite3_wal_hook(st->wdb, wal_hook, st);
 
 	/* From here on the handles exist and st can only be freed by their close
 	 * callbacks. */

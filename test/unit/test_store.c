@@ -468,6 +468,70 @@ static void test_group_commit(void **state)
 	fx_fini(&fx);
 }
 
+/* A big commit pushes the WAL past CHECKPOINT_FRAMES: the reader thread
+ * checkpoints it (the writer never does), and writes go on meanwhile. */
+static int big_insert_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	(void)arg;
+	char sql[160];
+	for (int i = 0; i < 6000; i++) {
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO meta(key, value) VALUES ('big%05d', printf('%%.1000c', 'x'))",
+			 i);
+		int rc = acs_store_exec(db, sql, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void big_done(int rc, const char *err, void *arg)
+{
+	(void)err;
+	assert_int_equal(rc, 0);
+	*(int *)arg = 1;
+}
+
+static void stats_tick(uv_timer_t *t)
+{
+	struct fixture *fx = t->data;
+	struct acs_store_stats s;
+	acs_store_stats(fx->st, &s);
+	if (s.checkpoints > 0)
+		uv_stop(t->loop);
+}
+
+static void guard_cb(uv_timer_t *t)
+{
+	uv_stop(t->loop);
+}
+
+static void test_checkpoint_off_the_writer(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	struct acs_store_stats s;
+	fx_init(&fx);
+	fx_open(&fx);
+	int written = 0;
+	assert_int_equal(acs_store_write(fx.st, big_insert_fn, big_done, &written), 0);
+	acs_test_run_until(&fx.loop, &written, 20000);
+	uv_timer_t t;
+	uv_timer_init(&fx.loop, &t);
+	t.data = &fx;
+	uv_timer_start(&t, stats_tick, 5, 5);
+	uv_timer_t guard;
+	uv_timer_init(&fx.loop, &guard);
+	uv_timer_start(&guard, guard_cb, 20000, 0);
+	uv_run(&fx.loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_close((uv_handle_t *)&guard, NULL);
+	acs_store_stats(fx.st, &s);
+	assert_true(s.checkpoints >= 1);
+	assert_int_equal(count_via_store(&fx, "SELECT count(*) FROM meta"), 6000);
+	fx_fini(&fx);
+}
+
 static void test_failing_job_rolls_back_alone(void **state)
 {
 	(void)state;
@@ -1047,6 +1111,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_open_creates_private_files),
 		cmocka_unit_test(test_write_then_read),
 		cmocka_unit_test(test_group_commit),
+		cmocka_unit_test(test_checkpoint_off_the_writer),
 		cmocka_unit_test(test_failing_job_rolls_back_alone),
 		cmocka_unit_test(test_commit_failure_fails_batch),
 		cmocka_unit_test(test_job_ending_transaction),
