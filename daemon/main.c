@@ -382,6 +382,23 @@ static int cmd_demo(const struct opts *o)
 		uv_loop_close(&d.loop);
 		return EXIT_RUNTIME;
 	}
+	/* The dashboard refuses logins without an admin password hash: make a
+	 * random password for this run and print it below. */
+	unsigned char pw_raw[8];
+	char admin_pw[sizeof(pw_raw) * 2 + 1];
+	char admin_hash[crypto_pwhash_STRBYTES];
+	randombytes_buf(pw_raw, sizeof(pw_raw));
+	sodium_bin2hex(admin_pw, sizeof(admin_pw), pw_raw, sizeof(pw_raw));
+	if (crypto_pwhash_str(admin_hash, admin_pw, strlen(admin_pw),
+			      crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			      crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0) {
+		char *with_pw = acs_xasprintf("%s[dashboard]\nadmin_password_hash = %s\n", text,
+					      admin_hash);
+		free(text);
+		text = with_pw;
+	} else {
+		snprintf(admin_pw, sizeof(admin_pw), "(none)");
+	}
 	struct acs_config *cfg = acs_config_new_defaults();
 	struct acs_config_errors *errs = acs_config_errors_new();
 	acs_config_load_string(cfg, "<demo>", text, errs);
@@ -399,9 +416,10 @@ static int cmd_demo(const struct opts *o)
 	acs_config_errors_free(errs);
 	apply_log_config(cfg);
 	printf("  dashboard and API:      http://127.0.0.1:%d/ (health: /api/health)\n"
+	       "  admin password:         %s\n"
 	       "  data:                   %s\n"
 	       "Ctrl-C stops.\n",
-	       o->port, tmpl);
+	       o->port, admin_pw, tmpl);
 	fflush(stdout);
 	int rc = run_daemon(&d, cfg);
 	acs_config_free(cfg);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "acs_build.h"
+#include "admin.h"
 #include "config.h"
 #include "curl_loop.h"
 #include "engine.h"
@@ -37,6 +38,7 @@ struct acs_app {
 	struct acs_store *store;
 	struct acs_engine *engine;    /**< NULL when syncing is not configured */
 	struct acs_metrics *metrics;  /**< GET /metrics; outlives the engine */
+	struct acs_admin *admin;      /**< dashboard assets, login and the session gate */
 	char engine_off[ACS_ERR_LEN]; /**< why engine is NULL */
 	uv_timer_t lag_timer;	      /**< measures loop lag for /api/ready */
 	uv_timer_t drain_timer;	      /**< polls the drain during shutdown */
@@ -355,6 +357,7 @@ struct acs_app *acs_app_new(uv_loop_t *loop, const struct acs_config *cfg, char 
 	acs_http_server_route(app->http, "GET", "/api/health", health_cb, app);
 	acs_http_server_route(app->http, "GET", "/api/ready", ready_cb, app);
 	acs_http_server_route(app->http, "GET", "/metrics", metrics_cb, app);
+	app->admin = acs_admin_new(loop, app->http, cfg);
 
 	uv_timer_init(loop, &app->lag_timer);
 	uv_timer_init(loop, &app->drain_timer);
@@ -434,6 +437,8 @@ static void timer_closed_cb(uv_handle_t *h)
 	acs_app_stopped_cb cb = app->stopped_cb;
 	void *arg = app->stopped_arg;
 	acs_metrics_free(app->metrics);
+	/* Frees itself once its in-flight password checks come back. */
+	acs_admin_close(app->admin);
 	free(app);
 	if (cb)
 		cb(arg);

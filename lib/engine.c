@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "registrar.h"
 #include "scheduler.h"
+#include "sweep.h"
 #include "syncer.h"
 
 enum stage {
@@ -34,7 +35,8 @@ struct acs_engine {
 	struct acs_intake *intake;
 	struct acs_syncer *syncer;
 	struct acs_scheduler *scheduler;
-	uv_timer_t retry_timer; /**< re-runs a failed start step */
+	struct acs_sweep *sweep; /**< reconciliation sweep, once running */
+	uv_timer_t retry_timer;	 /**< re-runs a failed start step */
 	enum stage stage;
 	bool registering; /**< a registrar run is in flight */
 	bool closing;
@@ -338,6 +340,9 @@ static void syncer_ready_cb(int rc, const char *err, void *arg)
 	o.max_attempts = (unsigned)e->cfg->sync.max_attempts;
 	o.cooldown_ms = ACS_SCHEDULER_COOLDOWN_MS;
 	e->scheduler = acs_scheduler_new(e->loop, e->store, &o, engine_work, e);
+	/* Catches what webhooks missed; its rows go through the same scheduler. */
+	e->sweep = acs_sweep_new(e->loop, e->store, e->ado, e->cu, e->cfg, kick_cb, e);
+	acs_sweep_start(e->sweep, ACS_SWEEP_FIRST_DELAY_MS, e->cfg->sync.sweep_interval_ms);
 	e->stage = STAGE_RUNNING;
 	e->last_error[0] = '\0';
 	acs_log(ACS_LOG_INFO, "engine", "sync running (%zu mapping%s)", e->cfg->n_maps,
@@ -474,6 +479,16 @@ static void scheduler_closed_cb(void *arg)
 	acs_syncer_close(e->syncer, syncer_closed_cb, e);
 }
 
+static void sweep_closed_cb(void *arg)
+{
+	struct acs_engine *e = arg;
+	e->sweep = NULL;
+	if (e->scheduler)
+		acs_scheduler_close(e->scheduler, scheduler_closed_cb, e);
+	else
+		scheduler_closed_cb(e);
+}
+
 void acs_engine_close(struct acs_engine *e, void (*cb)(void *arg), void *arg)
 {
 	if (!e || e->closing)
@@ -482,8 +497,10 @@ void acs_engine_close(struct acs_engine *e, void (*cb)(void *arg), void *arg)
 	e->closed_cb = cb;
 	e->closed_arg = arg;
 	uv_timer_stop(&e->retry_timer);
-	if (e->scheduler)
-		acs_scheduler_close(e->scheduler, scheduler_closed_cb, e);
+	/* The sweep first: a run in flight ends (its calls finish) before the
+	 * scheduler its rows would go to and the clients it uses close. */
+	if (e->sweep)
+		acs_sweep_close(e->sweep, sweep_closed_cb, e);
 	else
-		scheduler_closed_cb(e);
+		sweep_closed_cb(e);
 }
