@@ -40,7 +40,9 @@ static const char usage[] =
 	"commands:\n"
 	"  serve [-c FILE] [--log-file PATH]   run the daemon (the default command)\n"
 	"  check-config [-c FILE]             validate the configuration, print problems\n"
-	"  register-webhooks [-c FILE]        create or repair both services' webhooks\n"
+	"  register-webhooks [-c FILE] [--check]\n"
+	"                                     create or repair both services' webhooks;\n"
+	"                                     --check: only report (exit 1 if a repair is due)\n"
 	"  demo [--port N]                    run with an embedded demo configuration\n"
 	"  hash-password                      read a password on stdin, print its Argon2id hash\n"
 	"  backup [-c FILE] OUT               consistent copy of the database, also while running\n"
@@ -68,6 +70,7 @@ struct opts {
 	const char *out; /* backup OUT */
 	int port;	 /* demo --port */
 	bool online;
+	bool check; /* register-webhooks --check */
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -127,6 +130,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return usage_error("%s needs a port number 0-65535", a);
 		} else if (strcmp(a, "--online") == 0) {
 			o->online = true;
+		} else if (strcmp(a, "--check") == 0 &&
+			   strcmp(o->command, "register-webhooks") == 0) {
+			o->check = true;
 		} else if (a[0] == '-') {
 			return usage_error("unknown option '%s'", a);
 		} else if (strcmp(o->command, "backup") == 0 && !o->out) {
@@ -437,6 +443,7 @@ struct reg {
 	struct acs_clickup_client *cu;
 	int clients_open;
 	int exit_code;
+	bool check; /**< --check: report only */
 };
 
 static void reg_client_closed_cb(void *arg)
@@ -466,12 +473,24 @@ static void reg_done_cb(struct acs_registrar_result *res, void *arg)
 {
 	struct reg *g = arg;
 	char line[1024];
+	bool due = false;
 	/* Labels, outcomes and ids only: the secrets in res are never printed. */
 	for (size_t i = 0; i < res->n_items; i++) {
-		acs_registrar_item_format(&res->items[i], line, sizeof(line));
-		printf("%s\n", line);
+		const struct acs_registrar_item *it = &res->items[i];
+		if (!g->check || it->outcome == ACS_REGISTRAR_FAILED) {
+			acs_registrar_item_format(it, line, sizeof(line));
+			printf("%s\n", line);
+		} else if (it->outcome == ACS_REGISTRAR_UNCHANGED) {
+			printf("%s: ok\n", it->label);
+		} else {
+			/* The outcome a run would have: the repair that is due. */
+			due = true;
+			printf("%s: would be %s%s%s%s\n", it->label,
+			       acs_registrar_outcome_name(it->outcome), it->detail[0] ? " (" : "",
+			       it->detail, it->detail[0] ? ")" : "");
+		}
 	}
-	g->exit_code = res->n_failed ? EXIT_RUNTIME : 0;
+	g->exit_code = res->n_failed || due ? EXIT_RUNTIME : 0;
 	acs_registrar_result_free(res);
 	reg_teardown(g);
 }
@@ -493,7 +512,7 @@ static int cmd_register_webhooks(const struct opts *o)
 		acs_config_free(cfg);
 		return EXIT_USAGE;
 	}
-	struct reg g = { .exit_code = EXIT_RUNTIME };
+	struct reg g = { .exit_code = EXIT_RUNTIME, .check = o->check };
 	uv_loop_init(&g.loop);
 	struct acs_ado_client_opts ao = {
 		.base_url = cfg->ado.base_url,
@@ -514,7 +533,8 @@ static int cmd_register_webhooks(const struct opts *o)
 	if (rc == 0 && !(g.cu = acs_clickup_client_new(&g.loop, g.cl, &co, err)))
 		rc = -1;
 	if (rc == 0) {
-		rc = acs_registrar_run(&g.loop, cfg, g.ado, g.cu, g.store, reg_done_cb, &g);
+		rc = (o->check ? acs_registrar_check : acs_registrar_run)(&g.loop, cfg, g.ado, g.cu,
+									  g.store, reg_done_cb, &g);
 		if (rc)
 			snprintf(err, sizeof(err), "%s", acs_strerror(rc));
 	}

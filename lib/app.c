@@ -300,6 +300,55 @@ static void metrics_cb(struct acs_http_req *req, void *arg)
 
 /* --- construction ----------------------------------------------------------- */
 
+/* --- /api/setup: webhook registration (admin) ------------------------------- */
+
+/* 503 with the reason when there is no engine; true when there is one. */
+static bool need_engine(struct acs_app *app, struct acs_http_req *req)
+{
+	if (app->engine)
+		return true;
+	acs_http_respond_error(req, 503, "sync not configured", app->engine_off);
+	return false;
+}
+
+static void setup_webhooks_cb(struct acs_http_req *req, void *arg)
+{
+	struct acs_app *app = arg;
+	if (!acs_admin_require(app->admin, req, false, NULL) || !need_engine(app, req))
+		return;
+	acs_http_respond_json(req, 200, acs_engine_webhooks_json(app->engine));
+}
+
+static void registered_cb(int rc, json_t *webhooks, void *arg)
+{
+	struct acs_http_req *req = arg;
+	if (rc == 0)
+		acs_http_respond_json(req, 200, json_deep_copy(webhooks));
+	else
+		acs_http_respond_error(req, 503, "registration interrupted", acs_strerror(rc));
+}
+
+/* Runs the registrar now (or joins the run in flight) and answers with its
+ * fresh result. The request stays valid until answered, even when the
+ * engine closes first (then 503). */
+static void setup_register_cb(struct acs_http_req *req, void *arg)
+{
+	struct acs_app *app = arg;
+	char reason[ACS_ERR_LEN];
+	if (!acs_admin_require(app->admin, req, true, NULL) || !need_engine(app, req))
+		return;
+	int rc = acs_engine_register_now(app->engine, registered_cb, req);
+	if (rc == 0)
+		return;
+	if (rc == -EAGAIN && !acs_engine_ready(app->engine, reason))
+		acs_http_respond_error(req, 503, "sync not running", reason);
+	else if (rc == -EINVAL)
+		acs_http_respond_error(req, 409, "public_url not configured",
+				       "[server] public_url is needed to register webhooks");
+	else
+		acs_http_respond_error(req, 503, "registration not started", acs_strerror(rc));
+}
+
 static char *join_proxies(const struct acs_config *cfg)
 {
 	struct acs_buf b;
@@ -358,6 +407,9 @@ struct acs_app *acs_app_new(uv_loop_t *loop, const struct acs_config *cfg, char 
 	acs_http_server_route(app->http, "GET", "/api/ready", ready_cb, app);
 	acs_http_server_route(app->http, "GET", "/metrics", metrics_cb, app);
 	app->admin = acs_admin_new(loop, app->http, cfg);
+	acs_http_server_route(app->http, "GET", "/api/setup/webhooks", setup_webhooks_cb, app);
+	acs_http_server_route(app->http, "POST", "/api/setup/register-webhooks", setup_register_cb,
+			      app);
 
 	uv_timer_init(loop, &app->lag_timer);
 	uv_timer_init(loop, &app->drain_timer);

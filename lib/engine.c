@@ -2,6 +2,7 @@
 /* Composition and start/stop sequencing of the sync engine's parts. */
 #include "engine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,12 @@ struct acs_engine {
 	struct acs_scheduler *scheduler;
 	struct acs_sweep *sweep; /**< reconciliation sweep, once running */
 	uv_timer_t retry_timer;	 /**< re-runs a failed start step */
+	uv_timer_t check_timer;	 /**< re-runs the registrar (webhook health) */
+	json_t *webhooks;	 /**< the last registrar run described; NULL: none yet */
+	struct waiter *waiters;	 /**< acs_engine_register_now callers of the run in flight */
 	enum stage stage;
-	bool registering; /**< a registrar run is in flight */
+	bool registering;	  /**< a registrar run is in flight */
+	bool close_parts_waiting; /**< closing waits for that run to end */
 	bool closing;
 	int pending_close; /**< parts still closing */
 	char last_error[ACS_ERR_LEN];
@@ -69,6 +74,7 @@ bool acs_engine_configured(const struct acs_config *cfg, char reason[ACS_ERR_LEN
 
 static void step(struct acs_engine *e);
 static void part_closed_cb(void *arg);
+static void close_parts(struct acs_engine *e);
 
 static void retry_cb(uv_timer_t *t)
 {
@@ -271,6 +277,62 @@ static void engine_work(struct acs_job *job, void *arg)
 
 /* --- registration (step 5, also repeated by later health checks) ------------ */
 
+struct waiter {
+	acs_engine_registered_cb cb;
+	void *arg;
+	struct waiter *next;
+};
+
+static const char *service_name(enum acs_registrar_service s)
+{
+	static const char *const names[] = { "ado", "clickup", "database" };
+	return (size_t)s < ACS_ARRAY_SIZE(names) ? names[s] : "other";
+}
+
+/* The run as the API shows it: everything but the secrets. */
+static json_t *describe(const struct acs_registrar_result *res)
+{
+	json_t *items = json_array();
+	for (size_t i = 0; i < res->n_items; i++) {
+		const struct acs_registrar_item *it = &res->items[i];
+		json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s}", "service",
+				      service_name(it->service), "label",
+				      it->label ? it->label : "", "id", it->id, "outcome",
+				      acs_registrar_outcome_name(it->outcome), "detail",
+				      it->detail ? it->detail : "");
+		json_array_append_new(items, o);
+	}
+	return json_pack("{s:I, s:o, s:I}", "time", (json_int_t)acs_inbox_now_ms(), "items", items,
+			 "failed", (json_int_t)res->n_failed);
+}
+
+/* One line per run; each subscription was logged by the registrar itself. */
+static void log_summary(const struct acs_registrar_result *res)
+{
+	size_t n[ACS_REGISTRAR_FAILED + 1] = { 0 };
+	for (size_t i = 0; i < res->n_items; i++)
+		if ((size_t)res->items[i].outcome < ACS_ARRAY_SIZE(n))
+			n[res->items[i].outcome]++;
+	acs_log(res->n_failed ? ACS_LOG_WARN : ACS_LOG_INFO, "engine",
+		"webhook check: %zu unchanged, %zu created, %zu updated, %zu recreated, "
+		"%zu deleted, %zu failed",
+		n[ACS_REGISTRAR_UNCHANGED], n[ACS_REGISTRAR_CREATED], n[ACS_REGISTRAR_UPDATED],
+		n[ACS_REGISTRAR_RECREATED], n[ACS_REGISTRAR_DELETED], n[ACS_REGISTRAR_FAILED]);
+}
+
+/* Detach the waiters first: a callback may call acs_engine_register_now. */
+static void notify_waiters(struct acs_engine *e, int rc)
+{
+	struct waiter *w = e->waiters;
+	e->waiters = NULL;
+	while (w) {
+		struct waiter *next = w->next;
+		w->cb(rc, rc == 0 ? e->webhooks : NULL, w->arg);
+		free(w);
+		w = next;
+	}
+}
+
 static void registered_cb(struct acs_registrar_result *res, void *arg)
 {
 	struct acs_engine *e = arg;
@@ -280,7 +342,9 @@ static void registered_cb(struct acs_registrar_result *res, void *arg)
 	if (e->closing) {
 		/* Its calls were canceled by the closing clients. */
 		acs_registrar_result_free(res);
-		part_closed_cb(e);
+		notify_waiters(e, ACS_ECLOSED);
+		if (e->close_parts_waiting)
+			close_parts(e);
 		return;
 	}
 	/* The registrar logged each subscription it looked at. */
@@ -291,23 +355,65 @@ static void registered_cb(struct acs_registrar_result *res, void *arg)
 	if (res->n_failed)
 		snprintf(e->last_error, sizeof(e->last_error),
 			 "%zu webhook subscription(s) could not be registered", res->n_failed);
+	log_summary(res);
+	json_decref(e->webhooks);
+	e->webhooks = describe(res);
 	acs_registrar_result_free(res);
+	notify_waiters(e, 0);
 }
 
-static void register_webhooks(struct acs_engine *e)
+static int register_webhooks(struct acs_engine *e)
 {
-	if (e->registering || e->closing || !e->cfg->server.public_url[0])
-		return;
+	if (e->closing)
+		return ACS_ECLOSED;
+	if (e->registering)
+		return 0;
+	if (!e->cfg->server.public_url[0])
+		return -EINVAL;
 	/* Deliveries for the webhook being created may arrive before its secret
 	 * comes back: they get 503 (retry) rather than 401 until then. */
 	acs_intake_expect_secrets(e->intake, true);
 	int rc = acs_registrar_run(e->loop, e->cfg, e->ado, e->cu, e->store, registered_cb, e);
 	if (rc == 0) {
 		e->registering = true;
-		return;
+		return 0;
 	}
 	acs_intake_expect_secrets(e->intake, false);
 	acs_log(ACS_LOG_WARN, "engine", "webhook registration not started: %s", acs_strerror(rc));
+	return rc;
+}
+
+/* The periodic health check: the registrar re-enables what the services
+ * disabled and recreates what was deleted. A run still in flight (e.g. a
+ * slow first one) is simply not doubled. */
+static void check_cb(uv_timer_t *t)
+{
+	register_webhooks(acs_container_of(t, struct acs_engine, check_timer));
+}
+
+int acs_engine_register_now(struct acs_engine *e, acs_engine_registered_cb cb, void *arg)
+{
+	if (e->closing)
+		return ACS_ECLOSED;
+	if (e->stage != STAGE_RUNNING)
+		return -EAGAIN;
+	int rc = register_webhooks(e);
+	if (rc)
+		return rc;
+	struct waiter *w = acs_xcalloc(1, sizeof(*w));
+	w->cb = cb;
+	w->arg = arg;
+	w->next = e->waiters;
+	e->waiters = w;
+	return 0;
+}
+
+json_t *acs_engine_webhooks_json(const struct acs_engine *e)
+{
+	json_t *o = e->webhooks ? json_deep_copy(e->webhooks)
+				: json_pack("{s:n, s:[], s:i}", "time", "items", "failed", 0);
+	json_object_set_new(o, "running", json_boolean(e->registering));
+	return o;
 }
 
 /* --- start sequence ------------------------------------------------------------ */
@@ -348,6 +454,9 @@ static void syncer_ready_cb(int rc, const char *err, void *arg)
 	acs_log(ACS_LOG_INFO, "engine", "sync running (%zu mapping%s)", e->cfg->n_maps,
 		e->cfg->n_maps == 1 ? "" : "s");
 	register_webhooks(e);
+	uint64_t every = e->cfg->sync.webhook_check_interval_ms;
+	if (every && e->cfg->server.public_url[0])
+		uv_timer_start(&e->check_timer, check_cb, every, every);
 }
 
 static void step(struct acs_engine *e)
@@ -426,6 +535,7 @@ struct acs_engine *acs_engine_new(uv_loop_t *loop, const struct acs_config *cfg,
 	if (!e->syncer)
 		goto fail;
 	uv_timer_init(loop, &e->retry_timer);
+	uv_timer_init(loop, &e->check_timer);
 	return e;
 fail:
 	/* Partially built parts close asynchronously; the app's failure path
@@ -449,6 +559,7 @@ static void part_closed_cb(void *arg)
 		return;
 	void (*cb)(void *) = e->closed_cb;
 	void *cb_arg = e->closed_arg;
+	json_decref(e->webhooks);
 	free(e);
 	if (cb)
 		cb(cb_arg);
@@ -459,17 +570,29 @@ static void timer_closed_cb(uv_handle_t *h)
 	part_closed_cb(h->data);
 }
 
-static void syncer_closed_cb(void *arg)
+static void close_parts(struct acs_engine *e)
 {
-	struct acs_engine *e = arg;
-	/* The clients last: nothing else uses them now (a registrar run still in
-	 * flight ends when they cancel its calls, and counts as a part). */
-	e->pending_close = 4 + (e->registering ? 1 : 0);
+	e->close_parts_waiting = false;
+	e->pending_close = 5;
 	e->retry_timer.data = e;
 	uv_close((uv_handle_t *)&e->retry_timer, timer_closed_cb);
+	e->check_timer.data = e;
+	uv_close((uv_handle_t *)&e->check_timer, timer_closed_cb);
 	acs_intake_close(e->intake, part_closed_cb, e);
 	acs_clickup_client_close(e->cu, part_closed_cb, e);
 	acs_ado_client_close(e->ado, part_closed_cb, e);
+}
+
+static void syncer_closed_cb(void *arg)
+{
+	struct acs_engine *e = arg;
+	/* The clients last: nothing else uses them now. A registrar run in
+	 * flight is let finish first (like a sweep run): between two calls it
+	 * waits on the store, and would come back to freed clients. */
+	if (e->registering)
+		e->close_parts_waiting = true;
+	else
+		close_parts(e);
 }
 
 static void scheduler_closed_cb(void *arg)
@@ -497,6 +620,7 @@ void acs_engine_close(struct acs_engine *e, void (*cb)(void *arg), void *arg)
 	e->closed_cb = cb;
 	e->closed_arg = arg;
 	uv_timer_stop(&e->retry_timer);
+	uv_timer_stop(&e->check_timer);
 	/* The sweep first: a run in flight ends (its calls finish) before the
 	 * scheduler its rows would go to and the clients it uses close. */
 	if (e->sweep)

@@ -12,9 +12,16 @@
  *   4. the scheduler starts working the inbox;
  *   5. the webhooks are registered or repaired (when public_url is set) and
  *      the ClickUp secrets handed to the intake.
- *   A failing step is logged and retried after ACS_ENGINE_RETRY_MS. */
+ *   A failing step is logged and retried after ACS_ENGINE_RETRY_MS.
+ *
+ * WEBHOOK HEALTH
+ *   Once running, the registrar runs again every [sync]
+ *   webhook_check_interval_ms (when public_url is set): it re-enables what
+ *   the services disabled or suspended and recreates what was deleted. The
+ *   last run is kept (without secrets) for acs_engine_webhooks_json. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -56,3 +63,20 @@ void acs_engine_set_metrics(struct acs_engine *e, struct acs_metrics *m);
 /** Copy the counters its parts keep (intake deliveries, scheduler queue,
  *  API budget and call outcomes per service) into m. Cheap; no I/O. */
 void acs_engine_collect_metrics(const struct acs_engine *e, struct acs_metrics *m);
+
+/** Result of acs_engine_register_now: rc 0 and webhooks (borrowed for the
+ *  call, as acs_engine_webhooks_json describes it, without "running"), or
+ *  ACS_ECLOSED and NULL when the engine closed before the run ended. */
+typedef void (*acs_engine_registered_cb)(int rc, json_t *webhooks, void *arg);
+
+/** Run the registrar now, or join the run in flight; cb runs once, from the
+ *  loop, when it ends (also when the engine closes first). Returns 0, or
+ *  -EAGAIN while sync is not running yet, -EINVAL without [server]
+ *  public_url, ACS_ECLOSED, or the registrar's error: then cb never runs. */
+int acs_engine_register_now(struct acs_engine *e, acs_engine_registered_cb cb, void *arg);
+
+/** The last registrar run: {"time": Unix ms or null before the first run,
+ *  "items": [{"service", "label", "id" (null when none), "outcome",
+ *  "detail"}], "failed": count, "running": a run is in flight}. Never holds
+ *  secrets. Returns a new reference (json_decref). */
+json_t *acs_engine_webhooks_json(const struct acs_engine *e);

@@ -87,6 +87,7 @@ struct run {
 	struct acs_store *store;
 	acs_registrar_done_cb cb;
 	void *arg;
+	bool dry_run; /**< acs_registrar_check: plan and report, change nothing */
 
 	enum step step;
 	size_t pos; /**< index into slots / extras during the current step */
@@ -739,6 +740,15 @@ static bool slot_step(struct run *r)
 		r->pos++;
 		return false;
 	}
+	if (r->dry_run) {
+		/* A refused PUT would turn into a recreate: not knowable here. */
+		if (s->have)
+			item_set(r, s->item, ACS_REGISTRAR_UPDATED, s->have->id, s->why);
+		else
+			item_set(r, s->item, ACS_REGISTRAR_CREATED, NULL, NULL);
+		r->pos++;
+		return false;
+	}
 	if (s->phase == PH_START && s->have)
 		rc = acs_ado_replace_subscription(r->ado, s->have->id, &spec, on_slot_put, r);
 	else if (s->phase == PH_DELETE)
@@ -969,6 +979,19 @@ static bool cu_main_step(struct run *r)
 {
 	const struct acs_config *cfg = r->cfg;
 	int rc;
+	if (r->dry_run && (!r->keep || r->cu_recreate || r->cu_why)) {
+		if (r->keep && !r->cu_recreate)
+			item_set(r, r->cu_item, ACS_REGISTRAR_UPDATED, r->keep->id, r->cu_why);
+		else if (r->keep)
+			item_set(r, r->cu_item, ACS_REGISTRAR_RECREATED, r->keep->id,
+				 "its secret was not stored");
+		else
+			item_set(r, r->cu_item,
+				 r->cu_lost ? ACS_REGISTRAR_RECREATED : ACS_REGISTRAR_CREATED, NULL,
+				 r->cu_lost ? "it had vanished" : NULL);
+		r->step = ST_META_WRITE;
+		return false;
+	}
 	if (r->keep && !r->cu_recreate && r->cu_why) {
 		struct acs_clickup_webhook_changes ch = {
 			.endpoint = r->cu_url,
@@ -1121,7 +1144,9 @@ static void finish(struct run *r)
 			{ "id", it->id },
 		};
 		acs_log_kv(it->outcome == ACS_REGISTRAR_FAILED ? ACS_LOG_WARN : ACS_LOG_INFO,
-			   "registrar", "webhook registration", f, ACS_ARRAY_SIZE(f));
+			   "registrar",
+			   r->dry_run ? "webhook check (nothing changed)" : "webhook registration",
+			   f, ACS_ARRAY_SIZE(f));
 	}
 	acs_registrar_done_cb cb = r->cb;
 	void *arg = r->arg;
@@ -1165,6 +1190,12 @@ static void step(struct run *r)
 			r->pos = 0;
 			break;
 		case ST_ADO_EXTRAS:
+			if (r->pos < r->n_extras && r->dry_run) {
+				item_set(r, r->extras[r->pos].item, ACS_REGISTRAR_DELETED, NULL,
+					 "not needed");
+				r->pos++;
+				break;
+			}
 			if (r->pos < r->n_extras) {
 				rc = acs_ado_delete_subscription(r->ado, r->extras[r->pos].id,
 								 on_extra_deleted, r);
@@ -1194,6 +1225,12 @@ static void step(struct run *r)
 			r->step = ST_META_WRITE;
 			break;
 		case ST_CU_EXTRAS:
+			if (r->pos < r->n_cu_extras && r->dry_run) {
+				item_set(r, r->cu_extras[r->pos].item, ACS_REGISTRAR_DELETED, NULL,
+					 "not needed");
+				r->pos++;
+				break;
+			}
 			if (r->pos < r->n_cu_extras) {
 				rc = acs_clickup_delete_webhook(r->cu, ACS_GOVERNOR_INTERACTIVE,
 								r->cu_extras[r->pos].id,
@@ -1211,8 +1248,10 @@ static void step(struct run *r)
 				return;
 			break;
 		case ST_META_WRITE:
-			plan_meta(r);
 			r->step = ST_DONE;
+			if (r->dry_run)
+				break;
+			plan_meta(r);
 			if (!r->ops.n)
 				break;
 			rc = acs_store_write(r->store, meta_write_job, on_meta_written, &r->ops);
@@ -1261,9 +1300,9 @@ static const char *common_list(const struct acs_config *cfg)
 	return list;
 }
 
-int acs_registrar_run(uv_loop_t *loop, const struct acs_config *cfg, struct acs_ado_client *ado,
-		      struct acs_clickup_client *cu, struct acs_store *store,
-		      acs_registrar_done_cb cb, void *arg)
+static int start_run(uv_loop_t *loop, const struct acs_config *cfg, struct acs_ado_client *ado,
+		     struct acs_clickup_client *cu, struct acs_store *store, bool dry_run,
+		     acs_registrar_done_cb cb, void *arg)
 {
 	if (!loop || !cfg || !ado || !cu || !store || !cb || empty(cfg->server.public_url) ||
 	    empty(cfg->clickup.workspace_id))
@@ -1278,6 +1317,7 @@ int acs_registrar_run(uv_loop_t *loop, const struct acs_config *cfg, struct acs_
 	r->store = store;
 	r->cb = cb;
 	r->arg = arg;
+	r->dry_run = dry_run;
 	r->res = acs_xcalloc(1, sizeof(*r->res));
 	r->ado_url = acs_xasprintf("%s%s", cfg->server.public_url, ACS_REGISTRAR_ADO_PATH);
 	r->cu_url = acs_xasprintf("%s%s", cfg->server.public_url, ACS_REGISTRAR_CLICKUP_PATH);
@@ -1291,6 +1331,20 @@ int acs_registrar_run(uv_loop_t *loop, const struct acs_config *cfg, struct acs_
 		return rc;
 	}
 	return 0;
+}
+
+int acs_registrar_run(uv_loop_t *loop, const struct acs_config *cfg, struct acs_ado_client *ado,
+		      struct acs_clickup_client *cu, struct acs_store *store,
+		      acs_registrar_done_cb cb, void *arg)
+{
+	return start_run(loop, cfg, ado, cu, store, false, cb, arg);
+}
+
+int acs_registrar_check(uv_loop_t *loop, const struct acs_config *cfg, struct acs_ado_client *ado,
+			struct acs_clickup_client *cu, struct acs_store *store,
+			acs_registrar_done_cb cb, void *arg)
+{
+	return start_run(loop, cfg, ado, cu, store, true, cb, arg);
 }
 
 /* --- stored secrets at start-up ------------------------------------------------------------ */

@@ -147,6 +147,15 @@ int acs_registrar_run(uv_loop_t *loop, const struct acs_config *cfg, struct acs_
 		      struct acs_clickup_client *cu, struct acs_store *store,
 		      acs_registrar_done_cb cb, void *arg);
 
+/** acs_registrar_run without changing anything (`register-webhooks
+ *  --check`): the same reads and plan, no create/PUT/DELETE call and no
+ *  meta write; each outcome says what a run would do (a PUT the service
+ *  would refuse shows as "updated", not "recreated"). The result carries
+ *  no secrets. Same arguments, callback and errors as acs_registrar_run. */
+int acs_registrar_check(uv_loop_t *loop, const struct acs_config *cfg, struct acs_ado_client *ado,
+			struct acs_clickup_client *cu, struct acs_store *store,
+			acs_registrar_done_cb cb, void *arg);
+
 /** The stored ClickUp secrets, for the intake at start-up. The callback
  *  gets a result with no items and secrets from meta (owned by the
  *  callback), or rc < 0 and NULL. Returns 0 or the store's error (then cb

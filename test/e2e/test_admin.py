@@ -273,6 +273,28 @@ class Gate(unittest.TestCase, SecurityHeaders):
             st, _, _ = D.request("GET", "/api/dashboard/whoami", headers={"Cookie": cookie})
             self.assertEqual(st, 401, cookie)
 
+    def test_setup_routes_without_sync(self):
+        for m, path in (("GET", "/api/setup/webhooks"),
+                        ("POST", "/api/setup/register-webhooks")):
+            st, h, body = D.request(m, path)
+            self.assertEqual(st, 401, path)
+            self.assertEqual(json_body(body)["error"], "unauthorized")
+        st, h, body = login(PASSWORD)
+        self.assertEqual(st, 200, body)
+        csrf = json_body(body)["csrf_token"]
+        cookie = "acs_session=" + session_of(h)[1]
+        st, _, _ = D.request("POST", "/api/setup/register-webhooks", headers={"Cookie": cookie})
+        self.assertEqual(st, 403)
+        # This daemon has no [map] section: no engine, so nothing to show.
+        for m, hdrs in (("GET", {"Cookie": cookie}),
+                        ("POST", {"Cookie": cookie, "X-CSRF-Token": csrf})):
+            path = "/api/setup/webhooks" if m == "GET" else "/api/setup/register-webhooks"
+            st, _, body = D.request(m, path, headers=hdrs)
+            self.assertEqual(st, 503, body)
+            j = json_body(body)
+            self.assertEqual(j["error"], "sync not configured")
+            self.assertIn("sync disabled", j["detail"])
+
 
 class NoHash(unittest.TestCase):
     def test_disabled(self):

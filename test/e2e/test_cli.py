@@ -201,6 +201,12 @@ class Cli(unittest.TestCase):
                 self.dir, ado, info["ado"]["organization"], info["ado"]["project"],
                 info["ado"]["pat"], info["clickup"]["base_url"], info["clickup"]["token"],
                 info["clickup"]["team_id"], info["clickup"]["list_ids"][0]))
+            # --check only reports (exit 1: repairs are due) and changes nothing.
+            rc, out, err = run("register-webhooks", "-c", path, "--check")
+            self.assertEqual(rc, 1, out + err)
+            lines = out.strip().splitlines()
+            self.assertEqual(len(lines), 6, out)
+            self.assertTrue(all(l.endswith(": would be created") for l in lines), out)
             rc, out, err = run("register-webhooks", "-c", path)
             self.assertEqual(rc, 0, err)
             lines = out.strip().splitlines()
@@ -220,6 +226,12 @@ class Cli(unittest.TestCase):
             self.assertEqual(rc, 0, err)
             self.assertEqual([l.rsplit(": ", 1)[1] for l in out.strip().splitlines()],
                              ["unchanged"] * 6)
+            rc, out, err = run("register-webhooks", "-c", path, "--check")
+            self.assertEqual(rc, 0, out + err)
+            self.assertEqual([l.rsplit(": ", 1)[1] for l in out.strip().splitlines()],
+                             ["ok"] * 6)
+            rc, _, _ = run("check-config", "-c", path, "--check")
+            self.assertEqual(rc, 2)
             # A service that refuses: exit 1, the failure named.
             with urllib.request.urlopen(urllib.request.Request(
                     cu + "/_sim/faults", data=b'{"path": "/webhook", "status": 503, '

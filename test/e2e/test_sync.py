@@ -9,7 +9,9 @@ has no sync engine (see sim_harness.py). ACS_SYNC_QUIET: seconds without a
 write that count as quiescence (default 0.6)."""
 import os
 import random
+import json
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -47,11 +49,12 @@ def item_writes(writes, ident):
 class SyncCase(unittest.TestCase):
     world = None
     sync = None
+    config = None  # extra config sections for World
 
     def setUp(self):
         self.t0 = time.time()
         self.rng = random.Random(self.id())
-        self.world = World(sync=self.sync).start()
+        self.world = World(sync=self.sync, config=self.config).start()
 
     def tearDown(self):
         w, self.world = self.world, None
@@ -417,6 +420,67 @@ class Sweep(SyncCase):
         self.assertEqual(H.diff(canon_ado(w.ado.get(wid)), canon_clickup(w.cu.get(tid))), {})
         self.assertTrue(w.sim.pending("ado") or w.sim.pending("clickup"))
         self.assertRegex(w.daemon.log(), r'mod=sweep msg="sweep done".* queued=[1-9]')
+
+
+ADMIN_PASSWORD = "setup webhooks e2e password"
+
+
+def hash_password(pw):
+    out = subprocess.run([H.harness.DAEMON, "hash-password"], input=pw + "\n",
+                         capture_output=True, text=True, check=True, timeout=60)
+    return out.stdout.strip()
+
+
+class SetupWebhooks(SyncCase):
+    """GET /api/setup/webhooks and POST /api/setup/register-webhooks: admin
+    only (POST with CSRF), the last registrar run and a fresh one."""
+
+    def setUp(self):
+        self.config = {"dashboard": {"admin_password_hash": hash_password(ADMIN_PASSWORD)}}
+        super().setUp()
+
+    def login(self):
+        d = self.world.daemon
+        st, h, body = d.request("POST", "/api/login",
+                                body=json.dumps({"password": ADMIN_PASSWORD}).encode(),
+                                headers={"Content-Type": "application/json"})
+        self.assertEqual(st, 200, body)
+        cookie = h["set-cookie"].split(";")[0]
+        return cookie, json.loads(body)["csrf_token"]
+
+    def test_gate_list_and_register(self):
+        d = self.world.daemon
+        st, _, _ = d.request("GET", "/api/setup/webhooks")
+        self.assertEqual(st, 401)
+        st, _, _ = d.request("POST", "/api/setup/register-webhooks")
+        self.assertEqual(st, 401)
+        cookie, csrf = self.login()
+        st, _, _ = d.request("POST", "/api/setup/register-webhooks", headers={"Cookie": cookie})
+        self.assertEqual(st, 403)
+
+        # The start-up run (wait_registered saw its subscriptions; its
+        # result is recorded a moment later).
+        def last():
+            st, _, body = d.request("GET", "/api/setup/webhooks", headers={"Cookie": cookie})
+            self.assertEqual(st, 200, body)
+            return json.loads(body)
+        H.wait_until("the first registrar run", lambda: last()["time"] is not None)
+        j = last()
+        self.assertEqual(j["failed"], 0)
+        self.assertEqual(len(j["items"]), 6, j)
+        self.assertEqual(sorted({i["service"] for i in j["items"]}), ["ado", "clickup"])
+        for i in j["items"]:
+            self.assertIn(i["outcome"], ("unchanged", "created"), i)
+            self.assertTrue(i["id"], i)
+        self.assertFalse(any("secret" in i for i in j["items"]))
+
+        st, _, body = d.request("POST", "/api/setup/register-webhooks",
+                                headers={"Cookie": cookie, "X-CSRF-Token": csrf})
+        self.assertEqual(st, 200, body)
+        r = json.loads(body)
+        self.assertEqual(r["failed"], 0)
+        self.assertEqual([i["outcome"] for i in r["items"]], ["unchanged"] * 6, r)
+        self.assertGreaterEqual(r["time"], j["time"])
 
 
 if __name__ == "__main__":

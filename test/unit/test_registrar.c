@@ -855,6 +855,82 @@ static void test_ado_repairs(void **state)
 
 /* One of ours moved to another event: reused for the missing one, no create
  * and no delete. */
+static struct acs_registrar_result *check(struct fx *fx)
+{
+	struct done d = { 0 };
+	assert_int_equal(acs_registrar_check(&fx->loop, fx->cfg, fx->ado, fx->cu, fx->store,
+					     on_done, &d),
+			 0);
+	acs_test_run_until(&fx->loop, &d.done, WAIT_MS);
+	return d.res;
+}
+
+/* The dry run reports what a run would do and changes nothing, anywhere. */
+static void test_check_changes_nothing(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	char label[96];
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
+
+	struct acs_registrar_result *res = check(&fx);
+	assert_int_equal(res->n_failed, 0);
+	assert_int_equal(res->n_items, 6);
+	assert_int_equal(count_outcome(res, ACS_REGISTRAR_ADO, ACS_REGISTRAR_CREATED), 5);
+	expect(res, label, ACS_REGISTRAR_CREATED, "");
+	assert_int_equal(res->n_secrets, 0);
+	acs_registrar_result_free(res);
+	assert_int_equal(changes(&fx), 0);
+	assert_null(meta_get(&fx, ACS_REGISTRAR_ADO_CRED_KEY, NULL));
+
+	char *hook_id = first_run(&fx);
+	struct acs_ado_subscription_list *l = list_subs(&fx);
+	char *created = acs_xstrdup(find_sub(l, ADO_HOOK, "workitem.created")->id);
+	char *deleted = acs_xstrdup(find_sub(l, ADO_HOOK, "workitem.deleted")->id);
+	acs_ado_subscription_list_free(l);
+	disable_sub(&fx, created, "workitem.created");
+	delete_sub(&fx, deleted);
+	struct acs_ado_subscription_spec spec = our_spec(&fx, "workitem.commented");
+	free(create_sub(&fx, &spec));
+	delete_hook(&fx, hook_id);
+	size_t before = changes(&fx);
+
+	res = check(&fx);
+	assert_int_equal(res->n_failed, 0);
+	expect(res, "ado workitem.created Platform", ACS_REGISTRAR_UPDATED, "re-enabled");
+	/* The spare copy of ours fills the deleted one's place (PUT). */
+	expect(res, "ado workitem.deleted Platform", ACS_REGISTRAR_UPDATED, "event type fixed");
+	expect(res, "ado workitem.updated Platform", ACS_REGISTRAR_UNCHANGED, "");
+	assert_int_equal(count_outcome(res, ACS_REGISTRAR_ADO, ACS_REGISTRAR_DELETED), 0);
+	expect(res, label, ACS_REGISTRAR_RECREATED, "it had vanished");
+	acs_registrar_result_free(res);
+	assert_int_equal(changes(&fx), before);
+	l = list_subs(&fx);
+	assert_string_equal(find_sub(l, ADO_HOOK, "workitem.created")->status, "disabledByUser");
+	assert_int_equal(count_subs(l, ADO_HOOK), 5);
+	acs_ado_subscription_list_free(l);
+	char *key = secret_key(hook_id);
+	char *kept = meta_get(&fx, key, NULL);
+	assert_non_null(kept); /* the vanished webhook's secret is still there */
+	free(kept);
+
+	/* The real run then does what the check said. */
+	res = run(&fx);
+	assert_int_equal(res->n_failed, 0);
+	expect(res, "ado workitem.created Platform", ACS_REGISTRAR_UPDATED, "re-enabled");
+	expect(res, "ado workitem.deleted Platform", ACS_REGISTRAR_UPDATED, "event type fixed");
+	assert_int_equal(count_outcome(res, ACS_REGISTRAR_ADO, ACS_REGISTRAR_DELETED), 0);
+	expect(res, label, ACS_REGISTRAR_RECREATED, "it had vanished");
+	acs_registrar_result_free(res);
+	assert_null(meta_get(&fx, key, NULL));
+	free(key);
+	free(created);
+	free(deleted);
+	free(hook_id);
+	fx_close(&fx);
+}
+
 static void test_ado_wrong_event_reused(void **state)
 {
 	(void)state;
@@ -1310,6 +1386,7 @@ int main(void)
 		cmocka_unit_test(test_ado_credentials_changed),
 		cmocka_unit_test(test_ado_failure_reported),
 		cmocka_unit_test(test_clickup_repairs),
+		cmocka_unit_test(test_check_changes_nothing),
 		cmocka_unit_test(test_clickup_suspended_reactivated),
 		cmocka_unit_test(test_shared_project_and_lists),
 		cmocka_unit_test(test_unknown_project_and_no_maps),

@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the engine as a whole: both API simulators in-process, a real
+ * store and the engine on the test's loop. Covers the webhook health loop
+ * (deleted subscriptions come back at the next check) and register_now. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#include "ado_client.h"
+#include "clickup_client.h"
+#include "config.h"
+#include "curl_loop.h"
+#include "engine.h"
+#include "err.h"
+#include "http_server.h"
+#include "log.h"
+#include "mem.h"
+#include "registrar.h"
+#include "sim.h"
+#include "sim_ado.h"
+#include "sim_clickup.h"
+#include "store.h"
+
+#define WAIT_MS 30000 /* generous for valgrind; a pass never waits this long */
+#define PUBLIC_URL "http://127.0.0.1:9"
+#define ADO_HOOK PUBLIC_URL ACS_REGISTRAR_ADO_PATH
+#define CU_HOOK PUBLIC_URL ACS_REGISTRAR_CLICKUP_PATH
+
+struct fx {
+	uv_loop_t loop;
+	char *tmpdir;
+	struct sim *sim;
+	struct acs_curl_loop *cl;
+	struct acs_ado_client *ado; /* the test's own clients: to break things */
+	struct acs_clickup_client *cu;
+	struct acs_http_server *http;
+	struct acs_store *store;
+	struct acs_config *cfg;
+	struct acs_engine *engine;
+	char ado_origin[128], org[64], project[64], pat[128];
+	char cu_base[128], token[128], team[32], list[32];
+};
+
+static void copy_str(char *dst, size_t n, json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	assert_non_null(s);
+	snprintf(dst, n, "%s", s);
+}
+
+static void set_flag(void *arg)
+{
+	*(int *)arg = 1;
+}
+
+static void fx_config(struct fx *fx)
+{
+	char *text = acs_xasprintf("[server]\npublic_url = %s\n"
+				   "[ado]\nbase_url = %s\norganization = %s\nproject = %s\n"
+				   "pat = %s\nwebhook_username = hook\nwebhook_password = "
+				   "hook-password-0123456789\n"
+				   "[clickup]\nbase_url = %s\ntoken = %s\nworkspace_id = %s\n"
+				   "[sync]\nwebhook_check_interval = 1s\n"
+				   "[map one]\nado_project = %s\nado_area_path = "
+				   "Platform\\Integrations\n"
+				   "clickup_list_id = %s\n",
+				   PUBLIC_URL, fx->ado_origin, fx->org, fx->project, fx->pat,
+				   fx->cu_base, fx->token, fx->team, fx->project, fx->list);
+	struct acs_config *cfg = acs_config_new_defaults();
+	struct acs_config_errors *errs = acs_config_errors_new();
+	acs_config_set_getenv(cfg, NULL, NULL);
+	acs_config_load_string(cfg, "<test>", text, errs);
+	acs_config_finish(cfg, errs);
+	if (acs_config_errors_count(errs))
+		fail_msg("config: %s", acs_config_errors_get(errs, 0));
+	acs_config_errors_free(errs);
+	free(text);
+	fx->cfg = cfg;
+}
+
+static int setup(void **state)
+{
+	char err[ACS_ERR_LEN] = "";
+	struct fx *fx = acs_xcalloc(1, sizeof(*fx));
+	acs_log_set_level(getenv("ACS_TEST_DEBUG") ? ACS_LOG_DEBUG : ACS_LOG_CRIT);
+	assert_int_equal(uv_loop_init(&fx->loop), 0);
+	fx->tmpdir = acs_test_tmpdir();
+	fx->sim = sim_new(&fx->loop, NULL, err);
+	if (!fx->sim)
+		fail_msg("sim_new: %s", err);
+	struct sim_ado *a = sim_ado_new(fx->sim, 0, err);
+	struct sim_clickup *c = a ? sim_clickup_new(fx->sim, 1000000, err) : NULL;
+	if (!c)
+		fail_msg("simulators: %s", err);
+	assert_int_equal(sim_service_listen(sim_ado_service(a), "127.0.0.1:0", err), 0);
+	assert_int_equal(sim_service_listen(sim_clickup_service(c), "127.0.0.1:0", err), 0);
+	json_t *info = sim_info(fx->sim);
+	json_t *ai = json_object_get(info, "ado"), *ci = json_object_get(info, "clickup");
+	copy_str(fx->ado_origin, sizeof(fx->ado_origin), ai, "base_url");
+	copy_str(fx->org, sizeof(fx->org), ai, "organization");
+	copy_str(fx->project, sizeof(fx->project), ai, "project");
+	copy_str(fx->pat, sizeof(fx->pat), ai, "pat");
+	copy_str(fx->cu_base, sizeof(fx->cu_base), ci, "base_url");
+	copy_str(fx->token, sizeof(fx->token), ci, "token");
+	copy_str(fx->team, sizeof(fx->team), ci, "team_id");
+	snprintf(fx->list, sizeof(fx->list), "%s",
+		 json_string_value(json_array_get(json_object_get(ci, "list_ids"), 0)));
+	json_decref(info);
+	fx_config(fx);
+
+	fx->cl = acs_curl_loop_new(&fx->loop, err);
+	assert_non_null(fx->cl);
+	struct acs_ado_client_opts ao = {
+		.base_url = fx->ado_origin,
+		.organization = fx->org,
+		.project = fx->project,
+		.pat = fx->pat,
+	};
+	fx->ado = acs_ado_client_new(&fx->loop, fx->cl, &ao, err);
+	assert_non_null(fx->ado);
+	struct acs_clickup_client_opts co = { .base_url = fx->cu_base, .token = fx->token };
+	fx->cu = acs_clickup_client_new(&fx->loop, fx->cl, &co, err);
+	assert_non_null(fx->cu);
+	char *db = acs_xasprintf("%s/sync.db", fx->tmpdir);
+	if (acs_store_open(&fx->loop, db, &fx->store, err))
+		fail_msg("store: %s", err);
+	free(db);
+	fx->http = acs_http_server_new(&fx->loop, NULL, err);
+	assert_non_null(fx->http);
+	fx->engine = acs_engine_new(&fx->loop, fx->cfg, fx->http, fx->cl, fx->store, err);
+	if (!fx->engine)
+		fail_msg("engine: %s", err);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	int en = 0, h = 0, a = 0, c = 0, s = 0, l = 0, w = 0;
+	if (fx->engine) {
+		acs_engine_close(fx->engine, set_flag, &en);
+		acs_test_run_until(&fx->loop, &en, WAIT_MS);
+	}
+	acs_http_server_close(fx->http, set_flag, &h);
+	acs_test_run_until(&fx->loop, &h, WAIT_MS);
+	acs_ado_client_close(fx->ado, set_flag, &a);
+	acs_clickup_client_close(fx->cu, set_flag, &c);
+	acs_test_run_until(&fx->loop, &a, WAIT_MS);
+	acs_test_run_until(&fx->loop, &c, WAIT_MS);
+	acs_store_close(fx->store, set_flag, &s);
+	acs_test_run_until(&fx->loop, &s, WAIT_MS);
+	acs_curl_loop_close(fx->cl, set_flag, &l);
+	acs_test_run_until(&fx->loop, &l, WAIT_MS);
+	sim_close(fx->sim, set_flag, &w);
+	acs_test_run_until(&fx->loop, &w, WAIT_MS);
+	acs_test_loop_close(&fx->loop);
+	acs_config_free(fx->cfg);
+	acs_test_rmtree(fx->tmpdir);
+	free(fx->tmpdir);
+	free(fx);
+	return 0;
+}
+
+/* --- waiting on the engine ------------------------------------------------------ */
+
+/* Completion time of the last registrar run (0: none yet). */
+static json_int_t last_run(struct fx *fx)
+{
+	json_t *j = acs_engine_webhooks_json(fx->engine);
+	json_int_t t = json_integer_value(json_object_get(j, "time"));
+	json_decref(j);
+	return t;
+}
+
+/* Runs the loop until a registrar run newer than after has completed. */
+static json_int_t wait_run_after(struct fx *fx, json_int_t after)
+{
+	uint64_t deadline = uv_now(&fx->loop) + WAIT_MS;
+	json_int_t t;
+	while ((t = last_run(fx)) <= after) {
+		if (uv_now(&fx->loop) > deadline)
+			fail_msg("no registrar run after %lld", (long long)after);
+		uv_run(&fx->loop, UV_RUN_ONCE);
+	}
+	return t;
+}
+
+static json_int_t start_running(struct fx *fx)
+{
+	acs_engine_start(fx->engine);
+	return wait_run_after(fx, 0);
+}
+
+/* --- the test's own view of the services ---------------------------------------- */
+
+struct cap {
+	int done;
+	enum acs_rest_class cls;
+	void *payload;
+};
+
+static void on_subs(const struct acs_ado_result *res, struct acs_ado_subscription_list *l,
+		    void *arg)
+{
+	struct cap *k = arg;
+	k->cls = res->cls;
+	k->payload = l;
+	k->done = 1;
+}
+
+static void on_ado_done(const struct acs_ado_result *res, void *arg)
+{
+	struct cap *k = arg;
+	k->cls = res->cls;
+	k->done = 1;
+}
+
+static void on_hooks(const struct acs_clickup_result *res, struct acs_clickup_webhooks *w,
+		     void *arg)
+{
+	struct cap *k = arg;
+	k->cls = res->cls;
+	k->payload = w;
+	k->done = 1;
+}
+
+static void on_cu_done(const struct acs_clickup_result *res, void *arg)
+{
+	struct cap *k = arg;
+	k->cls = res->cls;
+	k->done = 1;
+}
+
+static void wait_ok(struct fx *fx, struct cap *k)
+{
+	acs_test_run_until(&fx->loop, &k->done, WAIT_MS);
+	assert_int_equal(k->cls, ACS_REST_OK);
+}
+
+/* Deletes ours (all when del) and returns how many there were. */
+static size_t ado_ours(struct fx *fx, bool del)
+{
+	struct cap k = { 0 };
+	assert_int_equal(acs_ado_list_subscriptions(fx->ado, NULL, on_subs, &k), 0);
+	wait_ok(fx, &k);
+	struct acs_ado_subscription_list *l = k.payload;
+	size_t n = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->subs[i].consumer_url, ADO_HOOK))
+			continue;
+		n++;
+		if (del) {
+			struct cap d = { 0 };
+			assert_int_equal(acs_ado_delete_subscription(fx->ado, l->subs[i].id,
+								     on_ado_done, &d),
+					 0);
+			wait_ok(fx, &d);
+		}
+	}
+	acs_ado_subscription_list_free(l);
+	return n;
+}
+
+static size_t clickup_ours(struct fx *fx, bool del)
+{
+	struct cap k = { 0 };
+	assert_int_equal(acs_clickup_get_webhooks(fx->cu, ACS_GOVERNOR_INTERACTIVE, fx->team,
+						  on_hooks, &k),
+			 0);
+	wait_ok(fx, &k);
+	struct acs_clickup_webhooks *w = k.payload;
+	size_t n = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		if (strcmp(w->v[i].endpoint, CU_HOOK))
+			continue;
+		n++;
+		if (del) {
+			struct cap d = { 0 };
+			assert_int_equal(acs_clickup_delete_webhook(fx->cu,
+								    ACS_GOVERNOR_INTERACTIVE,
+								    w->v[i].id, on_cu_done, &d),
+					 0);
+			wait_ok(fx, &d);
+		}
+	}
+	acs_clickup_webhooks_free(w);
+	return n;
+}
+
+static size_t count_outcome(json_t *j, const char *outcome)
+{
+	size_t n = 0, i;
+	json_t *it;
+	json_array_foreach(json_object_get(j, "items"), i, it)
+		n += !strcmp(json_string_value(json_object_get(it, "outcome")), outcome);
+	return n;
+}
+
+/* --- tests ------------------------------------------------------------------------ */
+
+/* The first run creates all six; the periodic check puts deleted ones back. */
+static void test_check_repairs_deleted(void **state)
+{
+	struct fx *fx = *state;
+	start_running(fx);
+	json_t *j = acs_engine_webhooks_json(fx->engine);
+	assert_int_equal(json_array_size(json_object_get(j, "items")), 6);
+	assert_int_equal(count_outcome(j, "created"), 6);
+	assert_int_equal(json_integer_value(json_object_get(j, "failed")), 0);
+	/* Never a secret in the description. */
+	char *text = json_dumps(j, 0);
+	assert_null(strstr(text, "secret\""));
+	free(text);
+	json_decref(j);
+	assert_int_equal(ado_ours(fx, false), 5);
+	assert_int_equal(clickup_ours(fx, false), 1);
+
+	/* A user deletes everything; a check may overlap the deletions, so
+	 * wait for checks until both services have ours again. */
+	ado_ours(fx, true);
+	clickup_ours(fx, true);
+	json_int_t t = last_run(fx);
+	size_t repaired = 0;
+	for (int round = 0; round < 3; round++) {
+		t = wait_run_after(fx, t);
+		j = acs_engine_webhooks_json(fx->engine);
+		assert_int_equal(json_integer_value(json_object_get(j, "failed")), 0);
+		repaired += 6 - count_outcome(j, "unchanged");
+		json_decref(j);
+		if (ado_ours(fx, false) == 5 && clickup_ours(fx, false) == 1)
+			break;
+	}
+	assert_int_equal(ado_ours(fx, false), 5);
+	assert_int_equal(clickup_ours(fx, false), 1);
+	assert_true(repaired >= 6);
+}
+
+struct now {
+	int done;
+	int rc;
+	size_t unchanged, items;
+};
+
+static void on_now(int rc, json_t *webhooks, void *arg)
+{
+	struct now *n = arg;
+	n->rc = rc;
+	if (webhooks) {
+		n->items = json_array_size(json_object_get(webhooks, "items"));
+		n->unchanged = count_outcome(webhooks, "unchanged");
+	}
+	n->done = 1;
+}
+
+/* Not before sync runs; then a run on demand, joined by a second caller. */
+static void test_register_now(void **state)
+{
+	struct fx *fx = *state;
+	struct now a = { 0 }, b = { 0 };
+	assert_int_equal(acs_engine_register_now(fx->engine, on_now, &a), -EAGAIN);
+	json_t *j = acs_engine_webhooks_json(fx->engine);
+	assert_true(json_is_null(json_object_get(j, "time")));
+	assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
+	json_decref(j);
+
+	start_running(fx);
+	assert_int_equal(acs_engine_register_now(fx->engine, on_now, &a), 0);
+	assert_int_equal(acs_engine_register_now(fx->engine, on_now, &b), 0);
+	acs_test_run_until(&fx->loop, &a.done, WAIT_MS);
+	acs_test_run_until(&fx->loop, &b.done, WAIT_MS);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	assert_int_equal(a.items, 6);
+	assert_int_equal(a.unchanged, 6);
+	assert_int_equal(b.unchanged, 6);
+}
+
+/* A caller waiting when the engine closes hears ACS_ECLOSED. */
+static void test_register_now_then_close(void **state)
+{
+	struct fx *fx = *state;
+	start_running(fx);
+	struct now a = { 0 };
+	assert_int_equal(acs_engine_register_now(fx->engine, on_now, &a), 0);
+	int en = 0;
+	acs_engine_close(fx->engine, set_flag, &en);
+	acs_test_run_until(&fx->loop, &en, WAIT_MS);
+	fx->engine = NULL;
+	assert_true(a.done);
+	assert_int_equal(a.rc, ACS_ECLOSED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_check_repairs_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_now, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_now_then_close, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
