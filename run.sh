@@ -31,6 +31,32 @@ install_missing() {
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The browser test (test/browser): Debian's chromium and playwright-core from
+# the npm registry (pinned in test/browser/package-lock.json; never a browser
+# download of playwright's own). Not fatal: without chromium the test skips.
+install_browser() {
+	export DEBIAN_FRONTEND=noninteractive
+	local want=()
+	dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "ok installed" || want+=(chromium)
+	command -v npm >/dev/null || want+=(nodejs npm)
+	if [ ${#want[@]} -gt 0 ]; then
+		if [ "$(id -u)" -eq 0 ]; then
+			echo "run.sh: installing ${want[*]}" >&2
+			{ apt-get update -q >/dev/null &&
+				apt-get install -y -q --no-install-recommends "${want[@]}" >/dev/null; } ||
+				echo "run.sh: could not install ${want[*]}: the browser test may skip" >&2
+		else
+			echo "run.sh: missing ${want[*]}: the browser test may skip" >&2
+		fi
+	fi
+	if [ ! -f test/browser/node_modules/playwright-core/package.json ] && command -v npm >/dev/null; then
+		echo "run.sh: installing playwright-core (npm ci in test/browser)" >&2
+		(cd test/browser && npm ci --no-audit --no-fund --loglevel=error) ||
+			echo "run.sh: npm ci failed in test/browser" >&2
+	fi
+	return 0
+}
+
 # setup DIR [meson options...]: configure once, reconfigure when options change.
 setup() {
 	local dir=$1
@@ -92,6 +118,7 @@ demo)
 	;;
 test)
 	install_missing $BUILD_PKGS $TEST_PKGS
+	install_browser
 	setup build/test -Dwerror=true -Dtests=enabled
 	run_tests build/test "$@"
 	;;

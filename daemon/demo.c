@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Simulated human activity for `ado-clickup-sync demo`: alternately creates a
- * ClickUp task, creates an Azure DevOps work item and moves one of them on,
- * through the simulators' public REST APIs, exactly as a person would. */
+/* Simulated human activity for `ado-clickup-sync demo`: in turn creates a ClickUp
+ * task, creates an Azure DevOps work item, moves one of them on, comments on each
+ * side and attaches a file on one side, through the simulators' public REST APIs,
+ * exactly as a person would. */
 #include "demo.h"
 
 #include <sodium.h>
@@ -78,8 +79,10 @@ static void closed_cb(uv_handle_t *h)
 
 struct call {
 	struct demo_activity *a;
-	int kind; /**< 0 task create, 1 work item create, 2 edit */
+	int kind; /**< 0 task create, 1 work item create, 2 edit, 3 ADO attachment upload */
 };
+
+static void link_attachment(struct demo_activity *a, const char *url);
 
 static void done_cb(const struct acs_http_response *resp, void *arg)
 {
@@ -92,6 +95,8 @@ static void done_cb(const struct acs_http_response *resp, void *arg)
 			snprintf(a->last_task, sizeof(a->last_task), "%s", str(j, "id"));
 		else if (c->kind == 1)
 			a->last_ado_id = json_integer_value(json_object_get(j, "id"));
+		else if (c->kind == 3 && !a->timer_closed)
+			link_attachment(a, str(j, "url"));
 		json_decref(j);
 	} else if (resp->error != ACS_ECANCELED) {
 		acs_log(ACS_LOG_WARN, "demo", "simulated edit failed: HTTP %ld %s", resp->status,
@@ -125,13 +130,84 @@ static void send_edit(struct demo_activity *a, int kind, const char *method, con
 		free(c);
 }
 
+/* Second half of an ADO attachment: the uploaded file becomes an AttachedFile
+ * relation of the work item, as the web UI does. */
+static void link_attachment(struct demo_activity *a, const char *url)
+{
+	if (!*url || !a->last_ado_id)
+		return;
+	char target[512];
+	snprintf(target, sizeof(target), "%s/_apis/wit/workitems/%lld?api-version=7.1", a->ado_base,
+		 (long long)a->last_ado_id);
+	json_t *ops = json_pack("[{s:s, s:s, s:{s:s, s:s, s:{s:s}}}]", "op", "add", "path",
+				"/relations/-", "value", "rel", "AttachedFile", "url", url,
+				"attributes", "comment", "attached by the demo");
+	char *body = json_dumps(ops, JSON_COMPACT);
+	json_decref(ops);
+	send_edit(a, 2, "PATCH", target, a->ado_auth, "application/json-patch+json", body);
+	free(body);
+}
+
+static void comment(struct demo_activity *a, unsigned n)
+{
+	char url[512], body[512];
+	if (n % 2 && a->last_task[0]) {
+		snprintf(url, sizeof(url), "%s/task/%s/comment", a->cu_base, a->last_task);
+		snprintf(body, sizeof(body),
+			 "{\"comment_text\": \"Looks good. Next step %u: **review** it in Azure "
+			 "DevOps.\", \"notify_all\": false}",
+			 n);
+		acs_log(ACS_LOG_INFO, "demo", "a person comments on ClickUp task %s", a->last_task);
+		send_edit(a, 2, "POST", url, a->cu_auth, "application/json", body);
+	} else if (a->last_ado_id) {
+		snprintf(url, sizeof(url),
+			 "%s/_apis/wit/workItems/%lld/comments?api-version=7.1-preview.4",
+			 a->ado_base, (long long)a->last_ado_id);
+		snprintf(body, sizeof(body),
+			 "{\"text\": \"<p>Step %u: <b>verified</b> in Azure DevOps, over to "
+			 "ClickUp.</p>\"}",
+			 n);
+		acs_log(ACS_LOG_INFO, "demo", "a person comments on work item %lld",
+			(long long)a->last_ado_id);
+		send_edit(a, 2, "POST", url, a->ado_auth, "application/json", body);
+	}
+}
+
+static void attach(struct demo_activity *a, unsigned n)
+{
+	char url[512], body[1024];
+	if (n % 2 && a->last_task[0]) {
+		/* ClickUp sends no webhook for this: the daemon finds it in its scan. */
+		static const char boundary[] = "acsdemo7f3a9c";
+		snprintf(url, sizeof(url), "%s/task/%s/attachment", a->cu_base, a->last_task);
+		snprintf(body, sizeof(body),
+			 "--%s\r\nContent-Disposition: form-data; name=\"attachment\"; "
+			 "filename=\"clickup-notes-%u.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+			 "Notes %u, attached in ClickUp.\n\r\n--%s--\r\n",
+			 boundary, n, n, boundary);
+		char ctype[96];
+		snprintf(ctype, sizeof(ctype), "multipart/form-data; boundary=%s", boundary);
+		acs_log(ACS_LOG_INFO, "demo", "a person attaches a file to ClickUp task %s",
+			a->last_task);
+		send_edit(a, 2, "POST", url, a->cu_auth, ctype, body);
+	} else if (a->last_ado_id) {
+		snprintf(url, sizeof(url),
+			 "%s/_apis/wit/attachments?fileName=ado-notes-%u.txt&api-version=7.1",
+			 a->ado_base, n);
+		snprintf(body, sizeof(body), "Notes %u, attached in Azure DevOps.\n", n);
+		acs_log(ACS_LOG_INFO, "demo", "a person attaches a file to work item %lld",
+			(long long)a->last_ado_id);
+		send_edit(a, 3, "POST", url, a->ado_auth, "application/octet-stream", body);
+	}
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct demo_activity *a = acs_container_of(t, struct demo_activity, timer);
 	unsigned n = ++a->step;
 	char url[512], body[1024];
 
-	switch (n % 3) {
+	switch (n % 6) {
 	case 1:
 		snprintf(url, sizeof(url), "%s/list/%s/task", a->cu_base, a->list_id);
 		snprintf(body, sizeof(body),
@@ -153,6 +229,12 @@ static void tick_cb(uv_timer_t *t)
 			 n);
 		acs_log(ACS_LOG_INFO, "demo", "a person creates Azure DevOps work item %u", n);
 		send_edit(a, 1, "POST", url, a->ado_auth, "application/json-patch+json", body);
+		break;
+	case 4:
+		comment(a, n / 6);
+		break;
+	case 5:
+		attach(a, n / 6);
 		break;
 	default:
 		if (a->last_ado_id) {

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "acs_build.h"
 #include "app.h"
+#include "backfill.h"
 #include "common.h"
 #include "ado_client.h"
 #include "clickup_client.h"
@@ -21,6 +23,7 @@
 #include "err.h"
 #include "log.h"
 #include "mem.h"
+#include "preflight.h"
 #include "registrar.h"
 #include "store.h"
 #include "sim.h"
@@ -39,13 +42,22 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  serve [-c FILE] [--log-file PATH]   run the daemon (the default command)\n"
-	"  check-config [-c FILE]             validate the configuration, print problems\n"
+	"  check-config [-c FILE] [--online]  validate the configuration, print problems;\n"
+	"                                     --online: also check both tokens and every\n"
+	"                                     mapped project, list, state, status and field\n"
+	"                                     against the services (exit 1 when one fails)\n"
 	"  register-webhooks [-c FILE] [--check]\n"
 	"                                     create or repair both services' webhooks;\n"
-	"                                     --check: only report (exit 1 if a repair is due)\n"
+	"                                     --check: change nothing; a table of each\n"
+	"                                     subscription's state, last delivery and the\n"
+	"                                     repair due; exit 0 only when none is due\n"
+	"                                     (1: a repair is due or the check failed)\n"
 	"  demo [--port N]                    run with an embedded demo configuration\n"
 	"  hash-password                      read a password on stdin, print its Argon2id hash\n"
 	"  backup [-c FILE] OUT               consistent copy of the database, also while running\n"
+	"  backfill [-c FILE] --map NAME [--dry-run]\n"
+	"                                     pair and sync the items that already exist\n"
+	"                                     under a mapping (not while a daemon serves)\n"
 	"  --version, --help\n"
 	"\n"
 	"The configuration defaults to " ACS_DEFAULT_CONFIG ", else ./config.ini.\n"
@@ -71,6 +83,9 @@ struct opts {
 	int port;	 /* demo --port */
 	bool online;
 	bool check; /* register-webhooks --check */
+	/* backfill --map NAME [--dry-run] */
+	const char *map;
+	bool dry_run;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -133,6 +148,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		} else if (strcmp(a, "--check") == 0 &&
 			   strcmp(o->command, "register-webhooks") == 0) {
 			o->check = true;
+		} else if (strcmp(a, "--map") == 0 && strcmp(o->command, "backfill") == 0) {
+			if (++i >= argc)
+				return usage_error("%s needs a mapping name", a);
+			o->map = argv[i];
+		} else if (strcmp(a, "--dry-run") == 0 && strcmp(o->command, "backfill") == 0) {
+			o->dry_run = true;
 		} else if (a[0] == '-') {
 			return usage_error("unknown option '%s'", a);
 		} else if (strcmp(o->command, "backup") == 0 && !o->out) {
@@ -290,28 +311,184 @@ static int cmd_serve(const struct opts *o)
 	if (!cfg)
 		return EXIT_USAGE;
 	apply_log_config(cfg);
+	/* The database lock: a `backfill` command refuses to run beside us (and we
+	 * beside it or another daemon). No lock file (no database directory yet):
+	 * nothing to share, the app creates the directory. */
+	char db[4096], err[ACS_ERR_LEN] = "";
+	int lock = -ENOENT;
+	if (acs_app_db_path(cfg->database.url, db, sizeof(db), err) == 0) {
+		lock = acs_backfill_lock_db(db, err);
+		if (lock == -EWOULDBLOCK) {
+			acs_log(ACS_LOG_CRIT, "main", "cannot start: %s", err);
+			acs_config_free(cfg);
+			return EXIT_RUNTIME;
+		}
+		if (lock < 0 && lock != -ENOENT)
+			acs_log(ACS_LOG_WARN, "main", "running without the database lock: %s", err);
+	}
 	struct daemon d = { 0 };
 	uv_loop_init(&d.loop);
 	int rc = run_daemon(&d, cfg);
 	acs_config_free(cfg);
+	if (lock >= 0)
+		close(lock);
 	return rc;
+}
+
+/* --- backfill --------------------------------------------------------------- */
+
+static int cmd_backfill(const struct opts *o)
+{
+	if (!o->map || !o->map[0])
+		return usage_error("%s", "backfill needs a mapping: backfill [-c FILE] --map NAME "
+					 "[--dry-run]");
+	/* Not the serving checks: no webhooks are received (credentials are checked
+	 * by acs_backfill_run_command). */
+	struct acs_config *cfg = load_config(o->config ? o->config : default_config_path(), false);
+	if (!cfg)
+		return EXIT_USAGE;
+	apply_log_config(cfg);
+	char err[ACS_ERR_LEN] = "";
+	int rc = acs_backfill_run_command(cfg, o->map, o->dry_run, err);
+	acs_config_free(cfg);
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "ado-clickup-sync: backfill: %s\n", err);
+	if (rc == ACS_ENOTFOUND || rc == ACS_ECONFIG)
+		return EXIT_USAGE;
+	if (rc == -EWOULDBLOCK)
+		fprintf(stderr, "ado-clickup-sync: a daemon is serving this database: start the "
+				"backfill from its dashboard instead (POST "
+				"/api/dashboard/project-maps/ID/backfill)\n");
+	return EXIT_RUNTIME;
+}
+
+/* check-config --online: the preflight checks on their own loop. */
+struct online {
+	uv_loop_t loop;
+	struct acs_curl_loop *cl;
+	struct acs_ado_client *ado;
+	struct acs_clickup_client *cu;
+	int clients_open;
+	int exit_code;
+};
+
+static void online_client_closed_cb(void *arg)
+{
+	struct online *on = arg;
+	/* The clients borrow the curl_loop: it goes last. */
+	if (--on->clients_open == 0) {
+		acs_curl_loop_close(on->cl, NULL, NULL);
+		on->cl = NULL;
+	}
+}
+
+static void online_teardown(struct online *on)
+{
+	on->clients_open = (on->ado != NULL) + (on->cu != NULL);
+	if (on->ado)
+		acs_ado_client_close(on->ado, online_client_closed_cb, on);
+	if (on->cu)
+		acs_clickup_client_close(on->cu, online_client_closed_cb, on);
+	if (!on->clients_open && on->cl)
+		acs_curl_loop_close(on->cl, NULL, NULL);
+	on->ado = NULL;
+	on->cu = NULL;
+}
+
+static void online_done_cb(struct acs_preflight_result *res, void *arg)
+{
+	struct online *on = arg;
+	char line[8192];
+	/* Each line is redacted by the formatter: tokens never reach stdout. */
+	for (size_t i = 0; i < res->n; i++) {
+		acs_preflight_check_format(&res->checks[i], line, sizeof(line));
+		printf("%s\n", line);
+	}
+	if (res->n_failed)
+		printf("\n%zu of %zu online checks failed%s\n", res->n_failed, res->n,
+		       res->n_skipped ? " (the skipped ones depend on them)" : "");
+	else
+		printf("\nall %zu online checks passed\n", res->n);
+	fflush(stdout);
+	if (res->timed_out)
+		fprintf(stderr, "ado-clickup-sync: check-config: no complete answer within %u s\n",
+			ACS_PREFLIGHT_TIMEOUT_MS / 1000);
+	else if (res->unreachable)
+		fprintf(stderr, "ado-clickup-sync: check-config: a service could not be reached "
+				"(see the FAIL lines)\n");
+	on->exit_code = res->n_failed ? EXIT_RUNTIME : 0;
+	acs_preflight_result_free(res);
+	online_teardown(on);
+}
+
+/* Read-only checks against both services; every call on one loop, bounded by
+ * ACS_PREFLIGHT_TIMEOUT_MS overall. */
+static int check_config_online(const struct acs_config *cfg)
+{
+	struct online on = { .exit_code = EXIT_RUNTIME };
+	char err[ACS_ERR_LEN] = "";
+	uv_loop_init(&on.loop);
+	struct acs_ado_client_opts ao = {
+		.base_url = cfg->ado.base_url,
+		.organization = cfg->ado.organization,
+		/* Every check names its project (or none): this one only satisfies the
+		 * client, which needs a default project. */
+		.project = *cfg->ado.project ? cfg->ado.project
+			   : cfg->n_maps     ? cfg->maps[0].ado_project
+					     : cfg->ado.organization,
+		.pat = cfg->ado.pat,
+		/* A check reports what it saw: no retries, and room within the deadline. */
+		.max_attempts = 1,
+		.timeout_ms = ACS_PREFLIGHT_TIMEOUT_MS / 2,
+	};
+	struct acs_clickup_client_opts co = {
+		.base_url = cfg->clickup.base_url,
+		.token = cfg->clickup.token,
+		.max_attempts = 1,
+		.timeout_ms = ACS_PREFLIGHT_TIMEOUT_MS / 2,
+	};
+	int rc = 0;
+	if (!(on.cl = acs_curl_loop_new(&on.loop, err)))
+		rc = -1;
+	if (rc == 0 && !(on.ado = acs_ado_client_new(&on.loop, on.cl, &ao, err)))
+		rc = -1;
+	if (rc == 0 && !(on.cu = acs_clickup_client_new(&on.loop, on.cl, &co, err)))
+		rc = -1;
+	if (rc == 0) {
+		rc = acs_preflight_run(&on.loop, cfg, on.ado, on.cu, ACS_PREFLIGHT_TIMEOUT_MS,
+				       online_done_cb, &on);
+		if (rc)
+			snprintf(err, sizeof(err), "%s", acs_strerror(rc));
+	}
+	if (rc) {
+		fprintf(stderr, "ado-clickup-sync: check-config: %s\n", err);
+		online_teardown(&on);
+	}
+	uv_run(&on.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&on.loop)) {
+		acs_log(ACS_LOG_ERR, "main", "loop closed with handles open");
+		on.exit_code = EXIT_RUNTIME;
+	}
+	return on.exit_code;
 }
 
 static int cmd_check_config(const struct opts *o)
 {
 	const char *path = o->config ? o->config : default_config_path();
-	if (o->online) {
-		fprintf(stderr, "ado-clickup-sync: check-config --online is not available in "
-				"this version yet\n");
-		return EXIT_USAGE;
-	}
 	struct acs_config *cfg = load_config(path, true);
 	if (!cfg)
 		return EXIT_USAGE;
 	printf("%s: configuration OK (%zu mapping%s)\n", path, cfg->n_maps,
 	       cfg->n_maps == 1 ? "" : "s");
+	int rc = 0;
+	if (o->online) {
+		apply_log_config(cfg);
+		fflush(stdout);
+		rc = check_config_online(cfg);
+	}
 	acs_config_free(cfg);
-	return 0;
+	return rc;
 }
 
 /* --- demo ----------------------------------------------------------------- */
@@ -342,6 +519,8 @@ static char *start_demo_world(struct daemon *d, int port, const char *dir, char 
 			      "webhook_username = ado-clickup-sync\nwebhook_password = %s\n"
 			      "[clickup]\nbase_url = %s\ntoken = %s\nworkspace_id = %s\n"
 			      "[log]\nlevel = info\n"
+			      /* a ClickUp attachment fires no webhook: the scan finds it */
+			      "[sync]\nsweep_interval = 30s\n"
 			      "[map demo]\nado_project = %s\nclickup_list_id = %s\n",
 			      port, port, dir, json_string_value(json_object_get(a, "base_url")),
 			      json_string_value(json_object_get(a, "organization")),
@@ -469,9 +648,123 @@ static void reg_teardown(struct reg *g)
 		acs_store_close(g->store, NULL, NULL);
 }
 
+/* "2026-11-28 17:26 (5m ago)" in UTC, or "never". */
+static void fmt_delivery(int64_t ms, char *buf, size_t len)
+{
+	if (ms <= 0) {
+		snprintf(buf, len, "never");
+		return;
+	}
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char when[32];
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	int64_t ago = (int64_t)time(NULL) - (int64_t)t;
+	if (ago < 0)
+		ago = 0;
+	if (ago < 120)
+		snprintf(buf, len, "%sZ (%llds ago)", when, (long long)ago);
+	else if (ago < 7200)
+		snprintf(buf, len, "%sZ (%lldm ago)", when, (long long)(ago / 60));
+	else if (ago < 172800)
+		snprintf(buf, len, "%sZ (%lldh ago)", when, (long long)(ago / 3600));
+	else
+		snprintf(buf, len, "%sZ (%lldd ago)", when, (long long)(ago / 86400));
+}
+
+enum {
+	COL_SERVICE,
+	COL_WHERE,
+	COL_EVENTS,
+	COL_ID,
+	COL_STATE,
+	COL_FAILS,
+	COL_LAST,
+	COL_ACTION,
+	N_COLS
+};
+
+/* The --check report: one row per subscription, columns aligned; the
+ * detail only where the state does not already say why. Never a secret
+ * (the check's result carries none). */
+static void print_check_table(const struct acs_registrar_result *res)
+{
+	static const char *const head[N_COLS] = { "SERVICE", "WHERE", "EVENTS",	       "ID",
+						  "STATE",   "FAILS", "LAST DELIVERY", "ACTION" };
+	size_t rows = res->n_items;
+	char **cell = acs_xcalloc((rows ? rows : 1) * N_COLS, sizeof(*cell));
+	size_t w[N_COLS];
+	for (int c = 0; c < N_COLS; c++)
+		w[c] = strlen(head[c]);
+	for (size_t i = 0; i < rows; i++) {
+		const struct acs_registrar_item *it = &res->items[i];
+		char **row = &cell[i * N_COLS];
+		/* Labels are "ado EVENT PROJECT" and "clickup webhook WHERE". */
+		const char *where = it->label;
+		for (int sp = 0; sp < 2 && strchr(where, ' '); sp++)
+			where = strchr(where, ' ') + 1;
+		char last[64];
+		fmt_delivery(it->last_delivery_ms, last, sizeof(last));
+		row[COL_SERVICE] = acs_xstrdup(it->service == ACS_REGISTRAR_ADO	      ? "ado"
+					       : it->service == ACS_REGISTRAR_CLICKUP ? "clickup"
+										      : "database");
+		row[COL_WHERE] = acs_xstrdup(where);
+		if (it->n_events == 1)
+			row[COL_EVENTS] = acs_xstrdup(it->events[0]);
+		else
+			row[COL_EVENTS] = acs_xasprintf("%zu events", it->n_events);
+		row[COL_ID] = acs_xstrdup(it->id ? it->id : "-");
+		row[COL_STATE] = acs_xstrdup(it->state ? it->state : "missing");
+		row[COL_FAILS] = it->fail_count >= 0
+					 ? acs_xasprintf("%lld", (long long)it->fail_count)
+					 : acs_xstrdup("-");
+		row[COL_LAST] = acs_xstrdup(last);
+		if (it->outcome == ACS_REGISTRAR_FAILED)
+			row[COL_ACTION] = acs_xasprintf("check failed: %s", it->detail);
+		else if (it->action != ACS_REGISTRAR_ACTION_NONE &&
+			 it->action != ACS_REGISTRAR_ACTION_RE_ENABLE &&
+			 it->action != ACS_REGISTRAR_ACTION_CREATE && it->detail[0])
+			row[COL_ACTION] = acs_xasprintf(
+				"%s (%s)", acs_registrar_action_name(it->action), it->detail);
+		else
+			row[COL_ACTION] = acs_xstrdup(acs_registrar_action_name(it->action));
+		for (int c = 0; c < N_COLS; c++)
+			if (strlen(row[c]) > w[c])
+				w[c] = strlen(row[c]);
+	}
+	for (int c = 0; c < N_COLS; c++)
+		printf("%-*s%s", c + 1 < N_COLS ? (int)w[c] : 0, head[c],
+		       c + 1 < N_COLS ? "  " : "\n");
+	for (size_t i = 0; i < rows; i++) {
+		for (int c = 0; c < N_COLS; c++) {
+			char *v = cell[i * N_COLS + c];
+			printf("%-*s%s", c + 1 < N_COLS ? (int)w[c] : 0, v,
+			       c + 1 < N_COLS ? "  " : "\n");
+			free(v);
+		}
+	}
+	free(cell);
+}
+
 static void reg_done_cb(struct acs_registrar_result *res, void *arg)
 {
 	struct reg *g = arg;
+	if (g->check) {
+		print_check_table(res);
+		bool due = acs_registrar_repair_due(res);
+		if (res->n_failed)
+			printf("\n%zu subscription(s) could not be checked\n", res->n_failed);
+		else if (due)
+			printf("\nrepairs are due: `ado-clickup-sync register-webhooks` (or the "
+			       "daemon's next check) carries them out\n");
+		else
+			printf("\nall webhook subscriptions are healthy\n");
+		g->exit_code = res->n_failed || due ? EXIT_RUNTIME : 0;
+		acs_registrar_result_free(res);
+		reg_teardown(g);
+		return;
+	}
 	char line[1024];
 	bool due = false;
 	/* Labels, outcomes and ids only: the secrets in res are never printed. */
@@ -638,6 +931,8 @@ int main(int argc, char **argv)
 		rc = cmd_backup(&o);
 	else if (strcmp(o.command, "register-webhooks") == 0)
 		rc = cmd_register_webhooks(&o);
+	else if (strcmp(o.command, "backfill") == 0)
+		rc = cmd_backfill(&o);
 	else {
 		fprintf(stderr, "ado-clickup-sync: '%s' is not available in this version yet\n",
 			o.command);

@@ -140,10 +140,13 @@ static bool accepts_gzip(const char *ae)
 	return false;
 }
 
-static void serve_asset(struct acs_http_req *req, const struct acs_web_asset *a)
+/* immutable: the asset was named by the current version ("/assets/v-<version>/app.js"),
+ * so its content can never change under that URL. Everything else revalidates. */
+static void serve_asset(struct acs_http_req *req, const struct acs_web_asset *a, bool immutable)
 {
 	acs_admin_security_headers(req);
-	acs_http_req_add_header(req, "Cache-Control", "no-cache");
+	acs_http_req_add_header(req, "Cache-Control",
+				immutable ? "public, max-age=31536000, immutable" : "no-cache");
 	acs_http_req_add_header(req, "ETag", a->etag);
 	if (a->gz)
 		acs_http_req_add_header(req, "Vary", "Accept-Encoding");
@@ -171,19 +174,30 @@ static void index_cb(struct acs_http_req *req, void *arg)
 				 sizeof(disabled_page) - 1);
 		return;
 	}
-	serve_asset(req, a);
+	serve_asset(req, a, false);
 }
 
 static void asset_cb(struct acs_http_req *req, void *arg)
 {
 	const char *name = acs_http_req_param(req, "name");
-	const struct acs_web_asset *a = name ? acs_web_asset_find(name) : NULL;
+	bool immutable = false;
+	/* "v-<version>/<name>": a stale version (a page loaded before an upgrade) still
+	 * gets the current file, but without the long cache. */
+	if (name && strncmp(name, "v-", 2) == 0 && strchr(name, '/')) {
+		const char *slash = strchr(name, '/');
+		size_t vlen = (size_t)(slash - name - 2);
+		immutable = vlen == strlen(acs_web_assets_version) &&
+			    memcmp(name + 2, acs_web_assets_version, vlen) == 0;
+		name = slash + 1;
+	}
+	const struct acs_web_asset *a =
+		name && *name && !strchr(name, '/') ? acs_web_asset_find(name) : NULL;
 	if (!a) {
 		acs_admin_security_headers(req);
 		acs_http_respond_error(req, 404, "not found", "no such asset");
 		return;
 	}
-	serve_asset(req, a);
+	serve_asset(req, a, immutable);
 }
 
 /* --- sessions ------------------------------------------------------------------ */

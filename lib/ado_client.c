@@ -1892,6 +1892,54 @@ int acs_ado_list_area_paths(struct acs_ado_client *c, acs_ado_paths_cb cb, void 
 		     NULL, NULL, 0, false, 0);
 }
 
+/* "/{project}{rest}" for a project other than the client's (dashboard pickers). */
+static char *other_proj_path(const char *project, const char *rest)
+{
+	char *p = acs_rest_escape(project);
+	char *path = acs_xasprintf("/%s%s", p, rest);
+	free(p);
+	return path;
+}
+
+int acs_ado_list_work_item_types_in(struct acs_ado_client *c, const char *project,
+				    acs_ado_types_cb cb, void *arg)
+{
+	CHECK_CLIENT(c, cb);
+	if (!project || !*project)
+		return -EINVAL;
+	struct call *k = call_new(c, OP_TYPES, arg);
+	k->cb.types = cb;
+	return start(k, "GET", other_proj_path(project, "/_apis/wit/workitemtypes?" API), NULL,
+		     NULL, 0, false, 0);
+}
+
+int acs_ado_list_area_paths_in(struct acs_ado_client *c, const char *project, acs_ado_paths_cb cb,
+			       void *arg)
+{
+	CHECK_CLIENT(c, cb);
+	if (!project || !*project)
+		return -EINVAL;
+	struct call *k = call_new(c, OP_AREAS, arg);
+	k->cb.paths = cb;
+	char rest[128];
+	snprintf(rest, sizeof(rest), "/_apis/wit/classificationnodes/areas?$depth=%d&" API,
+		 AREA_DEPTH);
+	return start(k, "GET", other_proj_path(project, rest), NULL, NULL, 0, false, 0);
+}
+
+int acs_ado_get_field(struct acs_ado_client *c, const char *ref, acs_ado_done_cb cb, void *arg)
+{
+	CHECK_CLIENT(c, cb);
+	if (!ref || !*ref)
+		return -EINVAL;
+	struct call *k = call_new(c, OP_DONE, arg);
+	k->cb.done = cb;
+	char *r = acs_rest_escape(ref);
+	char *path = acs_xasprintf("/_apis/wit/fields/%s?" API, r);
+	free(r);
+	return start(k, "GET", path, NULL, NULL, 0, false, 0);
+}
+
 int acs_ado_list_comments(struct acs_ado_client *c, int64_t work_item_id, size_t top,
 			  const char *continuation, bool include_deleted, acs_ado_comments_cb cb,
 			  void *arg)
@@ -2140,4 +2188,122 @@ int acs_ado_delete_subscription(struct acs_ado_client *c, const char *id, acs_ad
 	char *path = acs_xasprintf("/_apis/hooks/subscriptions/%s?" API, eid);
 	free(eid);
 	return start(k, "DELETE", path, NULL, NULL, 0, false, 0);
+}
+
+/* --- attachments streamed through a file ------------------------------------------ */
+
+/* One file transfer: its own small completion path, outside the call/op machinery
+ * (no paging, no payload parsing beyond the upload answer). */
+struct file_call {
+	struct acs_ado_client *c;
+	acs_ado_attachment_cb up_cb; /**< upload, or NULL */
+	acs_ado_file_cb down_cb;     /**< download, or NULL */
+	void *arg;
+};
+
+static void file_rest_done(const struct acs_rest_result *rr, void *arg)
+{
+	struct file_call *f = arg;
+	struct acs_ado_result res = {
+		.cls = rr->cls,
+		.error = rr->error,
+		.status = rr->status,
+		.message = rr->message ? rr->message : "",
+		.type_key = "",
+		.attempts = rr->attempts,
+	};
+	const char *tk = json_string_value(json_object_get(rr->json, "typeKey"));
+	if (tk && rr->cls != ACS_REST_OK)
+		res.type_key = tk;
+	if (f->down_cb) {
+		f->down_cb(&res, rr->cls == ACS_REST_OK ? rr->file_bytes : 0, f->arg);
+	} else if (rr->cls != ACS_REST_OK) {
+		f->up_cb(&res, NULL, f->arg);
+	} else {
+		char *id = jdup(rr->json, "id"), *url = jdup(rr->json, "url");
+		if (!id || !url) {
+			free(id);
+			free(url);
+			res.cls = ACS_REST_PERMANENT;
+			res.error = ACS_EPARSE;
+			res.message = "unexpected response shape";
+			f->up_cb(&res, NULL, f->arg);
+		} else {
+			struct acs_ado_attachment_ref *ref = acs_xmalloc(sizeof(*ref));
+			ref->id = id;
+			ref->url = url;
+			f->up_cb(&res, ref, f->arg);
+		}
+	}
+	free(f);
+}
+
+int acs_ado_upload_attachment_file(struct acs_ado_client *c, enum acs_governor_class cls,
+				   const char *file_name, uv_file fd, int64_t offset, uint64_t len,
+				   uint64_t timeout_ms, acs_ado_attachment_cb cb, void *arg)
+{
+	CHECK_CLIENT(c, cb);
+	if (!file_name || !*file_name || fd < 0 || offset < 0)
+		return -EINVAL;
+	char *name = acs_rest_escape(file_name);
+	char *path = proj_path(c, "/_apis/wit/attachments?fileName=%s&" API, name);
+	free(name);
+	struct acs_rest_upload up = { .fd = fd, .offset = offset, .len = len };
+	struct acs_rest_call rc = {
+		.method = "POST",
+		.path = path,
+		.content_type = "application/octet-stream",
+		.cls = cls,
+		.upload = &up,
+		.timeout_ms = timeout_ms,
+	};
+	struct file_call *f = acs_xcalloc(1, sizeof(*f));
+	f->c = c;
+	f->up_cb = cb;
+	f->arg = arg;
+	int err = acs_rest_request(c->rest, &rc, file_rest_done, f);
+	free(path);
+	if (err)
+		free(f);
+	return err;
+}
+
+int acs_ado_download_attachment_to_file(struct acs_ado_client *c, enum acs_governor_class cls,
+					const char *url, uv_file fd, size_t max_bytes,
+					uint64_t timeout_ms, acs_rest_bytes_cb bytes,
+					void *bytes_arg, acs_ado_file_cb cb, void *arg)
+{
+	CHECK_CLIENT(c, cb);
+	if (!url || !c->origin || fd < 0)
+		return -EINVAL;
+	/* The PAT travels with the request: only to the configured origin. */
+	size_t olen = strlen(c->origin);
+	if (strncasecmp(url, c->origin, olen) != 0 || url[olen] != '/')
+		return -EINVAL;
+	bool has_query = strchr(url, '?') != NULL;
+	char *full = acs_xasprintf("%s%s%s%s", url, has_query ? "&" : "?",
+				   strstr(url, "download=") ? "" : "download=true&",
+				   strstr(url, "api-version=") ? "" : API);
+	size_t n = strlen(full);
+	if (full[n - 1] == '&')
+		full[n - 1] = '\0';
+	struct acs_rest_download down = { .fd = fd, .bytes = bytes, .bytes_arg = bytes_arg };
+	struct acs_rest_call rc = {
+		.method = "GET",
+		.path = full,
+		.cls = cls,
+		.raw = true,
+		.max_response_bytes = max_bytes ? max_bytes : c->max_download,
+		.download = &down,
+		.timeout_ms = timeout_ms,
+	};
+	struct file_call *f = acs_xcalloc(1, sizeof(*f));
+	f->c = c;
+	f->down_cb = cb;
+	f->arg = arg;
+	int err = acs_rest_request(c->rest, &rc, file_rest_done, f);
+	free(full);
+	if (err)
+		free(f);
+	return err;
 }

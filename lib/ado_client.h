@@ -417,6 +417,18 @@ int acs_ado_list_projects(struct acs_ado_client *c, acs_ado_projects_cb cb, void
 /** The area paths of the client's project (classification nodes, depth 20). */
 int acs_ado_list_area_paths(struct acs_ado_client *c, acs_ado_paths_cb cb, void *arg);
 
+/** As acs_ado_list_work_item_types, for another project of the organization
+ *  (name or GUID; copied): the types with their states. -EINVAL without one. */
+int acs_ado_list_work_item_types_in(struct acs_ado_client *c, const char *project,
+				    acs_ado_types_cb cb, void *arg);
+/** As acs_ado_list_area_paths, for another project (name or GUID; copied). */
+int acs_ado_list_area_paths_in(struct acs_ado_client *c, const char *project, acs_ado_paths_cb cb,
+			       void *arg);
+/** GET the definition of a field, organization level (reference name such as
+ *  "Custom.Severity", or display name; copied): cb gets cls OK when the field
+ *  exists, error ACS_ENOTFOUND (404) when it does not. -EINVAL without one. */
+int acs_ado_get_field(struct acs_ado_client *c, const char *ref, acs_ado_done_cb cb, void *arg);
+
 /* --- comments (api-version 7.1-preview.4) -------------------------------------- */
 
 /** One page of comments, in the service's order (ADO's default is newest
@@ -447,6 +459,26 @@ int acs_ado_add_attachment_relation(struct acs_ado_client *c, int64_t work_item_
  *  sent to the client's own origin: another origin fails with -EINVAL. */
 int acs_ado_download_attachment(struct acs_ado_client *c, const char *url, acs_ado_blob_cb cb,
 				void *arg);
+
+/** Answer of a download into a file: bytes = body bytes written (valid when res->cls is
+ *  OK). */
+typedef void (*acs_ado_file_cb)(const struct acs_ado_result *res, uint64_t bytes, void *arg);
+
+/** As acs_ado_upload_attachment, with the body streamed from len bytes of fd starting
+ *  at offset (read on the thread pool, never the whole file in memory; fd borrowed
+ *  until cb ran). cls: the governor class (background for scans). timeout_ms per
+ *  attempt, 0 = the client's. */
+int acs_ado_upload_attachment_file(struct acs_ado_client *c, enum acs_governor_class cls,
+				   const char *file_name, uv_file fd, int64_t offset, uint64_t len,
+				   uint64_t timeout_ms, acs_ado_attachment_cb cb, void *arg);
+/** As acs_ado_download_attachment, with the body written into fd from offset 0 (off
+ *  the loop; fd borrowed until cb ran). max_bytes 0 = the client's max_download: a
+ *  larger body fails with ACS_ETOOBIG. bytes (optional) sees every byte in order and
+ *  (NULL, 0) when a retry starts over (e.g. for a digest). */
+int acs_ado_download_attachment_to_file(struct acs_ado_client *c, enum acs_governor_class cls,
+					const char *url, uv_file fd, size_t max_bytes,
+					uint64_t timeout_ms, acs_rest_bytes_cb bytes,
+					void *bytes_arg, acs_ado_file_cb cb, void *arg);
 
 /* --- service-hook subscriptions (organization level) ------------------------- */
 

@@ -14,8 +14,10 @@
 
 #include "acs_build.h"
 #include "admin.h"
+#include "backfill.h"
 #include "config.h"
 #include "curl_loop.h"
+#include "dashboard.h"
 #include "engine.h"
 #include "err.h"
 #include "http_server.h"
@@ -49,6 +51,9 @@ struct acs_app {
 	bool stopping;
 	acs_app_stopped_cb stopped_cb;
 	void *stopped_arg;
+	/** The admin API: stats, mappings, sync log, error queue, event streams. */
+	struct acs_dashboard *dashboard;
+	struct acs_backfill_routes backfill_routes; /**< POST .../backfill, GET progress */
 };
 
 int acs_app_db_path(const char *url, char *out, size_t outlen, char err[ACS_ERR_LEN])
@@ -311,6 +316,13 @@ static bool need_engine(struct acs_app *app, struct acs_http_req *req)
 	return false;
 }
 
+/* The engine's backfill for the backfill routes; NULL without sync (503). */
+static struct acs_backfill *app_backfill(void *arg)
+{
+	struct acs_app *app = arg;
+	return app->engine ? acs_engine_backfill(app->engine) : NULL;
+}
+
 static void setup_webhooks_cb(struct acs_http_req *req, void *arg)
 {
 	struct acs_app *app = arg;
@@ -407,9 +419,18 @@ struct acs_app *acs_app_new(uv_loop_t *loop, const struct acs_config *cfg, char 
 	acs_http_server_route(app->http, "GET", "/api/ready", ready_cb, app);
 	acs_http_server_route(app->http, "GET", "/metrics", metrics_cb, app);
 	app->admin = acs_admin_new(loop, app->http, cfg);
+	struct acs_dashboard_opts dopts = {
+		.cfg = cfg, .http = app->http, .store = app->store, .admin = app->admin
+	};
+	app->dashboard = acs_dashboard_new(loop, &dopts);
+	acs_dashboard_set_engine(app->dashboard, app->engine);
 	acs_http_server_route(app->http, "GET", "/api/setup/webhooks", setup_webhooks_cb, app);
 	acs_http_server_route(app->http, "POST", "/api/setup/register-webhooks", setup_register_cb,
 			      app);
+	app->backfill_routes = (struct acs_backfill_routes){ .admin = app->admin,
+							     .get = app_backfill,
+							     .arg = app };
+	acs_backfill_routes_add(app->http, &app->backfill_routes);
 
 	uv_timer_init(loop, &app->lag_timer);
 	uv_timer_init(loop, &app->drain_timer);
@@ -491,6 +512,7 @@ static void timer_closed_cb(uv_handle_t *h)
 	acs_metrics_free(app->metrics);
 	/* Frees itself once its in-flight password checks come back. */
 	acs_admin_close(app->admin);
+	acs_dashboard_close(app->dashboard);
 	free(app);
 	if (cb)
 		cb(arg);
@@ -556,6 +578,8 @@ void acs_app_shutdown(struct acs_app *app, uint64_t drain_timeout_ms, acs_app_st
 	app->stopped_cb = cb;
 	app->stopped_arg = arg;
 	uv_timer_stop(&app->lag_timer);
+	/* Event streams never end by themselves: end them or the drain waits. */
+	acs_dashboard_stop(app->dashboard);
 	acs_http_server_stop_accepting(app->http);
 	app->drain_deadline = uv_now(app->loop) + drain_timeout_ms;
 	uv_timer_start(&app->drain_timer, drain_cb, 0, DRAIN_POLL_MS);

@@ -44,7 +44,9 @@ enum kind {
 	K_FOLDERS,
 	K_TEAMS,
 	K_MEMBERS,
-	K_TASK_JSON, /**< as K_TASK, and the callback also gets the answer's JSON */
+	K_TASK_JSON,   /**< as K_TASK, and the callback also gets the answer's JSON */
+	K_FIELDS,      /**< GET /list/{id}/field */
+	K_FIELDS_JSON, /**< GET /list/{id}/field, the "fields" array as JSON */
 };
 
 /* One call in flight: owned by the rest pipeline's callback, freed there. */
@@ -640,6 +642,30 @@ static void c_member(void *p)
 	clear_user((struct acs_clickup_user *)p);
 }
 
+static void clear_field_def(struct acs_clickup_field_def *f)
+{
+	free(f->id);
+	free(f->name);
+	free(f->type);
+}
+
+static int p_field_def(const json_t *j, void *out, char *err)
+{
+	struct acs_clickup_field_def *f = out;
+	if (!(f->id = id_dup(jget(j, "id")))) {
+		snprintf(err, ACS_ERR_LEN, "field: not an object with an id");
+		return ACS_EPARSE;
+	}
+	f->name = xdup_or(jget(j, "name"), "");
+	f->type = xdup_or(jget(j, "type"), "");
+	return 0;
+}
+
+static void c_field_def(void *p)
+{
+	clear_field_def(p);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Public parsers and _free functions                                        */
 /* ------------------------------------------------------------------------ */
@@ -782,6 +808,16 @@ void acs_clickup_teams_free(struct acs_clickup_teams *t)
 		clear_team(&t->v[i]);
 	free(t->v);
 	free(t);
+}
+
+void acs_clickup_field_defs_free(struct acs_clickup_field_defs *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->n; i++)
+		clear_field_def(&f->v[i]);
+	free(f->v);
+	free(f);
 }
 
 void acs_clickup_members_free(struct acs_clickup_members *m)
@@ -959,7 +995,18 @@ static void *parse_payload(struct call *call, const struct acs_rest_result *res,
 		ARRAY_CASE(K_FOLDERS, struct acs_clickup_folders, "folders", p_folder, c_folder)
 		ARRAY_CASE(K_TEAMS, struct acs_clickup_teams, "teams", p_team, c_team)
 		ARRAY_CASE(K_MEMBERS, struct acs_clickup_members, "members", p_member, c_member)
+		ARRAY_CASE(K_FIELDS, struct acs_clickup_field_defs, "fields", p_field_def,
+			   c_field_def)
 #undef ARRAY_CASE
+	case K_FIELDS_JSON:
+		/* Borrowed from the answer, which outlives the callback. */
+		v = json_object_get(j, "fields");
+		if (!json_is_array(v)) {
+			snprintf(err, ACS_ERR_LEN, "no \"fields\" array in the answer");
+			rc = ACS_EPARSE;
+			v = NULL;
+		}
+		break;
 	case K_DONE:
 	case K_BLOB:
 		break;
@@ -1021,6 +1068,12 @@ static void dispatch(struct call *call, const struct acs_clickup_result *r, void
 		break;
 	case K_TASK_JSON:
 		((acs_clickup_task_json_cb)call->cb)(r, p, p ? json : NULL, arg);
+		break;
+	case K_FIELDS:
+		((acs_clickup_field_defs_cb)call->cb)(r, p, arg);
+		break;
+	case K_FIELDS_JSON:
+		((acs_clickup_field_defs_json_cb)call->cb)(r, p, arg);
 		break;
 	}
 }
@@ -1767,6 +1820,25 @@ int acs_clickup_get_list_members(struct acs_clickup_client *c, enum acs_governor
 	return submit(c, cls, &rq, call_new(K_MEMBERS, CB(cb), arg));
 }
 
+int acs_clickup_get_list_fields(struct acs_clickup_client *c, enum acs_governor_class cls,
+				const char *list_id, acs_clickup_field_defs_cb cb, void *arg)
+{
+	if (!c || bad_id(list_id) || !cb)
+		return -EINVAL;
+	struct req rq = { .method = "GET", .path = path1("/list/", list_id, "/field") };
+	return submit(c, cls, &rq, call_new(K_FIELDS, CB(cb), arg));
+}
+
+int acs_clickup_get_list_fields_json(struct acs_clickup_client *c, enum acs_governor_class cls,
+				     const char *list_id, acs_clickup_field_defs_json_cb cb,
+				     void *arg)
+{
+	if (!c || bad_id(list_id) || !cb)
+		return -EINVAL;
+	struct req rq = { .method = "GET", .path = path1("/list/", list_id, "/field") };
+	return submit(c, cls, &rq, call_new(K_FIELDS_JSON, CB(cb), arg));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Webhooks                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -1862,4 +1934,117 @@ int acs_clickup_delete_webhook(struct acs_clickup_client *c, enum acs_governor_c
 		return -EINVAL;
 	struct req rq = { .method = "DELETE", .path = path1("/webhook/", webhook_id, NULL) };
 	return submit(c, cls, &rq, call_new(K_DONE, CB(cb), arg));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Attachments streamed through a file                                       */
+/* ------------------------------------------------------------------------ */
+
+int acs_clickup_upload_attachment_file(struct acs_clickup_client *c, enum acs_governor_class cls,
+				       const char *task_id, const char *filename,
+				       const char *content_type, uv_file fd, int64_t offset,
+				       uint64_t len, uint64_t timeout_ms,
+				       acs_clickup_attachment_cb cb, void *arg)
+{
+	if (!c || bad_id(task_id) || bad_id(filename) || !cb || fd < 0 || offset < 0 ||
+	    has_crlf(filename) || has_crlf(content_type))
+		return -EINVAL;
+	if (c->closing)
+		return ACS_ECLOSED;
+	char *qname = quote_filename(filename);
+	if (!qname)
+		return -EINVAL;
+	/* The same multipart shape as acs_clickup_upload_attachment; the file part's bytes
+	 * come from the file, between a head and a tail built here. */
+	unsigned char rnd[16];
+	char hex[2 * sizeof(rnd) + 1];
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+	char *head = acs_xasprintf("--acs-%s\r\n"
+				   "Content-Disposition: form-data; name=\"attachment\"; "
+				   "filename=\"%s\"\r\n"
+				   "Content-Type: %s\r\n\r\n",
+				   hex, qname,
+				   content_type && *content_type ? content_type
+								 : "application/octet-stream");
+	char *tail = acs_xasprintf("\r\n--acs-%s--\r\n", hex);
+	char *ctype = acs_xasprintf("multipart/form-data; boundary=acs-%s", hex);
+	char *path = path1("/task/", task_id, "/attachment");
+	free(qname);
+	struct acs_rest_upload up = { .fd = fd,
+				      .offset = offset,
+				      .len = len,
+				      .head = head,
+				      .head_len = strlen(head),
+				      .tail = tail,
+				      .tail_len = strlen(tail) };
+	struct acs_rest_call rc_call = {
+		.method = "POST",
+		.path = path,
+		.content_type = ctype,
+		.cls = cls,
+		.upload = &up,
+		.timeout_ms = timeout_ms,
+	};
+	struct call *call = call_new(K_ATTACHMENT, CB(cb), arg);
+	int rc = acs_rest_request(c->rest, &rc_call, rest_done, call);
+	if (rc)
+		call_free(call);
+	free(head);
+	free(tail);
+	free(ctype);
+	free(path);
+	return rc;
+}
+
+/* A download into a file: the payload is only the byte count. */
+struct file_call {
+	acs_clickup_file_cb cb;
+	void *arg;
+};
+
+static void file_rest_done(const struct acs_rest_result *res, void *arg)
+{
+	struct file_call *f = arg;
+	struct acs_clickup_result r = {
+		.cls = res->cls,
+		.error = res->error,
+		.status = res->status,
+		.message = res->message ? res->message : "",
+		.ecode = "",
+		.attempts = res->attempts,
+	};
+	const char *code = json_string_value(jget(res->json, "ECODE"));
+	if (code && res->cls != ACS_REST_OK)
+		r.ecode = code;
+	f->cb(&r, res->cls == ACS_REST_OK ? res->file_bytes : 0, f->arg);
+	free(f);
+}
+
+int acs_clickup_download_to_file(struct acs_clickup_client *c, enum acs_governor_class cls,
+				 const char *url, uv_file fd, size_t max_bytes, uint64_t timeout_ms,
+				 acs_rest_bytes_cb bytes, void *bytes_arg, acs_clickup_file_cb cb,
+				 void *arg)
+{
+	if (!c || !url || !cb || fd < 0 || has_crlf(url) || !download_allowed(c, url))
+		return -EINVAL;
+	if (c->closing)
+		return ACS_ECLOSED;
+	struct acs_rest_download down = { .fd = fd, .bytes = bytes, .bytes_arg = bytes_arg };
+	struct acs_rest_call rc_call = {
+		.method = "GET",
+		.path = url,
+		.cls = cls,
+		.raw = true,
+		.max_response_bytes = max_bytes,
+		.download = &down,
+		.timeout_ms = timeout_ms,
+	};
+	struct file_call *f = acs_xcalloc(1, sizeof(*f));
+	f->cb = cb;
+	f->arg = arg;
+	int rc = acs_rest_request(c->rest, &rc_call, file_rest_done, f);
+	if (rc)
+		free(f);
+	return rc;
 }

@@ -234,6 +234,18 @@ struct acs_clickup_members {
 	size_t n;
 };
 
+/** A custom field defined on a list (GET /list/{id}/field): no value. */
+struct acs_clickup_field_def {
+	char *id;   /**< UUID */
+	char *name; /**< "" when absent */
+	char *type; /**< "number", "drop_down", "url"...; "" when absent */
+};
+
+struct acs_clickup_field_defs {
+	struct acs_clickup_field_def *v;
+	size_t n;
+};
+
 /** Raw bytes of a download. */
 struct acs_clickup_blob {
 	char *data; /**< NUL-terminated copy (the NUL is not counted) */
@@ -256,6 +268,7 @@ void acs_clickup_spaces_free(struct acs_clickup_spaces *s);
 void acs_clickup_folders_free(struct acs_clickup_folders *f);
 void acs_clickup_teams_free(struct acs_clickup_teams *t);
 void acs_clickup_members_free(struct acs_clickup_members *m);
+void acs_clickup_field_defs_free(struct acs_clickup_field_defs *f);
 void acs_clickup_blob_free(struct acs_clickup_blob *b);
 
 /* --- parsers (pure; also used for webhook payloads and tests) --- */
@@ -329,6 +342,12 @@ typedef void (*acs_clickup_folders_cb)(const struct acs_clickup_result *res,
 				       struct acs_clickup_folders *folders, void *arg);
 typedef void (*acs_clickup_teams_cb)(const struct acs_clickup_result *res,
 				     struct acs_clickup_teams *teams, void *arg);
+typedef void (*acs_clickup_field_defs_cb)(const struct acs_clickup_result *res,
+					  struct acs_clickup_field_defs *fields, void *arg);
+/** fields: the answer's "fields" array (borrowed for the call; NULL on failure), each
+ *  definition whole ({"id", "name", "type", "type_config", ...}). */
+typedef void (*acs_clickup_field_defs_json_cb)(const struct acs_clickup_result *res,
+					       const json_t *fields, void *arg);
 typedef void (*acs_clickup_members_cb)(const struct acs_clickup_result *res,
 				       struct acs_clickup_members *members, void *arg);
 
@@ -494,6 +513,27 @@ int acs_clickup_upload_attachment(struct acs_clickup_client *c, enum acs_governo
 int acs_clickup_download(struct acs_clickup_client *c, enum acs_governor_class cls, const char *url,
 			 size_t max_bytes, acs_clickup_blob_cb cb, void *arg);
 
+/** Answer of a download into a file: bytes = body bytes written (when res->cls is OK). */
+typedef void (*acs_clickup_file_cb)(const struct acs_clickup_result *res, uint64_t bytes,
+				    void *arg);
+/** As acs_clickup_upload_attachment, with the file part streamed from len bytes of fd
+ *  starting at offset (read on the thread pool; never the whole file in memory; fd
+ *  borrowed until cb ran). No ACS_CLICKUP_MAX_UPLOAD ceiling (ClickUp takes 1 GB).
+ *  timeout_ms per attempt, 0 = the client's. */
+int acs_clickup_upload_attachment_file(struct acs_clickup_client *c, enum acs_governor_class cls,
+				       const char *task_id, const char *filename,
+				       const char *content_type, uv_file fd, int64_t offset,
+				       uint64_t len, uint64_t timeout_ms,
+				       acs_clickup_attachment_cb cb, void *arg);
+/** As acs_clickup_download, with the body written into fd from offset 0 (off the loop;
+ *  fd borrowed until cb ran). A body over max_bytes (0 = curl_loop's default) fails
+ *  with ACS_ETOOBIG. bytes (optional) sees every byte in order, and (NULL, 0) when a
+ *  retry starts over. */
+int acs_clickup_download_to_file(struct acs_clickup_client *c, enum acs_governor_class cls,
+				 const char *url, uv_file fd, size_t max_bytes, uint64_t timeout_ms,
+				 acs_rest_bytes_cb bytes, void *bytes_arg, acs_clickup_file_cb cb,
+				 void *arg);
+
 int acs_clickup_get_teams(struct acs_clickup_client *c, enum acs_governor_class cls,
 			  acs_clickup_teams_cb cb, void *arg);
 int acs_clickup_get_spaces(struct acs_clickup_client *c, enum acs_governor_class cls,
@@ -511,6 +551,13 @@ int acs_clickup_get_list(struct acs_clickup_client *c, enum acs_governor_class c
 			 const char *list_id, acs_clickup_list_cb cb, void *arg);
 int acs_clickup_get_list_members(struct acs_clickup_client *c, enum acs_governor_class cls,
 				 const char *list_id, acs_clickup_members_cb cb, void *arg);
+/** The custom fields a list's tasks can carry (GET /list/{id}/field). */
+int acs_clickup_get_list_fields(struct acs_clickup_client *c, enum acs_governor_class cls,
+				const char *list_id, acs_clickup_field_defs_cb cb, void *arg);
+/** The same, with the definitions as the API gives them (drop-down options included). */
+int acs_clickup_get_list_fields_json(struct acs_clickup_client *c, enum acs_governor_class cls,
+				     const char *list_id, acs_clickup_field_defs_json_cb cb,
+				     void *arg);
 
 int acs_clickup_get_webhooks(struct acs_clickup_client *c, enum acs_governor_class cls,
 			     const char *team_id, acs_clickup_webhooks_cb cb, void *arg);

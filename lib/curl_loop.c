@@ -63,7 +63,9 @@ struct xfer {
 		BODY_TOOBIG,
 		HEADERS_TOOBIG
 	} toobig;
-	int forced_error; /* set when taken out of the multi without completing */
+	int forced_error;	       /* set when taken out of the multi without completing */
+	struct acs_curl_stream stream; /* copy of the request's hooks (all NULL: none) */
+	uint64_t streamed;	       /* body bytes the sink took */
 	char errbuf[CURL_ERROR_SIZE];
 	struct xfer *prev, *next; /* acs_curl_loop::xfers or ::pending (next only) */
 };
@@ -622,11 +624,48 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct xfer *x = userdata;
 	size_t n = size * nmemb;
+	long status = 0;
+	if (x->stream.sink &&
+	    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	    status >= 200 && status < 300) {
+		if (x->streamed + n > x->max_response) {
+			x->toobig = BODY_TOOBIG;
+			return 0;
+		}
+		size_t took = x->stream.sink(ptr, n, x->stream.arg);
+		if (took == ACS_CURL_STREAM_PAUSE)
+			return CURL_WRITEFUNC_PAUSE;
+		if (took != n)
+			return 0; /* CURLE_WRITE_ERROR */
+		x->streamed += n;
+		return n;
+	}
 	if (acs_buf_append(&x->resp_body, ptr, n) < 0) {
 		x->toobig = BODY_TOOBIG;
 		return 0; /* CURLE_WRITE_ERROR ends the transfer */
 	}
 	return n;
+}
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct xfer *x = userdata;
+	size_t n = x->stream.source(buf, size * nitems, x->stream.arg);
+	if (n == ACS_CURL_STREAM_PAUSE)
+		return CURL_READFUNC_PAUSE;
+	if (n == ACS_CURL_STREAM_ABORT || n > size * nitems)
+		return CURL_READFUNC_ABORT;
+	return n;
+}
+
+static int seek_cb(void *userdata, curl_off_t offset, int origin)
+{
+	struct xfer *x = userdata;
+	/* Only "from the start" is ever needed (a resend); the source restarts. */
+	if (origin != SEEK_SET || offset != 0)
+		return CURL_SEEKFUNC_CANTSEEK;
+	return x->stream.source(NULL, 0, x->stream.arg) == 0 ? CURL_SEEKFUNC_OK
+							     : CURL_SEEKFUNC_CANTSEEK;
 }
 
 static size_t header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
@@ -737,7 +776,18 @@ static CURLcode easy_setup(struct acs_curl_loop *cl, struct xfer *x,
 	/* Proxies: CURLOPT_PROXY is deliberately left unset so libcurl reads
 	 * http_proxy/https_proxy/no_proxy from the environment. */
 
-	if (strcmp(x->method, "GET") == 0 && req->body_len == 0) {
+	if (x->stream.source) {
+		/* POST semantics without POSTFIELDS: libcurl pulls the body through
+		 * read_cb, with a Content-Length of body_len. */
+		SET(CURLOPT_POST, 1L);
+		if (strcmp(x->method, "POST") != 0)
+			SET(CURLOPT_CUSTOMREQUEST, x->method);
+		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		SET(CURLOPT_READFUNCTION, read_cb);
+		SET(CURLOPT_READDATA, (void *)x);
+		SET(CURLOPT_SEEKFUNCTION, seek_cb);
+		SET(CURLOPT_SEEKDATA, (void *)x);
+	} else if (strcmp(x->method, "GET") == 0 && req->body_len == 0) {
 		SET(CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(x->method, "HEAD") == 0) {
 		SET(CURLOPT_NOBODY, 1L);
@@ -767,8 +817,9 @@ int acs_curl_loop_request(struct acs_curl_loop *cl, const struct acs_http_reques
 		return -EINVAL;
 	if (cl->closing || !cl->multi)
 		return ACS_ECLOSED;
+	bool source = req->stream && req->stream->source;
 	if (!req->url || !req->method || !method_ok(req->method) ||
-	    (req->body_len > 0 && !req->body))
+	    (req->body_len > 0 && !req->body && !source) || (source && req->body))
 		return -EINVAL;
 	for (size_t i = 0; req->headers && req->headers[i]; i++)
 		if (strpbrk(req->headers[i], "\r\n") || !strchr(req->headers[i], ':'))
@@ -780,7 +831,9 @@ int acs_curl_loop_request(struct acs_curl_loop *cl, const struct acs_http_reques
 	x->arg = arg;
 	x->method = acs_xstrdup(req->method);
 	x->url = acs_xstrdup(req->url);
-	if (req->body_len > 0) {
+	if (req->stream)
+		x->stream = *req->stream;
+	if (req->body_len > 0 && !source) {
 		x->body = acs_xmalloc(req->body_len);
 		memcpy(x->body, req->body, req->body_len);
 	}
@@ -849,6 +902,24 @@ int acs_curl_loop_cancel(struct acs_curl_loop *cl, uint64_t id)
 				curl_multi_strerror(rc));
 		xfer_unlink(cl, x);
 		defer_failure(cl, x, ACS_ECANCELED);
+		return 0;
+	}
+	return ACS_ENOTFOUND;
+}
+
+int acs_curl_loop_resume(struct acs_curl_loop *cl, uint64_t id)
+{
+	if (!cl->multi)
+		return ACS_ENOTFOUND;
+	for (struct xfer *x = cl->xfers; x; x = x->next) {
+		if (x->id != id)
+			continue;
+		/* libcurl re-arms its timer (0 ms), so the transfer goes on from the
+		 * next loop iteration; buffered body bytes may reach the sink now. */
+		CURLcode rc = curl_easy_pause(x->easy, CURLPAUSE_CONT);
+		if (rc != CURLE_OK)
+			acs_log(ACS_LOG_WARN, LOG_MOD, "curl_easy_pause(CONT): %s",
+				curl_easy_strerror(rc));
 		return 0;
 	}
 	return ACS_ENOTFOUND;

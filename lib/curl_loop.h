@@ -56,6 +56,7 @@
 #define ACS_CURL_MAX_HEADER_BYTES (64u << 10)	  /**< ceiling on stored response headers */
 
 struct acs_curl_loop;
+struct acs_curl_stream;
 
 /** One outbound request. acs_curl_loop_request copies the struct and
  *  everything it points to; nothing needs to outlive that call. */
@@ -71,7 +72,40 @@ struct acs_http_request {
 	uint64_t timeout_ms;	     /**< whole transfer, queueing included; 0 = default */
 	uint64_t connect_timeout_ms; /**< 0 = ACS_CURL_DEFAULT_CONNECT_TIMEOUT_MS */
 	size_t max_response_bytes;   /**< decoded body ceiling; 0 = ACS_CURL_DEFAULT_MAX_RESPONSE */
+	/* Optional streaming (see acs_curl_sink_cb / acs_curl_source_cb); NULL keeps the
+	 * buffered behaviour above. */
+	struct acs_curl_stream *stream; /**< borrowed until the completion callback ran */
 };
+
+/** A stream callback's "not now": the transfer pauses until acs_curl_loop_resume(). */
+#define ACS_CURL_STREAM_PAUSE ((size_t)-1)
+/** A source's "give up": the transfer fails with ACS_ETRANSPORT. */
+#define ACS_CURL_STREAM_ABORT ((size_t)-2)
+
+/** Response body sink: gets the decoded body of a 2xx answer chunk by chunk, in order,
+ *  instead of it being kept (resp->body is then ""; other statuses keep theirs as
+ *  usual, for the error text). Return len to take the whole chunk, or
+ *  ACS_CURL_STREAM_PAUSE to refuse it for now: the same bytes come again after
+ *  acs_curl_loop_resume(). max_response_bytes still bounds the total. Runs on the loop,
+ *  possibly from inside acs_curl_loop_resume(). */
+typedef size_t (*acs_curl_sink_cb)(const char *data, size_t len, void *arg);
+/** Request body source: copy at most len bytes into buf and return the count (0 = end;
+ *  the total must be the request's body_len), ACS_CURL_STREAM_PAUSE when no byte is
+ *  ready (call acs_curl_loop_resume() once some are) or ACS_CURL_STREAM_ABORT. With buf
+ *  NULL it must start over from the first byte (libcurl resends a body when a reused
+ *  connection turned out dead): return 0, or ACS_CURL_STREAM_ABORT when it cannot. */
+typedef size_t (*acs_curl_source_cb)(char *buf, size_t len, void *arg);
+
+/** Streaming hooks of one request; body must be NULL when source is set. */
+struct acs_curl_stream {
+	acs_curl_sink_cb sink;	   /**< NULL: the body is buffered */
+	acs_curl_source_cb source; /**< NULL: the body comes from body/body_len */
+	void *arg;
+};
+
+/** Continue a transfer paused by a stream callback. Returns 0 or ACS_ENOTFOUND (not in
+ *  flight any more). The sink may run before this returns. */
+int acs_curl_loop_resume(struct acs_curl_loop *cl, uint64_t id);
 
 /** What a completion callback receives. Valid only during the callback:
  *  copy what you keep. */

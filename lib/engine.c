@@ -3,6 +3,8 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,21 @@
 #include "metrics.h"
 #include "registrar.h"
 #include "scheduler.h"
+#include "store.h"
 #include "sweep.h"
+#include "backfill.h"
+#include "attachments.h"
 #include "syncer.h"
+
+/* Last deliveries are written to meta at most this often (and at close). */
+#define DELIVERY_FLUSH_MS 5000
+
+/* The last delivery received from one subscription or webhook. */
+struct delivery_seen {
+	char *id; /**< ADO subscriptionId or ClickUp webhook_id */
+	int64_t ms;
+	bool dirty; /**< not written to meta yet */
+};
 
 enum stage {
 	STAGE_SECRETS = 0, /**< loading stored ClickUp secrets */
@@ -37,10 +52,17 @@ struct acs_engine {
 	struct acs_syncer *syncer;
 	struct acs_scheduler *scheduler;
 	struct acs_sweep *sweep; /**< reconciliation sweep, once running */
-	uv_timer_t retry_timer;	 /**< re-runs a failed start step */
-	uv_timer_t check_timer;	 /**< re-runs the registrar (webhook health) */
-	json_t *webhooks;	 /**< the last registrar run described; NULL: none yet */
-	struct waiter *waiters;	 /**< acs_engine_register_now callers of the run in flight */
+	/** Backfill runs (dashboard); closed first. */
+	struct acs_backfill *backfill;
+	uv_timer_t retry_timer;	    /**< re-runs a failed start step */
+	uv_timer_t check_timer;	    /**< re-runs the registrar (webhook health) */
+	json_t *webhooks;	    /**< the last registrar run described; NULL: none yet */
+	json_t *repairs;	    /**< label -> the last repair done (or failed) on it */
+	uv_timer_t flush_timer;	    /**< writes the dirty last deliveries to meta */
+	struct delivery_seen *seen; /**< few (one per subscription): linear search */
+	bool flushed;		    /**< the final flush was done (closing) */
+	size_t n_seen, cap_seen;
+	struct waiter *waiters; /**< acs_engine_register_now callers of the run in flight */
 	enum stage stage;
 	bool registering;	  /**< a registrar run is in flight */
 	bool close_parts_waiting; /**< closing waits for that run to end */
@@ -50,6 +72,8 @@ struct acs_engine {
 	struct acs_metrics *metrics; /**< borrowed; NULL: no metrics */
 	struct acs_metric *jobs[3];  /**< acs_sync_jobs_total by enum acs_job_outcome */
 	struct acs_metric *latency;  /**< acs_sync_latency_seconds */
+	/* The attachment mirror and its scan, once running. */
+	struct acs_attachments *attachments;
 	void (*closed_cb)(void *arg);
 	void *closed_arg;
 };
@@ -116,11 +140,14 @@ void acs_engine_set_metrics(struct acs_engine *e, struct acs_metrics *m)
 				      latency_bounds, ACS_ARRAY_SIZE(latency_bounds));
 	e->latency = acs_metrics_series(m, "acs_sync_latency_seconds", ACS_NO_LABELS);
 	acs_metrics_declare(m, "acs_webhook_repairs_total", ACS_METRIC_COUNTER,
-			    "Webhook subscriptions the registrar had to create, fix, recreate or "
-			    "delete, or failed to.");
+			    "Webhook subscriptions repaired, by service and action (re-enable, "
+			    "update events, update, recreate, create, delete).");
+	acs_metrics_declare(m, "acs_webhook_repair_failures_total", ACS_METRIC_COUNTER,
+			    "Webhook repairs that failed (retried at the next check), by service "
+			    "and action.");
 }
 
-/* Every registrar outcome other than unchanged is a repair (or a failed one). */
+/* Each item whose action is not "none" is a repair done, or a failed one. */
 static void count_repairs(struct acs_engine *e, const struct acs_registrar_result *res)
 {
 	static const char *const services[] = { "ado", "clickup", "database" };
@@ -128,15 +155,17 @@ static void count_repairs(struct acs_engine *e, const struct acs_registrar_resul
 		return;
 	for (size_t i = 0; i < res->n_items; i++) {
 		const struct acs_registrar_item *it = &res->items[i];
-		if (it->outcome == ACS_REGISTRAR_UNCHANGED)
+		if (it->action == ACS_REGISTRAR_ACTION_NONE)
 			continue;
 		const char *svc = (size_t)it->service < ACS_ARRAY_SIZE(services)
 					  ? services[it->service]
 					  : "other";
-		acs_metrics_add(e->metrics, "acs_webhook_repairs_total",
-				ACS_LABELS("service", svc, "outcome",
-					   acs_registrar_outcome_name(it->outcome)),
-				1);
+		acs_metrics_add(
+			e->metrics,
+			it->outcome == ACS_REGISTRAR_FAILED ? "acs_webhook_repair_failures_total"
+							    : "acs_webhook_repairs_total",
+			ACS_LABELS("service", svc, "action", acs_registrar_action_name(it->action)),
+			1);
 	}
 }
 
@@ -289,31 +318,201 @@ static const char *service_name(enum acs_registrar_service s)
 	return (size_t)s < ACS_ARRAY_SIZE(names) ? names[s] : "other";
 }
 
-/* The run as the API shows it: everything but the secrets. */
-static json_t *describe(const struct acs_registrar_result *res)
+/* --- last delivery per subscription (webhook health) ------------------------ */
+
+static struct delivery_seen *seen_find(const struct acs_engine *e, const char *id)
 {
+	for (size_t i = 0; id && i < e->n_seen; i++)
+		if (!strcmp(e->seen[i].id, id))
+			return &e->seen[i];
+	return NULL;
+}
+
+/* One row per dirty entry, copied: a periodic flush needs nothing of the
+ * engine afterwards; the final one (closing set) ends the engine's close. */
+struct flush_job {
+	struct acs_engine *closing; /**< the final flush: its engine, else NULL */
+	size_t n;
+	char **keys;
+	int64_t *ms;
+};
+
+static void flush_job_free(struct flush_job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		free(j->keys[i]);
+	free(j->keys);
+	free(j->ms);
+	free(j);
+}
+
+static int flush_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	const struct flush_job *j = arg;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+				    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return acs_store_error(db, rc, "recording last deliveries", err);
+	for (size_t i = 0; i < j->n; i++) {
+		char v[24];
+		snprintf(v, sizeof(v), "%" PRId64, j->ms[i]);
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, j->keys[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, v, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE) {
+			rc = acs_store_error(db, rc, "recording last deliveries", err);
+			sqlite3_finalize(st);
+			return rc;
+		}
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static void flush_done(int rc, const char *err, void *arg)
+{
+	struct flush_job *j = arg;
+	struct acs_engine *e = j->closing;
+	/* Only for the report: a lost write costs the value a restart shows. */
+	if (rc < 0)
+		acs_log(ACS_LOG_WARN, "engine", "cannot record last webhook deliveries: %s", err);
+	flush_job_free(j);
+	if (e)
+		part_closed_cb(e);
+}
+
+/* Write the dirty last deliveries to meta (ACS_REGISTRAR_DELIVERY_PREFIX).
+ * final: part of the close (flush_done then counts as a closed part).
+ * Returns true when a write was submitted. */
+static bool flush_deliveries(struct acs_engine *e, bool final)
+{
+	struct flush_job *j = acs_xcalloc(1, sizeof(*j));
+	j->closing = final ? e : NULL;
+	for (size_t i = 0; i < e->n_seen; i++)
+		j->n += e->seen[i].dirty;
+	if (!j->n) {
+		free(j);
+		return false;
+	}
+	j->keys = acs_xcalloc(j->n, sizeof(*j->keys));
+	j->ms = acs_xcalloc(j->n, sizeof(*j->ms));
+	size_t k = 0;
+	for (size_t i = 0; i < e->n_seen; i++) {
+		if (!e->seen[i].dirty)
+			continue;
+		j->keys[k] = acs_xasprintf("%s%s", ACS_REGISTRAR_DELIVERY_PREFIX, e->seen[i].id);
+		j->ms[k++] = e->seen[i].ms;
+		e->seen[i].dirty = false;
+	}
+	if (acs_store_write(e->store, flush_fn, flush_done, j) == 0)
+		return true;
+	flush_job_free(j);
+	return false;
+}
+
+static void flush_cb(uv_timer_t *t)
+{
+	flush_deliveries(acs_container_of(t, struct acs_engine, flush_timer), false);
+}
+
+/* The intake committed a delivery from subscription id: remember when. */
+static void delivered_cb(const char *source, const char *id, int64_t received_at, void *arg)
+{
+	(void)source;
+	struct acs_engine *e = arg;
+	struct delivery_seen *d = seen_find(e, id);
+	if (!d) {
+		if (e->n_seen == e->cap_seen) {
+			e->cap_seen = e->cap_seen ? 2 * e->cap_seen : 8;
+			e->seen = acs_xrealloc(e->seen, e->cap_seen * sizeof(*e->seen));
+		}
+		d = &e->seen[e->n_seen++];
+		d->id = acs_xstrdup(id);
+		d->ms = 0;
+	}
+	if (received_at <= d->ms)
+		return;
+	d->ms = received_at;
+	d->dirty = true;
+	if (!e->closing && !uv_is_active((uv_handle_t *)&e->flush_timer))
+		uv_timer_start(&e->flush_timer, flush_cb, DELIVERY_FLUSH_MS, 0);
+}
+
+/* The last delivery from id: what this process saw, else what meta had at
+ * the registrar run (stored_ms). */
+static json_t *last_delivery_json(const struct acs_engine *e, const char *id, int64_t stored_ms)
+{
+	const struct delivery_seen *d = seen_find(e, id);
+	int64_t ms = d && d->ms > stored_ms ? d->ms : stored_ms;
+	return ms > 0 ? json_integer((json_int_t)ms) : json_null();
+}
+
+static json_t *events_json(const struct acs_registrar_item *it)
+{
+	json_t *a = json_array();
+	for (size_t k = 0; k < it->n_events; k++)
+		json_array_append_new(a, json_string(it->events[k]));
+	return a;
+}
+
+/* The run as the API shows it: everything but the secrets. Each item is
+ * the subscription as it is after the run: its state then, and the repair
+ * still due (the planned one when it failed, else none). */
+static json_t *describe(struct acs_engine *e, const struct acs_registrar_result *res)
+{
+	json_int_t now = (json_int_t)acs_inbox_now_ms();
 	json_t *items = json_array();
 	for (size_t i = 0; i < res->n_items; i++) {
 		const struct acs_registrar_item *it = &res->items[i];
-		json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s}", "service",
+		bool failed = it->outcome == ACS_REGISTRAR_FAILED;
+		enum acs_registrar_action due = failed ? it->action : ACS_REGISTRAR_ACTION_NONE;
+		json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:o, s:s?, s:s}", "service",
 				      service_name(it->service), "label",
 				      it->label ? it->label : "", "id", it->id, "outcome",
 				      acs_registrar_outcome_name(it->outcome), "detail",
-				      it->detail ? it->detail : "");
+				      it->detail ? it->detail : "", "events", events_json(it),
+				      "state", it->state_after, "action",
+				      acs_registrar_action_name(due));
+		json_object_set_new(o, "fail_count",
+				    it->fail_count_after >= 0
+					    ? json_integer((json_int_t)it->fail_count_after)
+					    : json_null());
+		json_object_set_new(o, "last_delivery_ms",
+				    json_integer((json_int_t)it->last_delivery_ms));
+		if (it->action != ACS_REGISTRAR_ACTION_NONE &&
+		    it->outcome != ACS_REGISTRAR_UNCHANGED && it->label) {
+			json_t *rep = json_pack("{s:I, s:s, s:s?, s:s, s:s}", "time", now, "action",
+						acs_registrar_action_name(it->action), "from_state",
+						it->state, "outcome",
+						acs_registrar_outcome_name(it->outcome), "detail",
+						it->detail ? it->detail : "");
+			if (it->fail_count >= 0)
+				json_object_set_new(rep, "from_fail_count",
+						    json_integer((json_int_t)it->fail_count));
+			json_object_set_new(e->repairs, it->label, rep);
+		}
 		json_array_append_new(items, o);
 	}
-	return json_pack("{s:I, s:o, s:I}", "time", (json_int_t)acs_inbox_now_ms(), "items", items,
-			 "failed", (json_int_t)res->n_failed);
+	return json_pack("{s:I, s:o, s:I}", "time", now, "items", items, "failed",
+			 (json_int_t)res->n_failed);
 }
 
-/* One line per run; each subscription was logged by the registrar itself. */
+/* One line per run; each subscription was logged by the registrar itself.
+ * A check that found everything right says so at debug level only. */
 static void log_summary(const struct acs_registrar_result *res)
 {
 	size_t n[ACS_REGISTRAR_FAILED + 1] = { 0 };
 	for (size_t i = 0; i < res->n_items; i++)
 		if ((size_t)res->items[i].outcome < ACS_ARRAY_SIZE(n))
 			n[res->items[i].outcome]++;
-	acs_log(res->n_failed ? ACS_LOG_WARN : ACS_LOG_INFO, "engine",
+	enum acs_log_level lvl = res->n_failed				      ? ACS_LOG_WARN
+				 : n[ACS_REGISTRAR_UNCHANGED] == res->n_items ? ACS_LOG_DEBUG
+									      : ACS_LOG_INFO;
+	acs_log(lvl, "engine",
 		"webhook check: %zu unchanged, %zu created, %zu updated, %zu recreated, "
 		"%zu deleted, %zu failed",
 		n[ACS_REGISTRAR_UNCHANGED], n[ACS_REGISTRAR_CREATED], n[ACS_REGISTRAR_UPDATED],
@@ -357,7 +556,7 @@ static void registered_cb(struct acs_registrar_result *res, void *arg)
 			 "%zu webhook subscription(s) could not be registered", res->n_failed);
 	log_summary(res);
 	json_decref(e->webhooks);
-	e->webhooks = describe(res);
+	e->webhooks = describe(e, res);
 	acs_registrar_result_free(res);
 	notify_waiters(e, 0);
 }
@@ -413,6 +612,22 @@ json_t *acs_engine_webhooks_json(const struct acs_engine *e)
 	json_t *o = e->webhooks ? json_deep_copy(e->webhooks)
 				: json_pack("{s:n, s:[], s:i}", "time", "items", "failed", 0);
 	json_object_set_new(o, "running", json_boolean(e->registering));
+	/* Fresh per request: deliveries keep arriving between two checks. */
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(o, "items"), i, it)
+	{
+		json_t *ld = json_object_get(it, "last_delivery_ms");
+		int64_t stored = json_is_integer(ld) ? (int64_t)json_integer_value(ld) : 0;
+		json_object_set_new(it, "last_delivery",
+				    last_delivery_json(e,
+						       json_string_value(json_object_get(it, "id")),
+						       stored));
+		json_object_del(it, "last_delivery_ms");
+		const char *label = json_string_value(json_object_get(it, "label"));
+		json_t *rep = label ? json_object_get(e->repairs, label) : NULL;
+		json_object_set_new(it, "last_repair", rep ? json_deep_copy(rep) : json_null());
+	}
 	return o;
 }
 
@@ -449,6 +664,16 @@ static void syncer_ready_cb(int rc, const char *err, void *arg)
 	/* Catches what webhooks missed; its rows go through the same scheduler. */
 	e->sweep = acs_sweep_new(e->loop, e->store, e->ado, e->cu, e->cfg, kick_cb, e);
 	acs_sweep_start(e->sweep, ACS_SWEEP_FIRST_DELAY_MS, e->cfg->sync.sweep_interval_ms);
+	/* ClickUp sends no webhook for a task attachment: the mirror scans for them. */
+	char aerr[ACS_ERR_LEN];
+	e->attachments = acs_attachments_new(e->loop, e->store, e->ado, e->cu, e->cfg, aerr);
+	if (!e->attachments)
+		acs_log(ACS_LOG_ERR, "engine", "attachments are not mirrored: %s", aerr);
+	else if (e->cfg->sync.attachment_max_bytes)
+		(void)acs_attachments_start(e->attachments);
+	/* Jobs bring files along when their events show some (syncer.h ATTACHMENTS); the
+	 * mirror closes after the syncer. */
+	acs_syncer_set_attachments(e->syncer, e->attachments);
 	e->stage = STAGE_RUNNING;
 	e->last_error[0] = '\0';
 	acs_log(ACS_LOG_INFO, "engine", "sync running (%zu mapping%s)", e->cfg->n_maps,
@@ -536,6 +761,11 @@ struct acs_engine *acs_engine_new(uv_loop_t *loop, const struct acs_config *cfg,
 		goto fail;
 	uv_timer_init(loop, &e->retry_timer);
 	uv_timer_init(loop, &e->check_timer);
+	uv_timer_init(loop, &e->flush_timer);
+	e->repairs = json_object();
+	acs_intake_set_delivery_cb(e->intake, delivered_cb, e);
+	/* Its rows wait in the inbox until the scheduler runs. */
+	e->backfill = acs_backfill_new(loop, store, e->ado, e->cu, cfg, kick_cb, e);
 	return e;
 fail:
 	/* Partially built parts close asynchronously; the app's failure path
@@ -559,6 +789,19 @@ static void part_closed_cb(void *arg)
 		return;
 	void (*cb)(void *) = e->closed_cb;
 	void *cb_arg = e->closed_arg;
+	/* The intake is gone: no delivery can come after this last write
+	 * (the store outlives the engine), which the close waits for. */
+	if (!e->flushed) {
+		e->flushed = true;
+		e->pending_close = 1;
+		if (flush_deliveries(e, true))
+			return;
+		e->pending_close = 0;
+	}
+	for (size_t i = 0; i < e->n_seen; i++)
+		free(e->seen[i].id);
+	free(e->seen);
+	json_decref(e->repairs);
 	json_decref(e->webhooks);
 	free(e);
 	if (cb)
@@ -573,9 +816,11 @@ static void timer_closed_cb(uv_handle_t *h)
 static void close_parts(struct acs_engine *e)
 {
 	e->close_parts_waiting = false;
-	e->pending_close = 5;
+	e->pending_close = 6;
 	e->retry_timer.data = e;
 	uv_close((uv_handle_t *)&e->retry_timer, timer_closed_cb);
+	e->flush_timer.data = e;
+	uv_close((uv_handle_t *)&e->flush_timer, timer_closed_cb);
 	e->check_timer.data = e;
 	uv_close((uv_handle_t *)&e->check_timer, timer_closed_cb);
 	acs_intake_close(e->intake, part_closed_cb, e);
@@ -586,6 +831,14 @@ static void close_parts(struct acs_engine *e)
 static void syncer_closed_cb(void *arg)
 {
 	struct acs_engine *e = arg;
+	/* The attachment mirror after the syncer (which may be waiting on it) and before
+	 * the clients it uses; back here once it is gone. */
+	if (e->attachments) {
+		struct acs_attachments *a = e->attachments;
+		e->attachments = NULL;
+		acs_attachments_close(a, syncer_closed_cb, e);
+		return;
+	}
 	/* The clients last: nothing else uses them now. A registrar run in
 	 * flight is let finish first (like a sweep run): between two calls it
 	 * waits on the store, and would come back to freed clients. */
@@ -612,6 +865,16 @@ static void sweep_closed_cb(void *arg)
 		scheduler_closed_cb(e);
 }
 
+static void backfill_closed_cb(void *arg)
+{
+	struct acs_engine *e = arg;
+	e->backfill = NULL;
+	if (e->sweep)
+		acs_sweep_close(e->sweep, sweep_closed_cb, e);
+	else
+		sweep_closed_cb(e);
+}
+
 void acs_engine_close(struct acs_engine *e, void (*cb)(void *arg), void *arg)
 {
 	if (!e || e->closing)
@@ -621,10 +884,36 @@ void acs_engine_close(struct acs_engine *e, void (*cb)(void *arg), void *arg)
 	e->closed_arg = arg;
 	uv_timer_stop(&e->retry_timer);
 	uv_timer_stop(&e->check_timer);
-	/* The sweep first: a run in flight ends (its calls finish) before the
-	 * scheduler its rows would go to and the clients it uses close. */
-	if (e->sweep)
-		acs_sweep_close(e->sweep, sweep_closed_cb, e);
+	/* A backfill run, then the sweep: each ends (its calls finish) before
+	 * the scheduler its rows would go to and the clients it uses close. */
+	if (e->backfill)
+		acs_backfill_close(e->backfill, backfill_closed_cb, e);
 	else
-		sweep_closed_cb(e);
+		backfill_closed_cb(e);
+}
+
+struct acs_backfill *acs_engine_backfill(struct acs_engine *e)
+{
+	return e && !e->closing ? e->backfill : NULL;
+}
+
+struct acs_ado_client *acs_engine_ado(struct acs_engine *e)
+{
+	return e->ado;
+}
+
+struct acs_clickup_client *acs_engine_clickup(struct acs_engine *e)
+{
+	return e->cu;
+}
+
+void acs_engine_kick(struct acs_engine *e)
+{
+	if (!e->closing)
+		kick_cb(e);
+}
+
+struct acs_attachments *acs_engine_attachments(struct acs_engine *e)
+{
+	return e->attachments;
 }

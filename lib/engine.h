@@ -18,7 +18,14 @@
  *   Once running, the registrar runs again every [sync]
  *   webhook_check_interval_ms (when public_url is set): it re-enables what
  *   the services disabled or suspended and recreates what was deleted. The
- *   last run is kept (without secrets) for acs_engine_webhooks_json. */
+ *   last run is kept (without secrets) for acs_engine_webhooks_json; each
+ *   repair is logged once (by the registrar) and counted in
+ *   acs_webhook_repairs_total{service,action} (failed ones in
+ *   acs_webhook_repair_failures_total).
+ *   The intake reports every committed delivery with its subscription id;
+ *   the engine keeps the last time per id in memory and writes it to meta
+ *   (ACS_REGISTRAR_DELIVERY_PREFIX) at most every few seconds and at close,
+ *   where the registrar reads it back after a restart. */
 #pragma once
 
 #include <jansson.h>
@@ -77,6 +84,38 @@ int acs_engine_register_now(struct acs_engine *e, acs_engine_registered_cb cb, v
 
 /** The last registrar run: {"time": Unix ms or null before the first run,
  *  "items": [{"service", "label", "id" (null when none), "outcome",
- *  "detail"}], "failed": count, "running": a run is in flight}. Never holds
- *  secrets. Returns a new reference (json_decref). */
+ *  "detail", "events": [names], "state": the state on the service after
+ *  the run (ADO status, ClickUp health status; null: it does not exist),
+ *  "fail_count": ClickUp health.fail_count or null, "action": the repair
+ *  still due ("none" unless the run's repair failed; see
+ *  acs_registrar_action_name), "last_delivery": Unix ms of the last
+ *  delivery committed from it or null, "last_repair": null or {"time",
+ *  "action", "from_state", "from_fail_count"?, "outcome", "detail"}: the
+ *  last repair of the subscription with that label in this process}],
+ *  "failed": count, "running": a run is in flight}. Never holds secrets.
+ *  Returns a new reference (json_decref). */
 json_t *acs_engine_webhooks_json(const struct acs_engine *e);
+
+struct acs_ado_client;
+struct acs_clickup_client;
+
+/** The engine's service clients (borrowed, valid until acs_engine_close), for
+ *  the dashboard's live pickers: they share the engine's rate-limit governors. */
+struct acs_ado_client *acs_engine_ado(struct acs_engine *e);
+struct acs_clickup_client *acs_engine_clickup(struct acs_engine *e);
+
+struct acs_backfill;
+
+/** The engine's backfill (borrowed; NULL once closing): runs started on it queue
+ *  their rows for the engine's scheduler (backfill.h). */
+struct acs_backfill *acs_engine_backfill(struct acs_engine *e);
+
+/** Inbox rows changed outside the scheduler (e.g. an error retried from the
+ *  dashboard): make the scheduler read the queue soon. No-op before it runs. */
+void acs_engine_kick(struct acs_engine *e);
+
+struct acs_attachments;
+
+/** The attachment mirror (borrowed; NULL until the engine runs and after close), for
+ *  the syncer's acs_attachments_sync_pair calls. */
+struct acs_attachments *acs_engine_attachments(struct acs_engine *e);

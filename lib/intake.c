@@ -41,6 +41,8 @@ struct acs_intake {
 	struct acs_webhook_ado_auth ado_auth; /**< points at the three copies above */
 	acs_intake_commit_cb on_commit;
 	void *arg;
+	acs_intake_delivery_cb on_delivery; /**< see acs_intake_set_delivery_cb */
+	void *delivery_arg;
 
 	struct secret *secrets; /**< ClickUp webhook_id -> secret (few: linear search) */
 	size_t n_secrets;
@@ -67,6 +69,7 @@ struct delivery {
 	struct acs_intake_source_stats *stats;
 	struct acs_inbox_insert ins;
 	char *event_key; /**< taken over from the parsed event */
+	char *sub_id;	 /**< subscriptionId / webhook_id, taken over; may be NULL */
 	char item_key[ITEM_KEY_LEN];
 };
 
@@ -263,6 +266,7 @@ static void refuse(struct acs_http_req *req, struct acs_intake_source_stats *st,
 static void delivery_free(struct delivery *d)
 {
 	free(d->event_key);
+	free(d->sub_id);
 	free(d);
 }
 
@@ -276,10 +280,16 @@ static void inserted(int rc, const char *err, void *arg)
 		acs_log(ACS_LOG_WARN, MOD, "storing event %s failed: %s", d->event_key, err);
 		refuse(d->req, d->stats, 503, "the event could not be stored; retry later");
 	} else if (d->ins.duplicate) {
+		if (in->on_delivery && d->sub_id)
+			in->on_delivery(d->ins.source, d->sub_id, d->ins.received_at,
+					in->delivery_arg);
 		d->stats->duplicates++;
 		respond_status(d->req, 200, ST_DUPLICATE, sizeof(ST_DUPLICATE) - 1);
 	} else {
 		d->stats->accepted++;
+		if (in->on_delivery && d->sub_id)
+			in->on_delivery(d->ins.source, d->sub_id, d->ins.received_at,
+					in->delivery_arg);
 		respond_status(d->req, 200, ST_ACCEPTED, sizeof(ST_ACCEPTED) - 1);
 		if (in->on_commit)
 			in->on_commit(in->arg);
@@ -313,6 +323,10 @@ static void dispatch(struct acs_intake *in, struct acs_http_req *req,
 	d->stats = st;
 	d->event_key = ev->event_key;
 	ev->event_key = NULL;
+	char **sub = ev->source == ACS_WEBHOOK_SOURCE_ADO ? &ev->ado_subscription_id
+							  : &ev->clickup_webhook_id;
+	d->sub_id = *sub;
+	*sub = NULL;
 	if (ev->source == ACS_WEBHOOK_SOURCE_ADO)
 		snprintf(d->item_key, sizeof(d->item_key), "ado:%lld", (long long)ev->ado_id);
 	else
@@ -452,6 +466,12 @@ struct acs_intake *acs_intake_new(uv_loop_t *loop, struct acs_http_server *srv,
 	acs_require(acs_http_server_route(srv, "POST", "/webhooks/ado", on_ado, in) == 0);
 	acs_require(acs_http_server_route(srv, "POST", "/webhooks/clickup", on_clickup, in) == 0);
 	return in;
+}
+
+void acs_intake_set_delivery_cb(struct acs_intake *in, acs_intake_delivery_cb cb, void *arg)
+{
+	in->on_delivery = cb;
+	in->delivery_arg = arg;
 }
 
 void acs_intake_stats(const struct acs_intake *in, struct acs_intake_stats *out)

@@ -81,6 +81,16 @@ struct acs_intake *acs_intake_new(uv_loop_t *loop, struct acs_http_server *srv,
 				  struct acs_store *store, const struct acs_intake_opts *opts,
 				  acs_intake_commit_cb on_commit, void *arg);
 
+/** A delivery from one of the services' subscriptions was committed (new row or
+ *  duplicate): source "ado" or "clickup", subscription_id the ADO subscriptionId
+ *  or the ClickUp webhook_id (borrowed for the call), received_at Unix ms. */
+typedef void (*acs_intake_delivery_cb)(const char *source, const char *subscription_id,
+				       int64_t received_at, void *arg);
+
+/** Observe committed deliveries (webhook health: last delivery per subscription).
+ *  cb NULL stops. Deliveries without a subscription id are not reported. */
+void acs_intake_set_delivery_cb(struct acs_intake *in, acs_intake_delivery_cb cb, void *arg);
+
 /** Set (replace) the secret of ClickUp webhook webhook_id in memory; NULL or ""
  *  secret forgets it. Both strings are copied; the secret is also registered
  *  with the log redactor. Returns 0 or -EINVAL for an empty webhook_id. */

@@ -28,6 +28,8 @@ enum kind {
 	J_MAP_UPSERT,
 	J_LOG,
 	J_LOG_LIST,
+	J_SET_STATE,
+	J_DELETE,
 };
 
 struct job {
@@ -545,6 +547,27 @@ static int do_log_list(sqlite3 *db, struct job *j, char err[ACS_ERR_LEN])
 	return rc;
 }
 
+/* State (and base, when given) of one pair. */
+static int do_set_state(sqlite3 *db, struct job *j, char err[ACS_ERR_LEN])
+{
+	int n = 0;
+	struct bindv v[] = {
+		{ .s = j->s1 },
+		{ .s = j->s2, .null = !j->s2 },
+		{ .i = j->now },
+		{ .i = j->i1 },
+	};
+	int rc = exec_bound(db,
+			    "UPDATE sync_map SET state = ?1, base = coalesce(?2, base), "
+			    "updated_at = max(?3, created_at) WHERE id = ?4",
+			    v, ACS_ARRAY_SIZE(v), &n, err);
+	if (!rc && n != 1) {
+		snprintf(err, ACS_ERR_LEN, "pair %lld does not exist", (long long)j->i1);
+		rc = ACS_ENOTFOUND;
+	}
+	return rc;
+}
+
 static int job_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 {
 	struct job *j = arg;
@@ -587,6 +610,17 @@ static int job_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		return do_log(db, j, err);
 	case J_LOG_LIST:
 		return do_log_list(db, j, err);
+	case J_SET_STATE:
+		return do_set_state(db, j, err);
+	case J_DELETE: {
+		struct bindv v[] = { { .i = j->i1 } };
+		int rc = exec_bound(db, "DELETE FROM sync_map WHERE id = ?1", v, 1, &n, err);
+		if (!rc && n != 1) {
+			snprintf(err, ACS_ERR_LEN, "pair %lld does not exist", (long long)j->i1);
+			rc = ACS_ENOTFOUND;
+		}
+		return rc;
+	}
 	}
 	return -EINVAL;
 }
@@ -630,6 +664,8 @@ static void job_done(int rc, const char *err, void *arg)
 	case J_INTENT_TWIN:
 	case J_INTENT_CLOSE:
 	case J_LOG:
+	case J_SET_STATE:
+	case J_DELETE:
 		((acs_pairs_done_cb)j->cb)(rc < 0 ? rc : 0, err, j->arg);
 		break;
 	}
@@ -821,4 +857,25 @@ int acs_pairs_log_list(struct acs_store *st, const struct acs_sync_log_query *q,
 	j->i1 = q->ado_id;
 	j->r_clickup = xdup(q->clickup_id);
 	return submit(st, j, false);
+}
+
+int acs_pairs_set_state(struct acs_store *st, int64_t pair_id, const char *state, const char *base,
+			acs_pairs_done_cb cb, void *arg)
+{
+	if (!st || pair_id <= 0 || !state || (strcmp(state, "active") && strcmp(state, "ended")))
+		return -EINVAL;
+	struct job *j = job_new(J_SET_STATE, CB(cb), arg);
+	j->i1 = pair_id;
+	j->s1 = acs_xstrdup(state);
+	j->s2 = xdup(base);
+	return submit(st, j, true);
+}
+
+int acs_pairs_delete(struct acs_store *st, int64_t pair_id, acs_pairs_done_cb cb, void *arg)
+{
+	if (!st || pair_id <= 0)
+		return -EINVAL;
+	struct job *j = job_new(J_DELETE, CB(cb), arg);
+	j->i1 = pair_id;
+	return submit(st, j, true);
 }

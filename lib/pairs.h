@@ -121,6 +121,15 @@ int acs_pairs_insert(struct acs_store *st, const struct acs_pair *p, int64_t int
 int acs_pairs_update(struct acs_store *st, const struct acs_pair *p, acs_pairs_done_cb cb,
 		     void *arg);
 
+/** Set the state of pair pair_id ("active" or "ended") and, when base is not NULL, its
+ *  base in the same write (a pair ends with the base of what was last written).
+ *  ACS_ENOTFOUND when the row is gone; -EINVAL for another state. cb may be NULL. */
+int acs_pairs_set_state(struct acs_store *st, int64_t pair_id, const char *state, const char *base,
+			acs_pairs_done_cb cb, void *arg);
+/** Delete pair pair_id (its comment_map and attachment_map rows go with it; sync_log
+ *  rows keep their ids but lose the link). ACS_ENOTFOUND when the row is gone. */
+int acs_pairs_delete(struct acs_store *st, int64_t pair_id, acs_pairs_done_cb cb, void *arg);
+
 /** Open an intent to create the twin of source:source_id. ACS_ECONFLICT (with a message)
  *  when that item is already paired or has an open intent. */
 int acs_pairs_intent_open(struct acs_store *st, int64_t map_id, const char *source,

@@ -23,6 +23,7 @@ static const char *const cu_events[] = { ACS_REGISTRAR_CLICKUP_EVENTS };
 #define SALT_BYTES crypto_generichash_KEYBYTES_MIN
 #define CRED_HASH_BYTES 32
 #define PREFIX_LEN (sizeof(ACS_REGISTRAR_SECRET_PREFIX) - 1)
+#define DELIVERY_LEN (sizeof(ACS_REGISTRAR_DELIVERY_PREFIX) - 1)
 
 /* A meta row (both strings owned; values may be secrets: wiped on free). */
 struct kv {
@@ -134,6 +135,10 @@ struct run {
 };
 
 static void step(struct run *r);
+static void gone_add(struct run *r, const char *id);
+
+/* sub_diff's reason for a subscription with the wrong event type. */
+static const char WHY_EVENT[] = "event type fixed";
 
 /* --- small helpers --------------------------------------------------------- */
 
@@ -215,6 +220,7 @@ static size_t item_add(struct run *r, enum acs_registrar_service svc, const char
 	it->outcome = ACS_REGISTRAR_UNCHANGED;
 	it->id = id ? acs_xstrdup(id) : NULL;
 	it->detail = acs_xstrdup("");
+	it->fail_count = it->fail_count_after = -1;
 	struct acs_buf b;
 	acs_buf_init(&b, 4096);
 	va_list ap;
@@ -237,6 +243,66 @@ static void item_set(struct run *r, size_t i, enum acs_registrar_outcome o, cons
 	}
 	free(it->detail);
 	it->detail = acs_xstrdup(detail ? detail : "");
+}
+
+static void item_events(struct run *r, size_t i, const char *const *ev, size_t n)
+{
+	struct acs_registrar_item *it = &r->res->items[i];
+	for (size_t k = 0; k < it->n_events; k++)
+		free(it->events[k]);
+	free(it->events);
+	it->events = acs_xcalloc(n ? n : 1, sizeof(*it->events));
+	for (size_t k = 0; k < n; k++)
+		it->events[k] = acs_xstrdup(ev[k] ? ev[k] : "");
+	it->n_events = n;
+}
+
+static void item_one_event(struct run *r, size_t i, const char *event)
+{
+	item_events(r, i, &event, event ? 1 : 0);
+}
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = v ? acs_xstrdup(v) : NULL;
+}
+
+/* What the listing showed (state NULL: it does not exist); also the state
+ * after the run until a repair succeeds. */
+static void item_state(struct run *r, size_t i, const char *state, int64_t fail_count)
+{
+	struct acs_registrar_item *it = &r->res->items[i];
+	set_str(&it->state, state);
+	set_str(&it->state_after, state);
+	it->fail_count = it->fail_count_after = fail_count;
+}
+
+/* The service's answer to a repair (NULL: it no longer exists). */
+static void item_after(struct run *r, size_t i, const char *state, int64_t fail_count)
+{
+	struct acs_registrar_item *it = &r->res->items[i];
+	set_str(&it->state_after, state);
+	it->fail_count_after = fail_count;
+}
+
+/* The last delivery stored for id (Unix ms), 0 when none. */
+static int64_t delivery_of(const struct run *r, const char *id)
+{
+	for (size_t i = 0; id && i < r->meta.n; i++) {
+		const char *k = r->meta.v[i].key;
+		if (!strncmp(k, ACS_REGISTRAR_DELIVERY_PREFIX, DELIVERY_LEN) &&
+		    !strcmp(k + DELIVERY_LEN, id) && r->meta.v[i].value)
+			return strtoll(r->meta.v[i].value, NULL, 10);
+	}
+	return 0;
+}
+
+/* The id as listed, and the last delivery seen from it. */
+static void item_id(struct run *r, size_t i, const char *id)
+{
+	set_str(&r->res->items[i].id, id);
+	r->res->items[i].last_delivery_ms = delivery_of(r, id);
 }
 
 static void item_fail(struct run *r, size_t i, const char *msg)
@@ -276,12 +342,13 @@ static int meta_read_job(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db,
 				    "SELECT key, value FROM meta WHERE key GLOB ?1 OR key = ?2 "
-				    "ORDER BY key",
+				    "OR key GLOB ?3 ORDER BY key",
 				    -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return acs_store_error(db, rc, "reading meta", err);
 	sqlite3_bind_text(st, 1, ACS_REGISTRAR_SECRET_PREFIX "*", -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ACS_REGISTRAR_ADO_CRED_KEY, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ACS_REGISTRAR_DELIVERY_PREFIX "*", -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		kvs_push(out, (const char *)sqlite3_column_text(st, 0),
 			 (const char *)sqlite3_column_text(st, 1));
@@ -333,9 +400,15 @@ void acs_registrar_result_free(struct acs_registrar_result *res)
 	if (!res)
 		return;
 	for (size_t i = 0; i < res->n_items; i++) {
-		free(res->items[i].label);
-		free(res->items[i].id);
-		free(res->items[i].detail);
+		struct acs_registrar_item *it = &res->items[i];
+		free(it->label);
+		free(it->id);
+		free(it->detail);
+		free(it->state);
+		free(it->state_after);
+		for (size_t k = 0; k < it->n_events; k++)
+			free(it->events[k]);
+		free(it->events);
 	}
 	free(res->items);
 	for (size_t i = 0; i < res->n_secrets; i++) {
@@ -363,6 +436,38 @@ const char *acs_registrar_outcome_name(enum acs_registrar_outcome o)
 		return "failed";
 	}
 	return "?";
+}
+
+const char *acs_registrar_action_name(enum acs_registrar_action a)
+{
+	switch (a) {
+	case ACS_REGISTRAR_ACTION_NONE:
+		return "none";
+	case ACS_REGISTRAR_ACTION_RE_ENABLE:
+		return "re-enable";
+	case ACS_REGISTRAR_ACTION_UPDATE_EVENTS:
+		return "update events";
+	case ACS_REGISTRAR_ACTION_UPDATE:
+		return "update";
+	case ACS_REGISTRAR_ACTION_RECREATE:
+		return "recreate";
+	case ACS_REGISTRAR_ACTION_CREATE:
+		return "create";
+	case ACS_REGISTRAR_ACTION_DELETE:
+		return "delete";
+	}
+	return "?";
+}
+
+bool acs_registrar_repair_due(const struct acs_registrar_result *res)
+{
+	for (size_t i = 0; res && i < res->n_items; i++) {
+		const struct acs_registrar_item *it = &res->items[i];
+		if (it->action != ACS_REGISTRAR_ACTION_NONE &&
+		    (res->dry_run || it->outcome == ACS_REGISTRAR_FAILED))
+			return true;
+	}
+	return false;
 }
 
 void acs_registrar_item_format(const struct acs_registrar_item *it, char *buf, size_t len)
@@ -466,6 +571,7 @@ static void build_projects(struct run *r)
 			s->event = ado_events[e];
 			s->item = item_add(r, ACS_REGISTRAR_ADO, NULL, "ado %s %s", s->event,
 					   r->projs[p].name);
+			item_one_event(r, s->item, s->event);
 		}
 	}
 }
@@ -496,7 +602,7 @@ static const char *sub_diff(const struct run *r, const struct acs_ado_subscripti
 		return strcasecmp(s->status, "onProbation") ? "re-enabled"
 							    : "re-enabled (was on probation)";
 	if (!eq_opt(s->event_type, event))
-		return "event type fixed";
+		return WHY_EVENT;
 	if (!ieq_opt(s->project_id, p->id))
 		return "project fixed";
 	if (!ieq_opt(s->area_path, p->area))
@@ -518,6 +624,25 @@ static const char *sub_diff(const struct run *r, const struct acs_ado_subscripti
 	if (r->cred_changed)
 		return "credentials refreshed";
 	return NULL;
+}
+
+static const char *ado_status(const struct acs_ado_subscription *s)
+{
+	return empty(s->status) ? "enabled" : s->status;
+}
+
+/* The repair a planned slot calls for. */
+static enum acs_registrar_action slot_action(const struct slot *s)
+{
+	if (!s->have)
+		return ACS_REGISTRAR_ACTION_CREATE;
+	if (!s->why)
+		return ACS_REGISTRAR_ACTION_NONE;
+	if (strcasecmp(ado_status(s->have), "enabled"))
+		return ACS_REGISTRAR_ACTION_RE_ENABLE;
+	if (s->why == WHY_EVENT)
+		return ACS_REGISTRAR_ACTION_UPDATE_EVENTS;
+	return ACS_REGISTRAR_ACTION_UPDATE;
 }
 
 static const char *project_label(const struct run *r, const char *id)
@@ -573,6 +698,18 @@ static void plan_ado(struct run *r)
 			break;
 		}
 	}
+	/* The report: what each one is on the service, what it needs. */
+	for (size_t i = 0; i < r->n_slots; i++) {
+		struct slot *s = &r->slots[i];
+		if (slot_failed(r, s))
+			continue;
+		r->res->items[s->item].action = slot_action(s);
+		if (s->have) {
+			item_id(r, s->item, s->have->id);
+			item_state(r, s->item, ado_status(s->have), -1);
+			item_one_event(r, s->item, s->have->event_type);
+		}
+	}
 	/* 3. The rest of ours is not needed. */
 	for (size_t k = 0; k < l->n; k++) {
 		const struct acs_ado_subscription *sub = &l->subs[k];
@@ -584,6 +721,10 @@ static void plan_ado(struct run *r)
 		x->item = item_add(r, ACS_REGISTRAR_ADO, sub->id, "ado %s %s",
 				   sub->event_type ? sub->event_type : "(no event)",
 				   project_label(r, sub->project_id));
+		r->res->items[x->item].action = ACS_REGISTRAR_ACTION_DELETE;
+		item_id(r, x->item, sub->id);
+		item_state(r, x->item, ado_status(sub), -1);
+		item_one_event(r, x->item, sub->event_type);
 	}
 	free(used);
 }
@@ -651,8 +792,10 @@ static void on_slot_put(const struct acs_ado_result *res, struct acs_ado_subscri
 {
 	struct run *r = arg;
 	struct slot *s = &r->slots[r->pos];
-	if (res->cls == ACS_REST_OK && !strcasecmp(sub->status, "enabled")) {
+	if (res->cls == ACS_REST_OK && !strcasecmp(ado_status(sub), "enabled")) {
 		item_set(r, s->item, ACS_REGISTRAR_UPDATED, sub->id, s->why);
+		item_after(r, s->item, ado_status(sub), -1);
+		item_one_event(r, s->item, s->event);
 		r->pos++;
 	} else if (res->cls == ACS_REST_OK || res->cls == ACS_REST_PERMANENT) {
 		/* Refused, or still not enabled: replace it with a new one. */
@@ -660,6 +803,7 @@ static void on_slot_put(const struct acs_ado_result *res, struct acs_ado_subscri
 			s->have->id, res->cls == ACS_REST_OK ? "left it disabled" : "refused");
 		s->phase = PH_DELETE;
 		s->recreating = true;
+		r->res->items[s->item].action = ACS_REGISTRAR_ACTION_RECREATE;
 	} else {
 		item_fail_ado(r, s->item, res);
 		r->pos++;
@@ -674,6 +818,8 @@ static void on_slot_deleted(const struct acs_ado_result *res, void *arg)
 	struct slot *s = &r->slots[r->pos];
 	if (res->cls == ACS_REST_OK || res->status == 404) {
 		s->phase = PH_CREATE;
+		gone_add(r, s->have->id);
+		item_after(r, s->item, NULL, -1);
 	} else {
 		item_fail_ado(r, s->item, res);
 		r->pos++;
@@ -686,11 +832,13 @@ static void on_slot_created(const struct acs_ado_result *res, struct acs_ado_sub
 {
 	struct run *r = arg;
 	struct slot *s = &r->slots[r->pos];
-	if (res->cls == ACS_REST_OK)
+	if (res->cls == ACS_REST_OK) {
 		item_set(r, s->item,
 			 s->recreating ? ACS_REGISTRAR_RECREATED : ACS_REGISTRAR_CREATED, sub->id,
 			 s->recreating ? s->why : NULL);
-	else
+		item_after(r, s->item, ado_status(sub), -1);
+		item_one_event(r, s->item, s->event);
+	} else
 		item_fail_ado(r, s->item, res);
 	acs_ado_subscription_free(sub);
 	r->pos++;
@@ -701,9 +849,11 @@ static void on_extra_deleted(const struct acs_ado_result *res, void *arg)
 {
 	struct run *r = arg;
 	struct extra *x = &r->extras[r->pos];
-	if (res->cls == ACS_REST_OK || res->status == 404)
+	if (res->cls == ACS_REST_OK || res->status == 404) {
 		item_set(r, x->item, ACS_REGISTRAR_DELETED, NULL, "not needed");
-	else
+		item_after(r, x->item, NULL, -1);
+		gone_add(r, x->id);
+	} else
 		item_fail_ado(r, x->item, res);
 	r->pos++;
 	step(r);
@@ -795,12 +945,24 @@ static bool events_ok(const struct acs_clickup_webhook *h)
 	return true;
 }
 
-/* "failing" still delivers (and heals by itself on a success): only a
- * suspended (or unknown) state needs the PUT that re-activates. */
+/* "failing" means events are being dropped after their retries (and 100
+ * of them suspend it), "suspended" that none are sent: both get the PUT
+ * that re-activates and resets fail_count. */
 static bool active_ok(const struct acs_clickup_webhook *h)
 {
-	return empty(h->status) || !strcasecmp(h->status, "active") ||
-	       !strcasecmp(h->status, "failing");
+	return empty(h->status) || !strcasecmp(h->status, "active");
+}
+
+static const char *cu_status(const struct acs_clickup_webhook *h)
+{
+	return empty(h->status) ? "active" : h->status;
+}
+
+static void item_hook(struct run *r, size_t i, const struct acs_clickup_webhook *h)
+{
+	item_id(r, i, h->id);
+	item_state(r, i, cu_status(h), h->fail_count);
+	item_events(r, i, (const char *const *)h->events, h->n_events);
 }
 
 static void hook_where(const struct acs_clickup_webhook *h, const char *team, char *buf, size_t len)
@@ -851,6 +1013,8 @@ static void plan_cu(struct run *r)
 		struct extra *x = &r->cu_extras[r->n_cu_extras++];
 		x->id = h->id;
 		x->item = item_add(r, ACS_REGISTRAR_CLICKUP, h->id, "clickup webhook %s", where);
+		r->res->items[x->item].action = ACS_REGISTRAR_ACTION_DELETE;
+		item_hook(r, x->item, h);
 	}
 	for (size_t i = 0; i < r->meta.n; i++) {
 		const char *k = r->meta.v[i].key;
@@ -858,18 +1022,31 @@ static void plan_cu(struct run *r)
 		    !in_listing(r, k + PREFIX_LEN))
 			r->cu_lost = true;
 	}
-	if (!r->keep)
+	struct acs_registrar_item *it = &r->res->items[r->cu_item];
+	if (!r->keep) {
+		it->action = r->cu_lost ? ACS_REGISTRAR_ACTION_RECREATE
+					: ACS_REGISTRAR_ACTION_CREATE;
 		return;
+	}
 	item_set(r, r->cu_item, ACS_REGISTRAR_UNCHANGED, r->keep->id, NULL);
+	item_hook(r, r->cu_item, r->keep);
 	const char *have = stored_secret(r, r->keep->id);
 	if (!have && empty(r->keep->secret))
 		r->cu_recreate = true;
 	else if (!empty(r->keep->secret) && (!have || strcmp(have, r->keep->secret)))
 		r->cu_adopt = true; /* the listing's copy is the one deliveries use */
-	if (!events_ok(r->keep))
-		r->cu_why = "events fixed";
-	else if (!active_ok(r->keep))
+	if (!active_ok(r->keep))
 		r->cu_why = "re-activated";
+	else if (!events_ok(r->keep))
+		r->cu_why = "events fixed";
+	if (r->cu_recreate)
+		it->action = ACS_REGISTRAR_ACTION_RECREATE;
+	else if (!active_ok(r->keep))
+		it->action = ACS_REGISTRAR_ACTION_RE_ENABLE;
+	else if (r->cu_why)
+		it->action = ACS_REGISTRAR_ACTION_UPDATE_EVENTS;
+	else if (r->cu_adopt)
+		it->action = ACS_REGISTRAR_ACTION_UPDATE;
 }
 
 static void on_hooks(const struct acs_clickup_result *res, struct acs_clickup_webhooks *whs,
@@ -911,6 +1088,7 @@ static void on_cu_extra_deleted(const struct acs_clickup_result *res, void *arg)
 			if (!strcmp(r->hooks->v[i].id, x->id))
 				dup = location_ok(r, &r->hooks->v[i]);
 		item_set(r, x->item, ACS_REGISTRAR_DELETED, NULL, dup ? "duplicate" : "not needed");
+		item_after(r, x->item, NULL, -1);
 	} else {
 		item_fail_cu(r, x->item, res);
 	}
@@ -927,6 +1105,8 @@ static void on_cu_put(const struct acs_clickup_result *res, struct acs_clickup_w
 			acs_xasprintf("%s%s", r->cu_adopt ? "secret restored, " : "", r->cu_why);
 		item_set(r, r->cu_item, ACS_REGISTRAR_UPDATED, r->keep->id, why);
 		free(why);
+		item_after(r, r->cu_item, wh ? cu_status(wh) : "active", wh ? wh->fail_count : 0);
+		item_events(r, r->cu_item, cu_events, ACS_ARRAY_SIZE(cu_events));
 	} else
 		item_fail_cu(r, r->cu_item, res);
 	acs_clickup_webhook_free(wh);
@@ -939,6 +1119,7 @@ static void on_cu_keep_deleted(const struct acs_clickup_result *res, void *arg)
 	struct run *r = arg;
 	if (res->cls == ACS_REST_OK || res->status == 404) {
 		gone_add(r, r->keep->id);
+		item_after(r, r->cu_item, NULL, -1);
 		r->cu_phase = PH_CREATE;
 	} else {
 		item_fail_cu(r, r->cu_item, res);
@@ -968,6 +1149,8 @@ static void on_cu_created(const struct acs_clickup_result *res, struct acs_click
 			item_set(r, r->cu_item, ACS_REGISTRAR_RECREATED, wh->id, "it had vanished");
 		else
 			item_set(r, r->cu_item, ACS_REGISTRAR_CREATED, wh->id, NULL);
+		item_after(r, r->cu_item, cu_status(wh), wh->fail_count);
+		item_events(r, r->cu_item, cu_events, ACS_ARRAY_SIZE(cu_events));
 	}
 	acs_clickup_webhook_free(wh);
 	r->step = ST_META_WRITE;
@@ -1077,6 +1260,20 @@ static void plan_meta(struct run *r)
 		secret_add(r->res, r->new_id, r->new_secret);
 		free(key);
 	}
+	/* Last deliveries of ids neither service lists any more (both
+	 * listings needed to tell). */
+	for (size_t i = 0; r->subs && r->cu_listed && i < r->meta.n; i++) {
+		const char *dk = r->meta.v[i].key;
+		if (strncmp(dk, ACS_REGISTRAR_DELIVERY_PREFIX, DELIVERY_LEN))
+			continue;
+		const char *id = dk + DELIVERY_LEN;
+		bool listed = in_listing(r, id) && !gone(r, id);
+		for (size_t s = 0; !listed && s < r->subs->n; s++)
+			listed = r->subs->subs[s].id && !strcmp(r->subs->subs[s].id, id) &&
+				 !gone(r, id);
+		if (!listed)
+			kvs_push(&r->ops, dk, NULL);
+	}
 	if (r->n_slots && r->cred_value && r->cred_changed && !r->ado_failed)
 		kvs_push(&r->ops, ACS_REGISTRAR_ADO_CRED_KEY, r->cred_value);
 }
@@ -1131,6 +1328,9 @@ static void finish(struct run *r)
 {
 	struct acs_registrar_result *res = r->res;
 	res->n_failed = 0;
+	res->dry_run = r->dry_run;
+	/* One line per subscription that needed (or got) something: the only
+	 * place a repair is logged. */
 	for (size_t i = 0; i < res->n_items; i++) {
 		const struct acs_registrar_item *it = &res->items[i];
 		if (it->outcome == ACS_REGISTRAR_FAILED)
@@ -1139,12 +1339,17 @@ static void finish(struct run *r)
 			continue;
 		struct acs_log_field f[] = {
 			{ "subscription", it->label },
+			{ "action", acs_registrar_action_name(it->action) },
 			{ "outcome", acs_registrar_outcome_name(it->outcome) },
+			{ "state", it->state ? it->state : "missing" },
 			{ "detail", it->detail },
 			{ "id", it->id },
 		};
-		acs_log_kv(it->outcome == ACS_REGISTRAR_FAILED ? ACS_LOG_WARN : ACS_LOG_INFO,
-			   "registrar",
+		/* A check reports to its caller: its plan is debug output. */
+		enum acs_log_level lvl = it->outcome == ACS_REGISTRAR_FAILED ? ACS_LOG_WARN
+					 : r->dry_run			     ? ACS_LOG_DEBUG
+									     : ACS_LOG_INFO;
+		acs_log_kv(lvl, "registrar",
 			   r->dry_run ? "webhook check (nothing changed)" : "webhook registration",
 			   f, ACS_ARRAY_SIZE(f));
 	}
@@ -1217,6 +1422,7 @@ static void step(struct run *r)
 					 r->cu_list ? "list" : "workspace",
 					 r->cu_list ? r->cu_list : r->cfg->clickup.workspace_id);
 			r->cu_has_item = true;
+			item_events(r, r->cu_item, cu_events, ACS_ARRAY_SIZE(cu_events));
 			rc = acs_clickup_get_webhooks(r->cu, ACS_GOVERNOR_INTERACTIVE,
 						      r->cfg->clickup.workspace_id, on_hooks, r);
 			if (rc == 0)

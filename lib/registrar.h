@@ -57,13 +57,22 @@
  *   same list, and workspace-wide otherwise. The location of a webhook cannot
  *   be changed, so ours with another location are deleted; of those left the
  *   best one is kept (secret known, right events, active). Wrong events or a
- *   health status other than active/failing (suspended) are fixed with PUT
+ *   health status other than active (failing, suspended) are fixed with PUT
  *   (which also re-activates). Its secret must be in meta as
  *   ACS_REGISTRAR_SECRET_PREFIX + id: when it is not (database lost), the
  *   secret the webhook listing carries (the SPEC's GetWebhooks example has
  *   one) is stored; when the listing has none, the webhook is deleted and
  *   created again to obtain a new one. Secrets of webhooks that no longer
  *   exist are removed from meta.
+ *
+ *   Health. Every item carries the state the listing showed (ADO status,
+ *   ClickUp health and fail_count), its events, the last delivery stored
+ *   in meta and the action the state calls for. ADO: any status other than
+ *   enabled (onProbation, disabledBySystem, disabledByUser,
+ *   disabledByInactiveIdentity) is re-enabled by the PUT, and recreated
+ *   when the PUT does not make it enabled. ClickUp: failing (deliveries
+ *   are being dropped) and suspended (none are sent) are both re-activated
+ *   by the PUT with status "active", which also resets fail_count.
  *
  *   No [map] section: nothing is needed, and nothing is touched (deleting
  *   every subscription because a file lost its mappings would be worse than
@@ -80,6 +89,11 @@
 #define ACS_REGISTRAR_CLICKUP_PATH "/webhooks/clickup"
 /** meta key prefix of a ClickUp webhook secret; the webhook id follows. */
 #define ACS_REGISTRAR_SECRET_PREFIX "clickup.webhook_secret."
+/** meta key prefix of the last delivery received from a subscription or
+ *  webhook (its id follows; the value is Unix ms in decimal). The engine
+ *  writes them; runs read them into the report and drop those of ids that
+ *  no longer exist. */
+#define ACS_REGISTRAR_DELIVERY_PREFIX "webhook.last_delivery."
 /** meta key of the fingerprint of the ADO Basic credentials last registered. */
 #define ACS_REGISTRAR_ADO_CRED_KEY "ado.webhook_credentials"
 /** The ClickUp events the webhook subscribes to (clickup.md §7). */
@@ -108,6 +122,18 @@ enum acs_registrar_outcome {
 	ACS_REGISTRAR_FAILED,	     /**< detail says why; the next run retries */
 };
 
+/** The repair a subscription needs, planned from the service's listing
+ *  (HEALTH in the DESIGN above). */
+enum acs_registrar_action {
+	ACS_REGISTRAR_ACTION_NONE = 0,	    /**< right as it is */
+	ACS_REGISTRAR_ACTION_RE_ENABLE,	    /**< PUT: ADO status not enabled, ClickUp not active */
+	ACS_REGISTRAR_ACTION_UPDATE_EVENTS, /**< PUT with the events we need */
+	ACS_REGISTRAR_ACTION_UPDATE,	    /**< other settings (filters, credentials, secret) */
+	ACS_REGISTRAR_ACTION_RECREATE,	    /**< delete (or vanished) and create again */
+	ACS_REGISTRAR_ACTION_CREATE,	    /**< missing */
+	ACS_REGISTRAR_ACTION_DELETE,	    /**< ours but not needed (duplicate, unmapped) */
+};
+
 /** One line of the summary. */
 struct acs_registrar_item {
 	enum acs_registrar_service service;
@@ -116,6 +142,19 @@ struct acs_registrar_item {
 	char *id;     /**< subscription / webhook id concerned; NULL when none */
 	char *detail; /**< why ("re-enabled", "duplicate"...), the error when FAILED,
 		       *  "" when there is nothing to add */
+	enum acs_registrar_action action; /**< what the listing called for; RECREATE also
+					   *  when a refused PUT turned into one */
+	char **events; /**< the events it delivers (as listed; as needed when missing
+			   *  or once a run fixed them) */
+	size_t n_events;
+	char *state;		  /**< as listed: ADO status ("enabled" when the service omits
+			     *  it), ClickUp health.status; NULL: it does not exist */
+	char *state_after;	  /**< after the run (the service's answer to the repair);
+			     *  NULL when it does not exist; = state for a check, an
+			     *  unchanged one or a failed repair */
+	int64_t fail_count;	  /**< ClickUp health.fail_count as listed; -1: ADO or none */
+	int64_t fail_count_after; /**< the same after the run */
+	int64_t last_delivery_ms; /**< meta ACS_REGISTRAR_DELIVERY_PREFIX + id; 0: none */
 };
 
 /** A live ClickUp webhook of ours and its signing secret. */
@@ -128,6 +167,7 @@ struct acs_registrar_result {
 	struct acs_registrar_item *items; /**< ADO first (by project, then event), then ClickUp */
 	size_t n_items;
 	size_t n_failed; /**< items with ACS_REGISTRAR_FAILED */
+	bool dry_run;	 /**< from acs_registrar_check: outcomes are what a run would do */
 	/** Every ClickUp webhook of ours that exists after the run with the
 	 *  secret it signs with (normally one): hand them to the intake. */
 	struct acs_registrar_secret *secrets;
@@ -165,6 +205,14 @@ int acs_registrar_load_secrets(struct acs_store *store, acs_registrar_secrets_cb
 
 /** Free res and wipe its secrets. NULL is a no-op. */
 void acs_registrar_result_free(struct acs_registrar_result *res);
+
+/** "none", "re-enable", "update events", "update", "recreate", "create",
+ *  "delete". */
+const char *acs_registrar_action_name(enum acs_registrar_action a);
+
+/** True when some item of res still needs a repair: its action is not NONE
+ *  and a run did not carry it out (a check's result: anything to repair). */
+bool acs_registrar_repair_due(const struct acs_registrar_result *res);
 
 /** "created", "unchanged", "updated", "recreated", "deleted", "failed". */
 const char *acs_registrar_outcome_name(enum acs_registrar_outcome o);

@@ -19,6 +19,8 @@
 #define DEFAULT_MAX_WAIT_MS (5 * 60 * 1000)
 #define MAX_EXTRA_HEADERS 32
 
+struct stream;
+
 /* One call from acs_rest_request to its callback. It is on exactly one of
  * r->queue (waiting for the governor) or r->inflight (sent). */
 struct call {
@@ -37,6 +39,57 @@ struct call {
 	unsigned attempts;
 	uint64_t queued_at; /**< loop time of acs_rest_request */
 	uint64_t curl_id;
+	uint64_t timeout_ms;   /**< per attempt, 0 = the pipeline's */
+	struct stream *stream; /**< file download or upload, or NULL */
+};
+
+/*
+ * STREAMS
+ *   A call with a download or upload moves file bytes between libcurl's callbacks and
+ *   uv_fs requests on the thread pool, one request in flight at a time and at most two
+ *   ACS_REST_STREAM_BUF buffers per call. When libcurl asks for bytes that are not
+ *   there yet (or brings bytes there is no room for), the transfer pauses and the fs
+ *   completion resumes it. Each attempt bumps gen: a request of an earlier attempt
+ *   still in flight is let finish and its result ignored. The call's callback waits
+ *   until no fs request is in flight (the fd is the caller's again after it) and, for a
+ *   download, until every byte is written.
+ */
+struct stream {
+	struct call *c;
+	bool down; /**< download (else upload) */
+	uv_file fd;
+	unsigned gen; /**< attempt number: stale fs results are ignored */
+	bool in_curl; /**< the attempt's transfer is in flight (resume allowed) */
+	bool paused;  /**< a curl callback answered PAUSE */
+	bool in_cb;   /**< inside a curl callback: no cancel or resume from here */
+	bool busy;    /**< req is in flight */
+	unsigned busy_gen;
+	int io_error; /**< first fs failure of the call (negative), 0 = none */
+	uv_fs_t req;
+	/* download */
+	acs_rest_bytes_cb bytes;
+	void *bytes_arg;
+	char *fill; /**< bytes taken, not yet written */
+	size_t fill_len;
+	char *wbuf; /**< being written */
+	size_t wbuf_len;
+	uint64_t woff;	  /**< file offset of the next write */
+	uint64_t written; /**< bytes of this attempt on disk */
+	/* upload */
+	int64_t offset;
+	uint64_t flen;
+	char *head, *tail;
+	size_t head_len, tail_len;
+	uint64_t pos;  /**< body bytes handed to libcurl this attempt */
+	uint64_t fpos; /**< next file byte to read (relative to offset) */
+	char *rbuf;
+	size_t rlen, roff; /**< bytes read / already handed out */
+	/* completion held back until the fs request is done */
+	bool finishing;
+	struct acs_rest_result res;
+	char msg[512];
+	json_t *json; /**< the held result's parsed body (owned) */
+	char *body;   /**< the held result's body (owned) */
 };
 
 struct list {
@@ -183,8 +236,23 @@ char *acs_rest_escape(const char *s)
 
 /* --- completion ----------------------------------------------------------- */
 
+static void stream_free(struct stream *s)
+{
+	if (!s)
+		return;
+	free(s->fill);
+	free(s->wbuf);
+	free(s->rbuf);
+	free(s->head);
+	free(s->tail);
+	json_decref(s->json);
+	free(s->body);
+	free(s);
+}
+
 static void call_free(struct call *c)
 {
+	stream_free(c->stream);
 	free(c->method);
 	free(c->url);
 	for (size_t i = 0; c->headers[i]; i++)
@@ -249,6 +317,207 @@ static uint64_t wall_ms(void)
 	return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
+/* --- streams ------------------------------------------------------------------- */
+
+static void stream_pump(struct stream *s);
+
+static void stream_resume(struct stream *s)
+{
+	if (s->paused && s->in_curl && !s->in_cb) {
+		s->paused = false;
+		(void)acs_curl_loop_resume(s->c->r->cl, s->c->curl_id);
+	}
+}
+
+/* A file operation failed: stop the transfer; its completion reports io_error. */
+static void stream_fail(struct stream *s, int error)
+{
+	if (!s->io_error)
+		s->io_error = error;
+	/* From inside a curl callback the callback's own answer aborts instead. */
+	if (s->in_curl && !s->in_cb)
+		(void)acs_curl_loop_cancel(s->c->r->cl, s->c->curl_id);
+}
+
+static void stream_fs_cb(uv_fs_t *req)
+{
+	struct stream *s = acs_container_of(req, struct stream, req);
+	ssize_t n = req->result;
+	bool stale = s->busy_gen != s->gen;
+	uv_fs_req_cleanup(req);
+	s->busy = false;
+	if (!stale) {
+		if (s->down) {
+			if (n < 0)
+				stream_fail(s, (int)n);
+			else if ((size_t)n < s->wbuf_len)
+				stream_fail(s, -EIO); /* regular files write fully */
+			else
+				s->written += s->wbuf_len;
+			s->wbuf_len = 0;
+		} else {
+			if (n < 0) {
+				stream_fail(s, (int)n);
+			} else if (n == 0) {
+				stream_fail(s, -EIO); /* the file is shorter than said */
+			} else {
+				s->rlen = (size_t)n;
+				s->roff = 0;
+				s->fpos += (uint64_t)n;
+			}
+		}
+	} else if (s->down) {
+		s->wbuf_len = 0;
+	}
+	stream_pump(s);
+}
+
+static void finish(struct call *c, const struct acs_rest_result *res);
+
+/* Start the next fs request if one is due; resume a paused transfer; run a held-back
+ * completion once nothing is left in flight. */
+static void stream_pump(struct stream *s)
+{
+	if (s->busy)
+		return;
+	struct acs_rest *r = s->c->r;
+	if (s->down && s->fill_len && !s->io_error) {
+		char *t = s->wbuf;
+		s->wbuf = s->fill;
+		s->wbuf_len = s->fill_len;
+		s->fill = t;
+		s->fill_len = 0;
+		uv_buf_t b = uv_buf_init(s->wbuf, (unsigned)s->wbuf_len);
+		s->busy_gen = s->gen;
+		int rc =
+			uv_fs_write(r->loop, &s->req, s->fd, &b, 1, (int64_t)s->woff, stream_fs_cb);
+		if (rc == 0) {
+			s->busy = true;
+			s->woff += s->wbuf_len;
+		} else {
+			s->wbuf_len = 0;
+			stream_fail(s, rc);
+		}
+		stream_resume(s); /* room in fill again */
+	} else if (!s->down && s->in_curl && s->paused && s->rlen == s->roff && s->fpos < s->flen &&
+		   s->pos >= s->head_len && !s->io_error) {
+		uint64_t want = ACS_MIN((uint64_t)ACS_REST_STREAM_BUF, s->flen - s->fpos);
+		uv_buf_t b = uv_buf_init(s->rbuf, (unsigned)want);
+		s->busy_gen = s->gen;
+		int rc = uv_fs_read(r->loop, &s->req, s->fd, &b, 1, s->offset + (int64_t)s->fpos,
+				    stream_fs_cb);
+		if (rc == 0)
+			s->busy = true;
+		else
+			stream_fail(s, rc);
+	} else if (!s->down) {
+		stream_resume(s);
+	}
+	if (!s->busy && s->finishing) {
+		s->finishing = false;
+		s->res.file_bytes = s->written;
+		if (s->io_error && s->res.cls == ACS_REST_OK) {
+			s->res.cls = ACS_REST_RETRYABLE;
+			s->res.error = s->io_error;
+			snprintf(s->msg, sizeof(s->msg), "file: %s", uv_strerror(s->io_error));
+		}
+		s->res.message = s->msg;
+		struct acs_rest_result res = s->res;
+		finish(s->c, &res);
+	}
+}
+
+/* libcurl brings body bytes of a 2xx answer. */
+static size_t stream_sink(const char *data, size_t len, void *arg)
+{
+	struct stream *s = arg;
+	if (s->io_error)
+		return 0; /* fails the transfer */
+	s->in_cb = true;
+	if (s->fill_len && s->fill_len + len > ACS_REST_STREAM_BUF) {
+		if (s->busy) {
+			s->paused = true;
+			s->in_cb = false;
+			return ACS_CURL_STREAM_PAUSE;
+		}
+		stream_pump(s); /* fill goes to the file: empty again */
+		if (s->io_error) {
+			s->in_cb = false;
+			return 0;
+		}
+	}
+	/* One chunk larger than a buffer (libcurl hands over what it held while paused)
+	 * is taken whole into an empty buffer. */
+	if (len > ACS_REST_STREAM_BUF)
+		s->fill = acs_xrealloc(s->fill, len);
+	memcpy(s->fill + s->fill_len, data, len);
+	s->fill_len += len;
+	if (s->bytes)
+		s->bytes(data, len, s->bytes_arg);
+	stream_pump(s);
+	s->in_cb = false;
+	return s->io_error ? 0 : len;
+}
+
+static void stream_restart(struct stream *s)
+{
+	s->gen++;
+	s->paused = false;
+	s->fill_len = 0;
+	s->woff = 0;
+	s->written = 0;
+	s->pos = 0;
+	s->fpos = 0;
+	s->rlen = s->roff = 0;
+	if (s->down && s->bytes)
+		s->bytes(NULL, 0, s->bytes_arg);
+}
+
+static size_t copy_out(char *buf, size_t len, const char *src, size_t avail)
+{
+	size_t n = ACS_MIN(len, avail);
+	memcpy(buf, src, n);
+	return n;
+}
+
+/* libcurl asks for request body bytes (buf NULL: start over). */
+static size_t stream_source(char *buf, size_t len, void *arg)
+{
+	struct stream *s = arg;
+	if (!buf) {
+		stream_restart(s);
+		return 0;
+	}
+	if (s->io_error)
+		return ACS_CURL_STREAM_ABORT;
+	if (s->pos < s->head_len) {
+		size_t n = copy_out(buf, len, s->head + s->pos, s->head_len - (size_t)s->pos);
+		s->pos += n;
+		return n;
+	}
+	uint64_t fend = s->head_len + s->flen;
+	if (s->pos < fend) {
+		if (s->rlen == s->roff) {
+			s->paused = true;
+			s->in_cb = true;
+			stream_pump(s);
+			s->in_cb = false;
+			return s->io_error ? ACS_CURL_STREAM_ABORT : ACS_CURL_STREAM_PAUSE;
+		}
+		size_t n = copy_out(buf, len, s->rbuf + s->roff, s->rlen - s->roff);
+		s->roff += n;
+		s->pos += n;
+		return n;
+	}
+	if (s->pos < fend + s->tail_len) {
+		size_t n = copy_out(buf, len, s->tail + (s->pos - fend),
+				    (size_t)(fend + s->tail_len - s->pos));
+		s->pos += n;
+		return n;
+	}
+	return 0;
+}
+
 static void done_cb(const struct acs_http_response *resp, void *arg)
 {
 	struct call *c = arg;
@@ -259,6 +528,8 @@ static void done_cb(const struct acs_http_response *resp, void *arg)
 
 	list_remove(&r->inflight, c);
 	c->attempts++;
+	if (c->stream)
+		c->stream->in_curl = false;
 	acs_governor_headers_init(&h);
 	if (resp->status)
 		acs_governor_headers_parse(&h, get_header, &hl, wall_ms());
@@ -275,6 +546,12 @@ static void done_cb(const struct acs_http_response *resp, void *arg)
 
 	if (resp->error == ACS_ECANCELED)
 		cls = ACS_REST_RETRYABLE; /* not done: the caller may try later */
+	if (c->stream && c->stream->io_error) {
+		/* Our own file failed, not the service: no retry. */
+		cls = ACS_REST_RETRYABLE;
+		error = c->stream->io_error;
+		snprintf(msg, sizeof(msg), "file: %s", uv_strerror(error));
+	}
 	if (!resp->error && resp->body_len && (!c->raw || cls != ACS_REST_OK)) {
 		json = json_loadb(resp->body, resp->body_len, JSON_DECODE_ANY, NULL);
 		if (!json && cls == ACS_REST_OK) {
@@ -292,7 +569,7 @@ static void done_cb(const struct acs_http_response *resp, void *arg)
 	}
 
 	if (cls == ACS_REST_RETRYABLE && c->attempts < r->max_attempts && !r->closing &&
-	    resp->error != ACS_ECANCELED) {
+	    resp->error != ACS_ECANCELED && !(c->stream && c->stream->io_error)) {
 		char st[16], at[16];
 		snprintf(st, sizeof(st), "%ld", resp->status);
 		snprintf(at, sizeof(at), "%u", c->attempts);
@@ -319,6 +596,22 @@ static void done_cb(const struct acs_http_response *resp, void *arg)
 		.response = resp,
 		.attempts = c->attempts,
 	};
+	if (c->stream) {
+		/* Held back until the file I/O is done (the fd is then the caller's). The
+		 * held result keeps neither body nor headers. */
+		struct stream *s = c->stream;
+		s->res = res;
+		s->json = json; /* the reference moves to the stream */
+		s->body = acs_xmalloc(resp->body_len + 1);
+		memcpy(s->body, resp->body, resp->body_len);
+		s->body[resp->body_len] = '\0';
+		s->res.body = s->body;
+		s->res.response = NULL;
+		snprintf(s->msg, sizeof(s->msg), "%s", msg);
+		s->finishing = true;
+		stream_pump(s);
+		return;
+	}
 	finish(c, &res);
 	json_decref(json);
 }
@@ -336,9 +629,27 @@ static void start(struct acs_rest *r, struct call *c)
 		.timeout_ms = r->timeout_ms,
 		.max_response_bytes = c->max_response_bytes,
 	};
+	struct acs_curl_stream cs = { 0 };
+	if (c->timeout_ms)
+		req.timeout_ms = c->timeout_ms;
+	if (c->stream) {
+		struct stream *s = c->stream;
+		stream_restart(s);
+		s->in_curl = true;
+		cs.arg = s;
+		if (s->down) {
+			cs.sink = stream_sink;
+		} else {
+			cs.source = stream_source;
+			req.body_len = s->head_len + s->flen + s->tail_len;
+		}
+		req.stream = &cs;
+	}
 	list_push_tail(&r->inflight, c);
 	int rc = acs_curl_loop_request(r->cl, &req, done_cb, c, &c->curl_id);
 	if (rc) {
+		if (c->stream)
+			c->stream->in_curl = false;
 		list_remove(&r->inflight, c);
 		acs_governor_release(r->gov, uv_now(r->loop), -1, NULL);
 		finish_error(c, ACS_REST_PERMANENT, rc, acs_strerror(rc));
@@ -459,6 +770,8 @@ int acs_rest_request(struct acs_rest *r, const struct acs_rest_call *call, acs_r
 		return ACS_ECLOSED;
 	if (!call || !call->method || !call->path || !cb)
 		return -EINVAL;
+	if (call->upload && (call->body_len || call->download))
+		return -EINVAL;
 	size_t nextra = 0;
 	while (call->headers && call->headers[nextra])
 		nextra++;
@@ -493,7 +806,35 @@ int acs_rest_request(struct acs_rest *r, const struct acs_rest_call *call, acs_r
 	}
 	c->cls = call->cls;
 	c->max_response_bytes = call->max_response_bytes;
-	c->raw = call->raw;
+	c->raw = call->raw || call->download;
+	c->timeout_ms = call->timeout_ms;
+	if (call->download || call->upload) {
+		struct stream *s = acs_xcalloc(1, sizeof(*s));
+		s->c = c;
+		if (call->download) {
+			s->down = true;
+			s->fd = call->download->fd;
+			s->bytes = call->download->bytes;
+			s->bytes_arg = call->download->bytes_arg;
+			s->fill = acs_xmalloc(ACS_REST_STREAM_BUF);
+			s->wbuf = acs_xmalloc(ACS_REST_STREAM_BUF);
+		} else {
+			const struct acs_rest_upload *u = call->upload;
+			s->fd = u->fd;
+			s->offset = u->offset;
+			s->flen = u->len;
+			s->head_len = u->head_len;
+			s->tail_len = u->tail_len;
+			s->head = acs_xmalloc(u->head_len + 1);
+			if (u->head_len)
+				memcpy(s->head, u->head, u->head_len);
+			s->tail = acs_xmalloc(u->tail_len + 1);
+			if (u->tail_len)
+				memcpy(s->tail, u->tail, u->tail_len);
+			s->rbuf = acs_xmalloc(ACS_REST_STREAM_BUF);
+		}
+		c->stream = s;
+	}
 	c->cb = cb;
 	c->arg = arg;
 	c->queued_at = uv_now(r->loop);

@@ -49,6 +49,38 @@ struct acs_rest_opts {
 	acs_rest_error_text_cb error_text; /**< NULL: looks for "err", "message", "error" */
 };
 
+/** Sees every body byte of a streamed call in order (e.g. for a digest), on the loop.
+ *  (NULL, 0) means the bytes seen so far are void: a new attempt starts from byte 0. */
+typedef void (*acs_rest_bytes_cb)(const void *data, size_t len, void *arg);
+
+/** Stream the body of a 2xx answer into a file instead of memory. The bytes are
+ *  written from offset 0 with uv_fs_write on libuv's thread pool (never on the loop),
+ *  through two bounded buffers (ACS_REST_STREAM_BUF each); the transfer pauses while
+ *  both are full. The completion callback runs only once every write finished. Past
+ *  the file's last byte may be left over from an earlier attempt: use
+ *  acs_rest_result.file_bytes, not the file size. */
+struct acs_rest_download {
+	uv_file fd;		 /**< open for writing; borrowed until the callback ran */
+	acs_rest_bytes_cb bytes; /**< optional: every byte taken, in order */
+	void *bytes_arg;
+};
+
+/** Send head + len bytes of a file (from offset) + tail as the request body, read with
+ *  uv_fs_read on the thread pool ACS_REST_STREAM_BUF at a time, never the whole file.
+ *  Content-Length is head_len + len + tail_len. head and tail are copied. */
+struct acs_rest_upload {
+	uv_file fd; /**< open for reading; borrowed until the callback ran */
+	int64_t offset;
+	uint64_t len;
+	const void *head;
+	size_t head_len;
+	const void *tail;
+	size_t tail_len;
+};
+
+/** Buffer size of a streamed call (two of them per call). */
+#define ACS_REST_STREAM_BUF (256u << 10)
+
 /** One call. Everything is copied by acs_rest_request. */
 struct acs_rest_call {
 	const char *method;	  /**< "GET", "POST", "PUT", "PATCH", "DELETE" */
@@ -61,6 +93,11 @@ struct acs_rest_call {
 	enum acs_governor_class cls; /**< interactive (default) or background */
 	size_t max_response_bytes;   /**< 0 = curl_loop's default */
 	bool raw;		     /**< do not parse the body as JSON (downloads) */
+	const struct acs_rest_download *download; /**< stream a 2xx body to a file (implies
+						   *  raw); copied */
+	const struct acs_rest_upload *upload;	  /**< body from a file; body/body_len must be
+					       *  unset; copied */
+	uint64_t timeout_ms; /**< per attempt; 0 = the pipeline's (large files need more) */
 };
 
 /** What the completion callback gets; valid only during the callback. */
@@ -75,8 +112,10 @@ struct acs_rest_result {
 	json_t *json;	     /**< parsed body (borrowed; NULL when empty, raw or not JSON) */
 	const char *body;    /**< raw body, NUL-terminated */
 	size_t body_len;
-	const struct acs_http_response *response; /**< headers etc.; NULL when never sent */
+	const struct acs_http_response *response; /**< headers etc.; NULL when never sent,
+						   *  and for a download or upload call */
 	unsigned attempts;			  /**< requests sent for this call */
+	uint64_t file_bytes; /**< streamed download: body bytes written to the file */
 };
 
 typedef void (*acs_rest_done_cb)(const struct acs_rest_result *res, void *arg);

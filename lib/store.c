@@ -25,7 +25,9 @@
  * synchronous=FULL, held the writer (and every webhook waiting for its 200) for
  * tens of milliseconds while it copied pages and fsynced the database file. A
  * passive checkpoint on another connection never blocks the writer. */
+#ifndef CHECKPOINT_FRAMES
 #define CHECKPOINT_FRAMES 1000
+#endif
 
 /* WAL files are truncated back to this after a checkpoint (a burst must not leave a
  * huge -wal file behind forever). */
@@ -43,6 +45,7 @@ struct job {
 	acs_store_fn fn;
 	acs_store_done_cb done;
 	void *arg;
+	bool lazy;	       /**< acs_store_write_lazy: its commit need not be fsynced */
 	int rc;		       /**< fn's result, or the store's error */
 	char err[ACS_ERR_LEN]; /**< message when rc < 0 */
 };
@@ -95,6 +98,7 @@ struct acs_store {
 	uv_thread_t reader;
 	bool writer_started;
 	bool reader_started;
+	bool wdb_lazy; /**< writer thread: wdb runs with synchronous = NORMAL now */
 	struct job *batch[ACS_STORE_MAX_BATCH]; /**< writer thread: the running batch */
 };
 
@@ -291,6 +295,25 @@ static void run_batch(struct acs_store *st, size_t n, struct batch_result *res)
 		commit_txn(st, first, n, res);
 }
 
+/* A batch of lazy jobs only commits with synchronous = NORMAL: no fsync, yet atomic
+ * and in order (WAL). The next durable commit fsyncs the WAL and with it every lazy
+ * commit before it; a power cut may lose only lazy commits after the last durable
+ * one. A pragma that fails leaves the connection as it was, which is only slower
+ * (FULL) or was already lazy. */
+static void set_durability(struct acs_store *st, size_t n)
+{
+	bool lazy = true;
+	for (size_t i = 0; i < n && lazy; i++)
+		lazy = st->batch[i]->lazy;
+	if (lazy == st->wdb_lazy)
+		return;
+	if (exec_quiet(st->wdb, lazy ? "PRAGMA synchronous = NORMAL"
+				     : "PRAGMA synchronous = FULL") == SQLITE_OK)
+		st->wdb_lazy = lazy;
+	else
+		acs_log(ACS_LOG_WARN, MOD, "cannot set synchronous: %s", sqlite3_errmsg(st->wdb));
+}
+
 static void notify_loop(struct acs_store *st)
 {
 	/* Only fails for a handle that is not an async: a broken invariant. */
@@ -320,6 +343,7 @@ static void writer_main(void *arg)
 		uv_mutex_unlock(&st->mu);
 
 		struct batch_result res = { .commit_rc = 1 /* no BEGIN/COMMIT yet */ };
+		set_durability(st, n);
 		run_batch(st, n, &res);
 
 		uv_mutex_lock(&st->mu);
@@ -576,8 +600,8 @@ static void on_async(uv_async_t *h)
 		finish(st);
 }
 
-static int submit(struct acs_store *st, bool read, acs_store_fn fn, acs_store_done_cb done,
-		  void *arg)
+static int submit(struct acs_store *st, bool read, bool lazy, acs_store_fn fn,
+		  acs_store_done_cb done, void *arg)
 {
 	if (acs_fails_assert(st != NULL) || acs_fails_assert(fn != NULL))
 		return -EINVAL;
@@ -590,6 +614,7 @@ static int submit(struct acs_store *st, bool read, acs_store_fn fn, acs_store_do
 	j->fn = fn;
 	j->done = done;
 	j->arg = arg;
+	j->lazy = lazy;
 	st->pending++;
 	update_ref(st);
 	if (read) {
@@ -606,12 +631,17 @@ static int submit(struct acs_store *st, bool read, acs_store_fn fn, acs_store_do
 
 int acs_store_write(struct acs_store *st, acs_store_fn fn, acs_store_done_cb done, void *arg)
 {
-	return submit(st, false, fn, done, arg);
+	return submit(st, false, false, fn, done, arg);
+}
+
+int acs_store_write_lazy(struct acs_store *st, acs_store_fn fn, acs_store_done_cb done, void *arg)
+{
+	return submit(st, false, true, fn, done, arg);
 }
 
 int acs_store_read(struct acs_store *st, acs_store_fn fn, acs_store_done_cb done, void *arg)
 {
-	return submit(st, true, fn, done, arg);
+	return submit(st, true, false, fn, done, arg);
 }
 
 size_t acs_store_pending(const struct acs_store *st)

@@ -17,7 +17,9 @@
  *
  * Durability. The database runs in WAL mode with synchronous=FULL: a webhook is
  * acknowledged only after the commit that stored it, so a commit must survive a power
- * cut. foreign_keys=ON and busy_timeout are set on both connections.
+ * cut. foreign_keys=ON and busy_timeout are set on both connections. A batch made only
+ * of acs_store_write_lazy jobs commits with synchronous=NORMAL (no fsync; made durable
+ * by the next ordinary commit).
  *
  * Threads. The loop thread only queues jobs and runs completion callbacks. The writer
  * thread owns the read-write connection; the reader thread owns a second connection
@@ -104,6 +106,14 @@ int acs_store_open(uv_loop_t *loop, const char *path, struct acs_store **out,
  *  acs_store_close, ACS_ETOOBIG past ACS_STORE_MAX_PENDING or -EINVAL when fn is NULL
  *  (in those cases done is never called). */
 int acs_store_write(struct acs_store *st, acs_store_fn fn, acs_store_done_cb done, void *arg);
+
+/** As acs_store_write, for a job whose effect may be lost in a power cut (the daemon
+ *  recovers without it, e.g. the scheduler's claim: rows left 'processing' are
+ *  pending again after a restart anyway). A batch of only such jobs commits without
+ *  an fsync (synchronous = NORMAL); it is still atomic, ordered with the other writes,
+ *  and made durable by the next ordinary commit. A batch holding any ordinary job is
+ *  fsynced as usual. Same ownership and return codes as acs_store_write. */
+int acs_store_write_lazy(struct acs_store *st, acs_store_fn fn, acs_store_done_cb done, void *arg);
 
 /** Queue a read job: fn runs on the reader thread in its own read transaction (one
  *  snapshot; the connection is query_only, so writes fail), done on the loop thread.

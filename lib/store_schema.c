@@ -170,9 +170,38 @@ static const char *const migration_2[] = {
 	NULL,
 };
 
+/* Dashboard: the priority table of a mapping (ADO priority 1..4 -> ClickUp priority name;
+ * the default is the product's fixed one), and an index for the per-minute event counts
+ * of the overview (received_at ranges of the last hour). */
+static const char *const migration_3[] = {
+	"ALTER TABLE project_map ADD COLUMN priority_map TEXT NOT NULL"
+	"  DEFAULT '{\"1\":\"urgent\",\"2\":\"high\",\"3\":\"normal\",\"4\":\"low\"}'"
+	"  CHECK (json_valid(priority_map) AND json_type(priority_map) = 'object');"
+	"CREATE INDEX inbox_received ON inbox (received_at);",
+	NULL,
+};
+
+/* Attachments: the state of each row, so a row can be written before the transfer (an
+ * intent) and a crash is recovered by looking for the twin instead of uploading again.
+ * Rows of earlier versions were complete. */
+static const char *const migration_4[] = {
+	"ALTER TABLE attachment_map ADD COLUMN state TEXT NOT NULL DEFAULT 'done'"
+	"  CHECK (state IN ('pending', 'uploaded', 'done', 'link_pending', 'linked', 'failed'));",
+	NULL,
+};
+
+/* The scheduler's queue read (every pending row: its id, item and due time) from the
+ * index alone: the table rows hold the bodies, a few per page, and reading them made
+ * that read cost a page per row. Same leading columns, so every other use stays. */
+static const char *const migration_5[] = {
+	"DROP INDEX inbox_due;"
+	"CREATE INDEX inbox_due ON inbox (state, next_attempt_at, item_key);",
+	NULL,
+};
+
 static const struct acs__store_migration migrations[] = {
-	{ 1, migration_1 },
-	{ 2, migration_2 },
+	{ 1, migration_1 }, { 2, migration_2 }, { 3, migration_3 },
+	{ 4, migration_4 }, { 5, migration_5 },
 };
 
 static int sql_fail(sqlite3 *db, char err[ACS_ERR_LEN], const char *what)

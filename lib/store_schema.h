@@ -9,7 +9,7 @@
 #include "common.h"
 
 /*
- * SCHEMA (version 2). Timestamps are integer milliseconds since the Unix epoch, JSON
+ * SCHEMA (version 4). Timestamps are integer milliseconds since the Unix epoch, JSON
  * columns hold text that json_valid() accepts (CHECK constraints call it, so a
  * connection writing these tables needs PRAGMA trusted_schema = ON, sqlite's default),
  * and every table is STRICT.
@@ -32,6 +32,12 @@
  *   intent          (version 2) a create in progress: written before the remote create,
  *                   closed with the pair row; an open one after a crash means "look for
  *                   the twin before creating again". One open intent per source item.
+ *   (version 3)     project_map.priority_map: ADO priority "1".."4" -> ClickUp priority
+ *                   name (default the fixed urgent/high/normal/low table); index
+ *                   inbox_received for the dashboard's events per minute.
+ *   (version 4)     attachment_map.state: 'pending' (written before the transfer), 'uploaded'
+ *                   (ADO twin uploaded, relation not confirmed), 'done', 'link_pending' /
+ *                   'linked' (over the size cap: a comment with a link), 'failed'.
  *
  * Enumerated values (enforced by CHECK constraints):
  *   project_map.source      'file' | 'db'
@@ -47,7 +53,7 @@
  */
 
 /** The schema version this build creates and understands. */
-#define ACS_STORE_SCHEMA_VERSION 2
+#define ACS_STORE_SCHEMA_VERSION 5
 
 /** Bring db up to ACS_STORE_SCHEMA_VERSION: each pending migration runs in its own
  *  BEGIN IMMEDIATE transaction that also sets user_version, so a failure leaves the

@@ -345,14 +345,25 @@ static void ado_query(struct acs_sweep *s)
 
 static char *clickup_body(const struct acs_clickup_task *t, const char *list_id)
 {
+	return acs_sweep_clickup_event_body(t, list_id, "taskUpdated");
+}
+
+char *acs_sweep_ado_event_body(const struct acs_ado_work_item *wi)
+{
+	return ado_body(wi);
+}
+
+char *acs_sweep_clickup_event_body(const struct acs_clickup_task *t, const char *list_id,
+				   const char *event)
+{
 	char date[32], hid[48];
 	snprintf(date, sizeof(date), "%" PRId64, t->date_updated);
 	snprintf(hid, sizeof(hid), "sweep-%" PRId64, t->date_updated);
 	const char *list = t->list_id && t->list_id[0] ? t->list_id : list_id;
 	json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:i, s:s, s:s, s:s}]}", "event",
-				 "taskUpdated", "task_id", t->id, "list_id", list, "webhook_id",
-				 "sweep", "history_items", "id", hid, "type", 1, "date", date,
-				 "field", "sweep", "parent_id", list);
+				 event, "task_id", t->id, "list_id", list, "webhook_id", "sweep",
+				 "history_items", "id", hid, "type", 1, "date", date, "field",
+				 "sweep", "parent_id", list);
 	acs_require(root != NULL);
 	char *body = json_dumps(root, JSON_COMPACT);
 	json_decref(root);

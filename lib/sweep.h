@@ -14,6 +14,8 @@
 struct acs_store;
 struct acs_ado_client;
 struct acs_clickup_client;
+struct acs_ado_work_item;
+struct acs_clickup_task;
 struct acs_config;
 struct acs_sweep;
 
@@ -93,6 +95,16 @@ void acs_sweep_start(struct acs_sweep *s, uint64_t first_delay_ms, uint64_t inte
 int acs_sweep_run(struct acs_sweep *s, acs_sweep_done_cb cb, void *arg);
 
 void acs_sweep_stats(const struct acs_sweep *s, struct acs_sweep_stats *out);
+
+/** The synthetic delivery the sweep stores for a listed work item: a workitem.updated
+ *  envelope carrying the full item as resource.revision (see DESIGN). For other modules
+ *  that feed listed items through the inbox (backfill). Heap string, free(). */
+char *acs_sweep_ado_event_body(const struct acs_ado_work_item *wi);
+/** The same for a listed task: a body of ClickUp event `event` ("taskUpdated" as the
+ *  sweep stores it, or "taskCreated", which starts a pair) whose one history item (field
+ *  "sweep") is dated the task's date_updated. Heap string, free(). */
+char *acs_sweep_clickup_event_body(const struct acs_clickup_task *t, const char *list_id,
+				   const char *event);
 
 /** Stop the timer, let a run in flight end (its calls finish, its watermarks are not
  *  advanced), free s, then cb (may be NULL). Idempotent. */

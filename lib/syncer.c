@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 #include <strings.h>
 
 #include "ado_client.h"
+#include "attachments.h"
 #include "clickup_client.h"
+#include "comments.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -44,17 +47,33 @@
 #define CLS ACS_GOVERNOR_INTERACTIVE
 #define NFIELDS 8
 
+/* One mapping the syncer runs: a [map] section of the file or a dashboard row (source
+ * 'db'). Shared by the syncer's set, the runs that use it and the configuration
+ * snapshots (acs_syncer_config_hold): freed with the last reference, so a reload never
+ * pulls a mapper from under a job. */
 struct mapping {
-	const struct acs_config_map *cfg; /**< borrowed from the config */
-	int64_t id;			  /**< project_map.id */
+	unsigned refs;
+	const struct acs_config_map *cfg; /**< the file's section, or &row */
+	struct acs_config_map row;	  /**< a dashboard mapping, owned (from_db) */
+	bool from_db;
+	char *sig;  /**< from_db: the row as read; another value is another mapping */
+	int64_t id; /**< project_map.id */
+	int prio[5]; /**< priority_map: ADO 1..4 -> ClickUp 1..4 (0: not given) */
 	struct acs_mapper *mapper;
-	/* learned at start, freed once the mapper is built */
+	/* learned at (re)load, freed once the mapper is built */
 	char **type_names;
 	struct acs_ado_state_list **states; /**< per type_names entry */
 	size_t n_types;
 	struct acs_clickup_list *list;
 	struct acs_clickup_members *members;
+	json_t *fields; /**< GET /list/{id}/field "fields" (owned) */
+	bool learn_failed;
+	char learn_err[ACS_ERR_LEN];
+	char *close_status; /**< the list's first "closed" status, else "done"; NULL = none */
 };
+
+struct load;
+struct snap;
 
 struct acs_syncer {
 	uv_loop_t *loop;
@@ -62,14 +81,15 @@ struct acs_syncer {
 	struct acs_ado_client *ado;
 	struct acs_clickup_client *cu;
 	const struct acs_config *cfg;
-	struct mapping *maps;
+	struct mapping **maps; /**< the set in use (one reference each) */
 	size_t n_maps;
-	/* start */
-	acs_syncer_ready_cb ready_cb;
-	void *ready_arg;
-	unsigned start_pending;
-	int start_rc;
-	char start_err[ACS_ERR_LEN];
+	struct snap *snap; /**< the set as a configuration (one reference) */
+	struct acs_comments *comments;
+	struct acs_attachments *att; /**< borrowed; NULL: attachments are not mirrored here */
+	char *me;		     /**< [ado] assigned_to = @Me resolved: the PAT's e-mail */
+	/* start and reloads */
+	struct load *load;	 /**< the (re)load in flight */
+	struct load *queued;	 /**< reloads asked for meanwhile: one more load serves them */
 	bool started, ready;
 	/* lifetime */
 	size_t running;
@@ -99,6 +119,20 @@ struct run {
 	int64_t cu_max_hist;		/**< newest history item date */
 	int64_t cu_field_time[NFIELDS]; /**< newest history date per field bit */
 	char *skip_note;		/**< events out of scope, for the log */
+	int ado_life;	   /**< last of the ADO delete (1) / restore (2) events, 0 = none */
+	bool cu_deleted;   /**< a taskDeleted event */
+	int64_t *ado_cids; /**< comment ids of workitem.commented events */
+	size_t n_ado_cids;
+	char **cu_cids; /**< comment ids of ClickUp comment events */
+	size_t n_cu_cids;
+	bool ado_no_comments;	  /**< the created item's System.CommentCount is 0 */
+	bool ado_att_change;	  /**< an ADO event added or removed an AttachedFile */
+	bool cu_fetched;	  /**< the ClickUp task was read (r->c_task) by this run */
+	bool created;		  /**< the pair was made in this run */
+	bool ado_fresh, cu_fresh; /**< the side was created by this run (no comments) */
+	bool restoring;		  /**< re-creating the twin of a restored item */
+	bool twin_cu;		  /**< ending: the twin to act on is the ClickUp task */
+	char *end_why;		  /**< ending: what happened, for the log */
 	/* state */
 	struct mapping *map;
 	struct acs_pair *pair;
@@ -140,6 +174,11 @@ struct run {
 };
 
 static void merge_and_push(struct run *r);
+static void mapping_unref(struct mapping *m);
+static void maybe_closed(struct acs_syncer *s);
+static void comments_phase(struct run *r);
+static void end_begin(struct run *r, bool twin_cu, const char *why);
+static void ado_create_begin(struct run *r);
 static void push_clickup(struct run *r);
 static void save_pair(struct run *r);
 static void paired_begin(struct run *r);
@@ -331,6 +370,32 @@ static bool hook_has_our_link(json_t *root)
 	return false;
 }
 
+static bool rels_have_file(const json_t *rels)
+{
+	size_t i;
+	const json_t *v;
+	json_array_foreach(rels, i, v)
+	{
+		const char *rel = json_string_value(json_object_get(v, "rel"));
+		if (rel && !strcasecmp(rel, "AttachedFile"))
+			return true;
+	}
+	return false;
+}
+
+/* True when the delivery changes the item's files: an AttachedFile relation in
+ * resource.relations.added/removed (workitem.updated), or in the full relations of a
+ * created or restored item. */
+static bool hook_changes_files(json_t *root)
+{
+	const json_t *res = json_object_get(root, "resource");
+	const json_t *rels = json_object_get(res, "relations");
+	if (json_is_object(rels))
+		return rels_have_file(json_object_get(rels, "added")) ||
+		       rels_have_file(json_object_get(rels, "removed"));
+	return !json_object_get(res, "revision") && rels_have_file(rels);
+}
+
 static json_t *link_op(const char *url)
 {
 	return json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}}}", "op", "add", "path", "/relations/-",
@@ -368,6 +433,11 @@ static void run_free(struct run *r)
 	free(r->task_id);
 	json_decref(r->ado_root);
 	free(r->skip_note);
+	free(r->ado_cids);
+	for (size_t i = 0; i < r->n_cu_cids; i++)
+		free(r->cu_cids[i]);
+	free(r->cu_cids);
+	free(r->end_why);
 	acs_pair_free(r->pair);
 	acs_intent_free(r->intent);
 	acs_canon_free(&r->base);
@@ -391,18 +461,10 @@ static void run_free(struct run *r)
 	}
 	free(r->logs);
 	free(r->outcome_msg);
+	mapping_unref(r->map);
 	free(r);
 	s->running--;
-	if (s->closing && !s->running && !s->start_pending) {
-		void (*cb)(void *) = s->close_cb;
-		void *arg = s->close_arg;
-		for (size_t i = 0; i < s->n_maps; i++)
-			acs_mapper_free(s->maps[i].mapper);
-		free(s->maps);
-		free(s);
-		if (cb)
-			cb(arg);
-	}
+	maybe_closed(s);
 }
 
 static void run_complete(struct run *r)
@@ -565,10 +627,26 @@ static void parse_ado_event(struct run *r, const struct acs_job_event *ev)
 	if (rc) {
 		note_skip(r, rc == ACS_WEBHOOK_EIGNORED ? "ignored ADO event"
 							: "unreadable ADO event");
-	} else if (we.type == ACS_WEBHOOK_CREATED || we.type == ACS_WEBHOOK_UPDATED) {
+	} else if (we.type == ACS_WEBHOOK_DELETED && (!r->ado_id || we.ado_id == r->ado_id)) {
+		r->ado_life = 1;
+		if (!r->ado_id)
+			r->ado_id = we.ado_id;
+	} else if (we.type == ACS_WEBHOOK_COMMENTED && we.comment_id &&
+		   (!r->ado_id || we.ado_id == r->ado_id)) {
+		if (!r->ado_id)
+			r->ado_id = we.ado_id;
+		r->ado_cids = acs_xrealloc(r->ado_cids, (r->n_ado_cids + 1) * sizeof(*r->ado_cids));
+		r->ado_cids[r->n_ado_cids++] = strtoll(we.comment_id, NULL, 10);
+	} else if (we.type == ACS_WEBHOOK_CREATED || we.type == ACS_WEBHOOK_UPDATED ||
+		   we.type == ACS_WEBHOOK_RESTORED) {
+		/* A restore delivers the whole item, as a create does. */
+		if (we.type == ACS_WEBHOOK_RESTORED && (!r->ado_id || we.ado_id == r->ado_id))
+			r->ado_life = 2;
 		r->ado_events++;
 		if (!r->ado_id)
 			r->ado_id = we.ado_id;
+		if (we.ado_id == r->ado_id && hook_changes_files(root))
+			r->ado_att_change = true;
 		if (we.ado_id == r->ado_id && we.ado_rev > r->ado_ev_rev) {
 			json_decref(r->ado_root);
 			r->ado_root = json_incref(root);
@@ -594,6 +672,16 @@ static void parse_clickup_event(struct run *r, const struct acs_job_event *ev)
 	if (rc) {
 		note_skip(r, rc == ACS_WEBHOOK_EIGNORED ? "ignored ClickUp event"
 							: "unreadable ClickUp event");
+	} else if (we.type == ACS_WEBHOOK_DELETED) {
+		r->cu_deleted = true;
+		if (!r->task_id && we.item_id)
+			r->task_id = acs_xstrdup(we.item_id);
+	} else if ((we.type == ACS_WEBHOOK_COMMENTED || we.type == ACS_WEBHOOK_COMMENT_UPDATED) &&
+		   we.comment_id) {
+		if (!r->task_id && we.item_id)
+			r->task_id = acs_xstrdup(we.item_id);
+		r->cu_cids = acs_xrealloc(r->cu_cids, (r->n_cu_cids + 1) * sizeof(*r->cu_cids));
+		r->cu_cids[r->n_cu_cids++] = acs_xstrdup(we.comment_id);
 	} else if (we.type == ACS_WEBHOOK_CREATED || we.type == ACS_WEBHOOK_UPDATED) {
 		r->cu_events++;
 		if (we.type == ACS_WEBHOOK_CREATED)
@@ -631,17 +719,32 @@ static void parse_clickup_event(struct run *r, const struct acs_job_event *ev)
 static struct mapping *map_by_id(struct acs_syncer *s, int64_t id)
 {
 	for (size_t i = 0; i < s->n_maps; i++)
-		if (s->maps[i].id == id)
-			return &s->maps[i];
+		if (s->maps[i]->id == id)
+			return s->maps[i];
 	return NULL;
 }
 
 static struct mapping *map_by_list(struct acs_syncer *s, const char *list_id)
 {
 	for (size_t i = 0; list_id && i < s->n_maps; i++)
-		if (!strcmp(s->maps[i].cfg->clickup_list_id, list_id))
-			return &s->maps[i];
+		if (!strcmp(s->maps[i]->cfg->clickup_list_id, list_id))
+			return s->maps[i];
 	return NULL;
+}
+
+static struct mapping *mapping_ref(struct mapping *m)
+{
+	if (m)
+		m->refs++;
+	return m;
+}
+
+/* The run's mapping: held until the run ends, whatever reloads happen meanwhile. */
+static void run_map(struct run *r, struct mapping *m)
+{
+	mapping_ref(m);
+	mapping_unref(r->map);
+	r->map = m;
 }
 
 static bool area_under(const char *path, const char *parent)
@@ -679,12 +782,12 @@ static struct mapping *map_for_ado(struct acs_syncer *s, const json_t *fields)
 	if (!assigned_ok(s, fields))
 		return NULL;
 	for (size_t i = 0; i < s->n_maps; i++) {
-		const struct acs_config_map *m = s->maps[i].cfg;
+		const struct acs_config_map *m = s->maps[i]->cfg;
 		if (!istr_eq(proj, m->ado_project) || !area_under(area, m->ado_area_path))
 			continue;
 		for (size_t k = 0; k < m->ado_work_item_types.n; k++)
 			if (istr_eq(type, m->ado_work_item_types.v[k]))
-				return &s->maps[i];
+				return s->maps[i];
 	}
 	return NULL;
 }
@@ -1052,9 +1155,7 @@ static void on_pair_saved(int rc, const char *err, void *arg)
 		run_fail_store(r, rc, err, "save pair");
 		return;
 	}
-	if (r->skip_note)
-		run_log(r, NULL, "skipped", "skipped", 0, "out of scope here: %s", r->skip_note);
-	run_finish(r, ACS_JOB_DONE, NULL);
+	comments_phase(r);
 }
 
 static void save_pair(struct run *r)
@@ -1115,15 +1216,26 @@ static void on_paired_task(const struct acs_clickup_result *res, struct acs_clic
 		run_fail(r, res->cls, res->status, res->message, "clickup_to_ado", "ClickUp get");
 		return;
 	}
+	if (strcmp(nz(task->list_id), r->map->cfg->clickup_list_id)) {
+		char why[512];
+		snprintf(why, sizeof(why), "ClickUp task %s moved to list %s, which %s",
+			 r->pair->clickup_id, nz(task->list_id),
+			 map_by_list(r->s, task->list_id) ? "belongs to another mapping"
+							  : "no mapping names");
+		acs_clickup_task_free(task);
+		end_begin(r, false, why);
+		return;
+	}
 	acs_clickup_task_free(task);
 	set_c_view(r, json, &r->base);
+	r->cu_fetched = true;
 	merge_and_push(r);
 }
 
 static void paired_begin(struct run *r)
 {
 	struct acs_pair *p = r->pair;
-	r->map = map_by_id(r->s, p->map_id);
+	run_map(r, map_by_id(r->s, p->map_id));
 	if (!r->map) {
 		run_log(r, NULL, "skipped", "skipped", 0,
 			"the pair's mapping %" PRId64 " is no longer configured", p->map_id);
@@ -1136,6 +1248,18 @@ static void paired_begin(struct run *r)
 	r->ado_id = p->ado_id;
 	if (r->ado_root && !r->have_a && r->ado_ev_rev > p->ado_rev) {
 		json_t *f = acs_webhook_ado_revision_fields(r->ado_root);
+		const char *proj = json_string_value(json_object_get(f, "System.TeamProject"));
+		const char *area = json_string_value(json_object_get(f, "System.AreaPath"));
+		if (f && (!istr_eq(proj, r->map->cfg->ado_project) ||
+			  !area_under(area, r->map->cfg->ado_area_path))) {
+			char why[512];
+			snprintf(why, sizeof(why),
+				 "Azure DevOps work item %" PRId64 " moved out of the mapping "
+				 "(project %s, area %s)",
+				 p->ado_id, nz(proj), nz(area));
+			end_begin(r, true, why);
+			return;
+		}
 		set_a_view_fields(r, f, r->ado_ev_rev, r->ado_ev_changed);
 		links_from_json(r, hook_relations(r->ado_root));
 	}
@@ -1153,10 +1277,7 @@ static void paired_begin(struct run *r)
 				"echo of our own write or stale (ado rev %" PRId64 " <= %" PRId64
 				", clickup history <= %" PRId64 ")",
 				r->ado_ev_rev, p->ado_rev, p->clickup_rev);
-		if (r->skip_note)
-			run_log(r, NULL, "skipped", "skipped", 0, "out of scope here: %s",
-				r->skip_note);
-		run_finish(r, ACS_JOB_DONE, NULL);
+		comments_phase(r);
 		return;
 	}
 	merge_and_push(r);
@@ -1223,6 +1344,8 @@ static void on_task_created(const struct acs_clickup_result *res, struct acs_cli
 	r->pending_link = acs_xstrdup(task->url);
 	run_log(r, "ado_to_clickup", "created", "ok", r->a.present,
 		"ClickUp task %s created for Azure DevOps work item %" PRId64, task->id, r->ado_id);
+	r->created = true;
+	r->cu_fresh = true;
 	log_notes(r);
 	/* The ADO view is the base now: nothing left to push but the link. */
 	r->have_a = false;
@@ -1273,6 +1396,7 @@ static void on_twin_task(const struct acs_clickup_result *res, struct acs_clicku
 	r->pending_link = acs_xstrdup(task->url);
 	run_log(r, "ado_to_clickup", "created", "ok", 0,
 		"adopted ClickUp task %s left by an interrupted create", task->id);
+	r->created = true;
 	char *tid = acs_xstrdup(task->id);
 	int64_t upd = task->date_updated;
 	acs_clickup_task_free(task);
@@ -1374,7 +1498,7 @@ static void on_ado_intent_found(int rc, const char *err, struct acs_intent *in, 
 static void ado_create_begin(struct run *r)
 {
 	json_t *fields = acs_webhook_ado_revision_fields(r->ado_root);
-	r->map = map_for_ado(r->s, fields);
+	run_map(r, map_for_ado(r->s, fields));
 	if (!r->map) {
 		run_log(r, "ado_to_clickup", "skipped", "skipped", 0,
 			"Azure DevOps work item %" PRId64 " (%s, %s, %s) matches no mapping",
@@ -1385,7 +1509,9 @@ static void ado_create_begin(struct run *r)
 		run_finish(r, ACS_JOB_DONE, NULL);
 		return;
 	}
-	if (hook_has_our_link(r->ado_root)) {
+	const json_t *cc = json_object_get(fields, "System.CommentCount");
+	r->ado_no_comments = json_is_integer(cc) && json_integer_value(cc) == 0;
+	if (!r->restoring && hook_has_our_link(r->ado_root)) {
 		run_log(r, "clickup_to_ado", "skipped", "skipped", 0,
 			"work item %" PRId64 " is the twin of a ClickUp task (created by the sync)",
 			r->ado_id);
@@ -1422,6 +1548,8 @@ static void on_item_created(const struct acs_ado_result *res, struct acs_ado_wor
 	run_log(r, "clickup_to_ado", "created", "ok", r->c.present,
 		"Azure DevOps work item %" PRId64 " created for ClickUp task %s", wi->id,
 		r->task_id);
+	r->created = true;
+	r->ado_fresh = true;
 	log_notes(r);
 	char tid[ACS_WEBHOOK_MAX_ID_LEN + 1];
 	snprintf(tid, sizeof(tid), "%s", r->task_id);
@@ -1457,6 +1585,7 @@ static void adopt_ado_twin(struct run *r, const struct acs_ado_work_item *wi)
 	links_from_wi(r, wi);
 	run_log(r, "clickup_to_ado", "created", "ok", 0,
 		"adopted Azure DevOps work item %" PRId64 " left by an interrupted create", wi->id);
+	r->created = true;
 	char tid[ACS_WEBHOOK_MAX_ID_LEN + 1];
 	snprintf(tid, sizeof(tid), "%s", r->task_id);
 	char twin[32];
@@ -1597,7 +1726,7 @@ static void on_new_task(const struct acs_clickup_result *res, struct acs_clickup
 		run_fail(r, res->cls, res->status, res->message, "clickup_to_ado", "ClickUp get");
 		return;
 	}
-	r->map = map_by_list(r->s, task->list_id);
+	run_map(r, map_by_list(r->s, task->list_id));
 	if (!r->map) {
 		run_log(r, "clickup_to_ado", "skipped", "skipped", 0,
 			"ClickUp task %s is in list %s, which no mapping names", task->id,
@@ -1608,6 +1737,7 @@ static void on_new_task(const struct acs_clickup_result *res, struct acs_clickup
 	}
 	acs_clickup_task_free(task);
 	set_c_view(r, json, NULL);
+	r->cu_fetched = true;
 	if (r->c_footer) {
 		run_log(r, "ado_to_clickup", "skipped", "skipped", 0,
 			"task %s is the twin of %s (created by the sync)", r->task_id, r->c_footer);
@@ -1617,6 +1747,444 @@ static void on_new_task(const struct acs_clickup_result *res, struct acs_clickup
 	int rc = acs_pairs_intent_find(r->s->store, "clickup", r->task_id, on_cu_intent_found, r);
 	if (rc)
 		run_fail_store(r, rc, NULL, "intent");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Comments                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void finish_done(struct run *r)
+{
+	if (r->skip_note)
+		run_log(r, NULL, "skipped", "skipped", 0, "out of scope here: %s", r->skip_note);
+	run_finish(r, ACS_JOB_DONE, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Attachments                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void on_attachments_done(enum acs_job_outcome outcome, const char *message, void *arg)
+{
+	struct run *r = arg;
+	if (outcome != ACS_JOB_DONE) {
+		run_log(r, NULL, outcome == ACS_JOB_RETRY ? "retry" : "error",
+			outcome == ACS_JOB_RETRY ? "retry" : "error", 0, "attachments: %s",
+			nz(message));
+		run_finish(r, outcome, message);
+		return;
+	}
+	finish_done(r);
+}
+
+/* The pair's files, when this run has a fresh view of a side's attachments for free:
+ * an ADO delivery that adds or removes an AttachedFile (its revision lists every
+ * relation), a ClickUp task read by this run, or a pair made now (the new twin has no
+ * files). A plain field edit reads nothing more. */
+static void attachments_phase(struct run *r)
+{
+	struct acs_pair *p = r->pair;
+	struct acs_attachments *a = r->s->att;
+	if (!a || !p || !r->map || strcmp(nz(p->state), "active")) {
+		finish_done(r);
+		return;
+	}
+	json_t *rels = NULL, *task = NULL;
+	bool ado_view = r->ado_root && (r->ado_att_change || (r->created && !r->ado_fresh));
+	if (ado_view) {
+		rels = hook_relations(r->ado_root);
+		rels = rels ? json_incref(rels) : json_array();
+	} else if (r->created && r->ado_fresh) {
+		rels = json_array(); /* made by this run: no files yet */
+	}
+	if (r->cu_fetched && r->c_task)
+		task = json_incref(r->c_task);
+	else if (r->created && r->cu_fresh)
+		task = json_pack("{s:[]}", "attachments");
+	int rc = 0;
+	bool call;
+	if (r->created)
+		/* Nothing to copy unless one side has a file. */
+		call = (rels && !r->ado_fresh && rels_have_file(rels)) ||
+		       (task && !r->cu_fresh && json_array_size(json_object_get(task, "attachments")));
+	else
+		call = ado_view || task;
+	if (!call) {
+		json_decref(rels);
+		json_decref(task);
+		finish_done(r);
+		return;
+	}
+	if (rels || !task)
+		rc = acs_attachments_sync_pair(a, p->id, p->ado_id, p->clickup_id, rels, task,
+					       on_attachments_done, r);
+	else
+		rc = acs_attachments_sync_task(a, p->id, p->ado_id, p->clickup_id, task,
+					       on_attachments_done, r);
+	json_decref(rels);
+	json_decref(task);
+	if (rc)
+		run_fail_call(r, rc, "attachments");
+}
+
+static void on_comment_log(const char *direction, const char *action, const char *status,
+			   const char *message, void *arg)
+{
+	run_log(arg, direction, action, status, 0, "%s", message);
+}
+
+static void on_comments_done(enum acs_job_outcome outcome, const char *message, void *arg)
+{
+	struct run *r = arg;
+	if (outcome != ACS_JOB_DONE) {
+		run_finish(r, outcome, message);
+		return;
+	}
+	attachments_phase(r);
+}
+
+/* The pair's comments, when the job names comments, made the pair, or changed the item
+ * for real while the pair has mirrored comments (a deleted comment, and an edited ADO
+ * one, have no event of their own: the next change of the item finds them). */
+static void comments_phase(struct run *r)
+{
+	struct acs_pair *p = r->pair;
+	bool events = r->n_ado_cids || r->n_cu_cids;
+	bool force = r->created && r->map && r->map->cfg->copy_existing_comments;
+	bool changed = !r->created && (r->wrote_ado || r->wrote_cu || r->conflicts);
+	if (!p || !r->map || (!events && !force && !changed)) {
+		attachments_phase(r);
+		return;
+	}
+	struct acs_comments_pair cp = {
+		.sync_id = p->id,
+		.map_id = p->map_id,
+		.ado_id = p->ado_id,
+		.clickup_id = p->clickup_id,
+		.paired_at = p->created_at,
+		.copy_existing = r->map->cfg->copy_existing_comments,
+		.ado_known_empty = r->created && (r->ado_fresh || r->ado_no_comments),
+		.clickup_known_empty = r->created && r->cu_fresh,
+		.force = force,
+		.check_rows = changed,
+		.ado_comment_ids = r->ado_cids,
+		.n_ado_comment_ids = r->n_ado_cids,
+		.clickup_comment_ids = (const char *const *)r->cu_cids,
+		.n_clickup_comment_ids = r->n_cu_cids,
+	};
+	int rc = acs_comments_sync(r->s->comments, &cp, on_comment_log, on_comments_done, r);
+	if (rc)
+		run_fail_call(r, rc, "comments");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ending a pair: deletes and moves                                          */
+/* ------------------------------------------------------------------------ */
+
+static const char *policy_name(enum acs_config_on_delete p)
+{
+	return p == ACS_ON_DELETE_DELETE   ? "delete"
+	       : p == ACS_ON_DELETE_IGNORE ? "ignore"
+					   : "close";
+}
+
+static void on_ended(int rc, const char *err, void *arg)
+{
+	struct run *r = arg;
+	if (rc) {
+		run_fail_store(r, rc, err, "end pair");
+		return;
+	}
+	free(r->pair->state);
+	r->pair->state = acs_xstrdup("ended");
+	finish_done(r);
+}
+
+/* Log what was done to the twin and mark the pair ended (with the base of what was last
+ * written, so a restore merges against the closed state). */
+static void end_commit(struct run *r, const char *what)
+{
+	run_log(r, r->twin_cu ? "ado_to_clickup" : "clickup_to_ado", "ended", "ok", 0,
+		"%s: %s; pair ended (on_delete = %s)", r->end_why, what,
+		r->map ? policy_name(r->map->cfg->on_delete) : "ignore");
+	char *base = r->map ? base_dump(r, &r->base) : NULL;
+	int rc = acs_pairs_set_state(r->s->store, r->pair->id, "ended", base, on_ended, r);
+	free(base);
+	if (rc)
+		run_fail_store(r, rc, NULL, "end pair");
+}
+
+static bool gone(long status, int error)
+{
+	return status == 404 || error == ACS_ENOTFOUND;
+}
+
+static void on_end_cu_deleted(const struct acs_clickup_result *res, void *arg)
+{
+	struct run *r = arg;
+	if (res->cls != ACS_REST_OK && !gone(res->status, res->error)) {
+		run_fail(r, res->cls, res->status, res->message, "ado_to_clickup",
+			 "ClickUp delete");
+		return;
+	}
+	char what[256];
+	snprintf(what, sizeof(what), "ClickUp task %s %s", r->pair->clickup_id,
+		 res->cls == ACS_REST_OK ? "deleted" : "was already gone");
+	end_commit(r, what);
+}
+
+static void on_end_ado_deleted(const struct acs_ado_result *res, void *arg)
+{
+	struct run *r = arg;
+	if (res->cls != ACS_REST_OK && !gone(res->status, res->error)) {
+		run_fail(r, res->cls, res->status, res->message, "clickup_to_ado", "ADO delete");
+		return;
+	}
+	char what[256];
+	snprintf(what, sizeof(what), "Azure DevOps work item %" PRId64 " %s", r->pair->ado_id,
+		 res->cls == ACS_REST_OK ? "deleted (recycle bin)" : "was already gone");
+	end_commit(r, what);
+}
+
+static void on_end_cu_closed(const struct acs_clickup_result *res, struct acs_clickup_task *task,
+			     const json_t *json, void *arg)
+{
+	struct run *r = arg;
+	(void)json;
+	acs_clickup_task_free(task);
+	if (res->cls != ACS_REST_OK && !gone(res->status, res->error)) {
+		run_fail(r, res->cls, res->status, res->message, "ado_to_clickup", "ClickUp close");
+		return;
+	}
+	char what[256];
+	if (res->cls == ACS_REST_OK) {
+		const char *st = acs_mapper_status_to_state(
+			r->map->mapper, r->base.type, r->map->close_status, NULL, r->base.state);
+		if (st)
+			acs_canon_set_state(&r->base, st);
+		snprintf(what, sizeof(what), "ClickUp task %s closed (status %s)",
+			 r->pair->clickup_id, r->map->close_status);
+	} else {
+		snprintf(what, sizeof(what), "ClickUp task %s was already gone",
+			 r->pair->clickup_id);
+	}
+	end_commit(r, what);
+}
+
+static void on_end_ado_closed(const struct acs_ado_result *res, struct acs_ado_work_item *wi,
+			      void *arg)
+{
+	struct run *r = arg;
+	if (res->cls != ACS_REST_OK && !gone(res->status, res->error)) {
+		acs_ado_work_item_free(wi);
+		run_fail(r, res->cls == ACS_REST_CONFLICT ? ACS_REST_RETRYABLE : res->cls,
+			 res->status, res->message, "clickup_to_ado", "ADO close");
+		return;
+	}
+	char what[256];
+	if (wi) {
+		acs_canon_set_state(&r->base, nz(wi->state));
+		snprintf(what, sizeof(what), "Azure DevOps work item %" PRId64 " closed (state %s)",
+			 r->pair->ado_id, nz(wi->state));
+	} else {
+		snprintf(what, sizeof(what), "Azure DevOps work item %" PRId64 " was already gone",
+			 r->pair->ado_id);
+	}
+	acs_ado_work_item_free(wi);
+	end_commit(r, what);
+}
+
+/* ADO close: the state the mapping gives the list's closed status (its status table
+ * first, else the type's first Completed state). */
+static void on_end_ado_item(const struct acs_ado_result *res, struct acs_ado_work_item *wi,
+			    void *arg)
+{
+	struct run *r = arg;
+	if (res->cls != ACS_REST_OK) {
+		acs_ado_work_item_free(wi);
+		if (gone(res->status, res->error)) {
+			char what[128];
+			snprintf(what, sizeof(what),
+				 "Azure DevOps work item %" PRId64 " was already gone",
+				 r->pair->ado_id);
+			end_commit(r, what);
+			return;
+		}
+		run_fail(r, res->cls, res->status, res->message, "clickup_to_ado", "ADO get");
+		return;
+	}
+	const char *st = acs_mapper_status_to_state(r->map->mapper, wi->work_item_type,
+						    nz(r->map->close_status), "closed", NULL);
+	char what[256];
+	if (!st) {
+		snprintf(what, sizeof(what),
+			 "no closed state for %s: Azure DevOps work item %" PRId64 " left as it is",
+			 nz(wi->work_item_type), r->pair->ado_id);
+		acs_ado_work_item_free(wi);
+		end_commit(r, what);
+		return;
+	}
+	if (istr_eq(wi->state, st)) {
+		acs_canon_set_state(&r->base, st);
+		snprintf(what, sizeof(what), "Azure DevOps work item %" PRId64 " already %s",
+			 r->pair->ado_id, st);
+		acs_ado_work_item_free(wi);
+		end_commit(r, what);
+		return;
+	}
+	json_t *ops = json_pack("[{s:s,s:s,s:s}]", "op", "add", "path", "/fields/System.State",
+				"value", st);
+	int rc = acs_ado_update_work_item_ops(r->s->ado, r->pair->ado_id, wi->rev, ops,
+					      on_end_ado_closed, r);
+	json_decref(ops);
+	acs_ado_work_item_free(wi);
+	if (rc)
+		run_fail_call(r, rc, "ADO close");
+}
+
+/* The pair ends: its item on one side was deleted or moved out of the mapping. The
+ * mapping's on_delete applies to the twin (twin_cu: the ClickUp task). */
+static void end_begin(struct run *r, bool twin_cu, const char *why)
+{
+	r->twin_cu = twin_cu;
+	free(r->end_why);
+	r->end_why = acs_xstrdup(why);
+	if (!r->map)
+		run_map(r, map_by_id(r->s, r->pair->map_id));
+	if (!r->map) {
+		end_commit(r, "the pair's mapping is no longer configured: twin left as it is");
+		return;
+	}
+	base_load(r);
+	int rc = 0;
+	switch (r->map->cfg->on_delete) {
+	case ACS_ON_DELETE_IGNORE:
+		end_commit(r, twin_cu ? "ClickUp task left as it is"
+				      : "Azure DevOps work item left as it is");
+		return;
+	case ACS_ON_DELETE_DELETE:
+		rc = twin_cu ? acs_clickup_delete_task(r->s->cu, CLS, r->pair->clickup_id,
+						       on_end_cu_deleted, r)
+			     : acs_ado_delete_work_item(r->s->ado, r->pair->ado_id, false,
+							on_end_ado_deleted, r);
+		break;
+	case ACS_ON_DELETE_CLOSE:
+		if (twin_cu && !r->map->close_status) {
+			end_commit(r, "the list has no closed or done status: ClickUp task left "
+				      "as it is");
+			return;
+		}
+		if (twin_cu) {
+			json_t *body = json_pack("{s:s}", "status", r->map->close_status);
+			rc = acs_clickup_update_task_json(r->s->cu, CLS, r->pair->clickup_id, body,
+							  on_end_cu_closed, r);
+			json_decref(body);
+		} else {
+			rc = acs_ado_get_work_item(r->s->ado, r->pair->ado_id, on_end_ado_item, r);
+		}
+		break;
+	}
+	if (rc)
+		run_fail_call(r, rc, "end pair");
+}
+
+/* --- restore --- */
+
+static void on_restore_active(int rc, const char *err, void *arg)
+{
+	struct run *r = arg;
+	if (rc) {
+		run_fail_store(r, rc, err, "restore pair");
+		return;
+	}
+	free(r->pair->state);
+	r->pair->state = acs_xstrdup("active");
+	run_log(r, "ado_to_clickup", "restored", "ok", 0,
+		"Azure DevOps work item %" PRId64 " restored: paired with ClickUp task %s again",
+		r->pair->ado_id, r->pair->clickup_id);
+	if (r->ado_root && r->ado_ev_rev > r->pair->ado_rev) {
+		json_t *f = acs_webhook_ado_revision_fields(r->ado_root);
+		set_a_view_fields(r, f, r->ado_ev_rev, r->ado_ev_changed);
+		links_from_json(r, hook_relations(r->ado_root));
+	}
+	merge_and_push(r);
+}
+
+static void on_restore_unpaired(int rc, const char *err, void *arg)
+{
+	struct run *r = arg;
+	if (rc) {
+		run_fail_store(r, rc, err, "restore pair");
+		return;
+	}
+	run_log(r, "ado_to_clickup", "restored", "ok", 0,
+		"Azure DevOps work item %" PRId64 " restored; its ClickUp task %s is gone: a new "
+		"twin is created",
+		r->pair->ado_id, r->pair->clickup_id);
+	acs_pair_free(r->pair);
+	r->pair = NULL;
+	/* The create flow starts from a clean slate. */
+	acs_canon_free(&r->base);
+	acs_canon_init(&r->base);
+	free(r->pending_link);
+	r->pending_link = NULL;
+	r->pending_footer = false;
+	r->have_c = false;
+	run_map(r, NULL);
+	r->restoring = true;
+	ado_create_begin(r);
+}
+
+static void on_restore_task(const struct acs_clickup_result *res, struct acs_clickup_task *task,
+			    const json_t *json, void *arg)
+{
+	struct run *r = arg;
+	int rc;
+	if (res->cls != ACS_REST_OK) {
+		acs_clickup_task_free(task);
+		if (!gone(res->status, res->error)) {
+			run_fail(r, res->cls, res->status, res->message, "ado_to_clickup",
+				 "ClickUp get");
+			return;
+		}
+		rc = acs_pairs_delete(r->s->store, r->pair->id, on_restore_unpaired, r);
+		if (rc)
+			run_fail_store(r, rc, NULL, "restore pair");
+		return;
+	}
+	if (strcmp(nz(task->list_id), r->map->cfg->clickup_list_id)) {
+		run_log(r, "ado_to_clickup", "skipped", "skipped", 0,
+			"Azure DevOps work item %" PRId64 " restored, but ClickUp task %s is in "
+			"list %s now: the pair stays ended",
+			r->pair->ado_id, r->pair->clickup_id, nz(task->list_id));
+		acs_clickup_task_free(task);
+		finish_done(r);
+		return;
+	}
+	acs_clickup_task_free(task);
+	set_c_view(r, json, &r->base);
+	rc = acs_pairs_set_state(r->s->store, r->pair->id, "active", NULL, on_restore_active, r);
+	if (rc)
+		run_fail_store(r, rc, NULL, "restore pair");
+}
+
+/* An ended pair whose ADO item was restored: active again when the ClickUp task is still
+ * there (then merged as usual), else a new twin is made. */
+static void restore_begin(struct run *r)
+{
+	run_map(r, map_by_id(r->s, r->pair->map_id));
+	if (!r->map) {
+		run_log(r, NULL, "skipped", "skipped", 0,
+			"the pair's mapping %" PRId64 " is no longer configured", r->pair->map_id);
+		finish_done(r);
+		return;
+	}
+	base_load(r);
+	free(r->task_id);
+	r->task_id = acs_xstrdup(r->pair->clickup_id);
+	int rc = acs_clickup_get_task_json(r->s->cu, CLS, r->pair->clickup_id, on_restore_task, r);
+	if (rc)
+		run_fail_call(r, rc, "ClickUp get");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1633,11 +2201,36 @@ static void on_pair_found(int rc, const char *err, struct acs_pair *pair, void *
 	if (pair) {
 		r->pair = pair;
 		if (strcmp(nz(pair->state), "active")) {
+			if (r->ado_life == 2) {
+				restore_begin(r);
+				return;
+			}
 			run_log(r, NULL, "skipped", "skipped", 0, "the pair has ended");
 			run_finish(r, ACS_JOB_DONE, NULL);
 			return;
 		}
+		char why[256];
+		if (r->ado_life == 1) {
+			snprintf(why, sizeof(why), "Azure DevOps work item %" PRId64 " was deleted",
+				 pair->ado_id);
+			end_begin(r, true, why);
+			return;
+		}
+		if (r->cu_deleted) {
+			snprintf(why, sizeof(why), "ClickUp task %s was deleted", pair->clickup_id);
+			end_begin(r, false, why);
+			return;
+		}
 		paired_begin(r);
+		return;
+	}
+	if (r->ado_life == 1 || r->cu_deleted) {
+		char id[32];
+		snprintf(id, sizeof(id), "%" PRId64, r->ado_id);
+		run_log(r, NULL, "skipped", "skipped", 0, "%s %s was deleted and is not paired",
+			r->ado_life == 1 ? "Azure DevOps work item" : "ClickUp task",
+			r->ado_life == 1 ? id : nz(r->task_id));
+		run_finish(r, ACS_JOB_DONE, NULL);
 		return;
 	}
 	if (r->ado_root) {
@@ -1720,6 +2313,12 @@ int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs
 	return 0;
 }
 
+void acs_syncer_set_attachments(struct acs_syncer *s, struct acs_attachments *a)
+{
+	if (s)
+		s->att = a;
+}
+
 size_t acs_syncer_running(const struct acs_syncer *s)
 {
 	return s ? s->running : 0;
@@ -1753,36 +2352,8 @@ void acs_syncer_work(struct acs_job *job, void *arg)
 /* Lifecycle                                                                 */
 /* ------------------------------------------------------------------------ */
 
-struct acs_syncer *acs_syncer_new(uv_loop_t *loop, struct acs_store *store,
-				  struct acs_ado_client *ado, struct acs_clickup_client *cu,
-				  const struct acs_config *cfg, char err[ACS_ERR_LEN])
-{
-	if (!loop || !store || !ado || !cu || !cfg) {
-		snprintf(err, ACS_ERR_LEN, "syncer: loop, store, clients and config are required");
-		return NULL;
-	}
-	if (!cfg->n_maps) {
-		snprintf(err, ACS_ERR_LEN, "syncer: no [map NAME] section configured");
-		return NULL;
-	}
-	struct acs_syncer *s = acs_xcalloc(1, sizeof(*s));
-	s->loop = loop;
-	s->store = store;
-	s->ado = ado;
-	s->cu = cu;
-	s->cfg = cfg;
-	s->n_maps = cfg->n_maps;
-	s->maps = acs_xcalloc(s->n_maps, sizeof(*s->maps));
-	for (size_t i = 0; i < s->n_maps; i++)
-		s->maps[i].cfg = &cfg->maps[i];
-	return s;
-}
-
-struct start_op {
-	struct acs_syncer *s;
-	struct mapping *m;
-	size_t type; /**< index into m->type_names for state lists */
-};
+/* Where a dashboard mapping's lines come from, for messages. */
+#define DB_FILE "project_map"
 
 static void free_learned(struct mapping *m)
 {
@@ -1797,8 +2368,237 @@ static void free_learned(struct mapping *m)
 	m->n_types = 0;
 	acs_clickup_list_free(m->list);
 	acs_clickup_members_free(m->members);
+	json_decref(m->fields);
 	m->list = NULL;
 	m->members = NULL;
+	m->fields = NULL;
+}
+
+static void pairs_clear(struct acs_config_pairs *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].key);
+		free(p->v[i].value);
+	}
+	free(p->v);
+}
+
+static void mapping_unref(struct mapping *m)
+{
+	if (!m || --m->refs)
+		return;
+	acs_mapper_free(m->mapper);
+	free(m->close_status);
+	free_learned(m);
+	if (m->from_db) {
+		struct acs_config_map *c = &m->row;
+		free(c->name);
+		free(c->ado_project);
+		free(c->ado_area_path);
+		for (size_t i = 0; i < c->ado_work_item_types.n; i++)
+			free(c->ado_work_item_types.v[i]);
+		free(c->ado_work_item_types.v);
+		free(c->ado_new_item_type);
+		free(c->clickup_list_id);
+		pairs_clear(&c->status);
+		pairs_clear(&c->custom);
+	}
+	free(m->sig);
+	free(m);
+}
+
+static struct mapping *mapping_new(const struct acs_config_map *cfg)
+{
+	struct mapping *m = acs_xcalloc(1, sizeof(*m));
+	m->refs = 1;
+	m->cfg = cfg;
+	return m;
+}
+
+static char *row_str(const json_t *row, const char *key)
+{
+	return acs_xstrdup(nz(json_string_value(json_object_get(row, key))));
+}
+
+/* A JSON object text ({"key": "value"}) as config pairs. */
+static void pairs_from_text(struct acs_config_pairs *p, const char *text)
+{
+	json_t *o = json_loads(nz(text), 0, NULL);
+	p->v = acs_xcalloc(json_object_size(o) + 1, sizeof(*p->v));
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v)
+	{
+		if (!json_is_string(v))
+			continue;
+		p->v[p->n].key = acs_xstrdup(k);
+		p->v[p->n].value = acs_xstrdup(json_string_value(v));
+		p->v[p->n].file = DB_FILE;
+		p->n++;
+	}
+	json_decref(o);
+}
+
+/* A project_map row of source 'db' (as db_read_maps gives it) as a mapping. */
+static struct mapping *mapping_from_row(const json_t *row)
+{
+	static const char *const prio_names[] = { "urgent", "high", "normal", "low" };
+	struct mapping *m = mapping_new(NULL);
+	struct acs_config_map *c = &m->row;
+	m->from_db = true;
+	m->cfg = c;
+	m->id = (int64_t)json_integer_value(json_object_get(row, "id"));
+	m->sig = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+	c->name = row_str(row, "name");
+	c->ado_project = row_str(row, "ado_project");
+	c->ado_area_path = row_str(row, "ado_area_path");
+	c->ado_new_item_type = row_str(row, "ado_new_item_type");
+	c->clickup_list_id = row_str(row, "clickup_list_id");
+	json_t *types =
+		json_loads(nz(json_string_value(json_object_get(row, "ado_work_item_types"))), 0,
+			   NULL);
+	c->ado_work_item_types.v = acs_xcalloc(json_array_size(types) + 1, sizeof(char *));
+	size_t i;
+	json_t *t;
+	json_array_foreach(types, i, t)
+	{
+		if (json_string_length(t))
+			c->ado_work_item_types.v[c->ado_work_item_types.n++] =
+				acs_xstrdup(json_string_value(t));
+	}
+	json_decref(types);
+	pairs_from_text(&c->status, json_string_value(json_object_get(row, "status_map")));
+	pairs_from_text(&c->custom, json_string_value(json_object_get(row, "custom_map")));
+	const char *od = json_string_value(json_object_get(row, "on_delete"));
+	c->on_delete = istr_eq(od, "delete")   ? ACS_ON_DELETE_DELETE
+		       : istr_eq(od, "ignore") ? ACS_ON_DELETE_IGNORE
+					       : ACS_ON_DELETE_CLOSE;
+	c->copy_existing_comments =
+		json_integer_value(json_object_get(row, "copy_existing_comments")) != 0;
+	c->file = DB_FILE;
+	c->line = (unsigned)m->id;
+	json_t *prio =
+		json_loads(nz(json_string_value(json_object_get(row, "priority_map"))), 0, NULL);
+	for (int p = 1; p <= 4; p++) {
+		char key[2] = { (char)('0' + p), '\0' };
+		const char *name = json_string_value(json_object_get(prio, key));
+		for (int k = 0; name && k < 4; k++)
+			if (istr_eq(name, prio_names[k]))
+				m->prio[p] = k + 1;
+	}
+	json_decref(prio);
+	return m;
+}
+
+/* --- snapshots: the set as a configuration ------------------------------------------ */
+
+struct snap {
+	unsigned refs;
+	struct acs_config cfg; /**< the syncer's config with maps/n_maps = maps/n */
+	struct acs_config_map *maps;
+	struct mapping **held; /**< one reference each: maps[] borrow their strings */
+	size_t n;
+};
+
+static struct snap *snap_new(struct acs_syncer *s)
+{
+	struct snap *sn = acs_xcalloc(1, sizeof(*sn));
+	sn->refs = 1;
+	sn->cfg = *s->cfg;
+	sn->n = s->n_maps;
+	sn->maps = acs_xcalloc(sn->n + 1, sizeof(*sn->maps));
+	sn->held = acs_xcalloc(sn->n + 1, sizeof(*sn->held));
+	for (size_t i = 0; i < sn->n; i++) {
+		sn->maps[i] = *s->maps[i]->cfg;
+		sn->held[i] = mapping_ref(s->maps[i]);
+	}
+	sn->cfg.maps = sn->maps;
+	sn->cfg.n_maps = sn->n;
+	return sn;
+}
+
+static void snap_unref(struct snap *sn)
+{
+	if (!sn || --sn->refs)
+		return;
+	for (size_t i = 0; i < sn->n; i++)
+		mapping_unref(sn->held[i]);
+	free(sn->held);
+	free(sn->maps);
+	free(sn);
+}
+
+const struct acs_config *acs_syncer_config_hold(struct acs_syncer *s)
+{
+	s->snap->refs++;
+	return &s->snap->cfg;
+}
+
+void acs_syncer_config_release(const struct acs_config *cfg)
+{
+	if (cfg)
+		snap_unref(acs_container_of((struct acs_config *)cfg, struct snap, cfg));
+}
+
+int64_t acs_syncer_config_db_map(const struct acs_config *cfg, const char *name)
+{
+	const struct snap *sn = acs_container_of((struct acs_config *)cfg, struct snap, cfg);
+	for (size_t i = 0; name && i < sn->n; i++)
+		if (sn->held[i]->from_db && !strcmp(sn->held[i]->cfg->name, name))
+			return sn->held[i]->id;
+	return 0;
+}
+
+/* --- loading: the file's sections, the database's rows, what the APIs say -------- */
+
+struct load_waiter {
+	acs_syncer_ready_cb cb;
+	void *arg;
+	struct load_waiter *next;
+};
+
+struct load {
+	struct acs_syncer *s;
+	bool start;	 /**< the first load: the file's sections are upserted */
+	int phase;	 /**< 1: ids and rows; 2: learning from the APIs */
+	unsigned pending; /**< steps in flight (+1 while they are being queued) */
+	int rc;		 /**< fatal: the set is not changed */
+	char err[ACS_ERR_LEN];
+	char *soft_err;	       /**< dashboard mappings left out (logged), or NULL */
+	json_t *rows;	       /**< db_read_maps's answer (owned) */
+	struct mapping **next; /**< the new set (one reference each) */
+	size_t n_next;
+	struct load_waiter *waiters;
+};
+
+struct start_op {
+	struct load *l;
+	struct mapping *m;
+	size_t type; /**< index into m->type_names for state lists */
+};
+
+static void load_begin(struct acs_syncer *s, struct load *l);
+
+static void load_fail(struct load *l, int rc, const char *fmt, ...) ACS_PRINTF(3, 4);
+static void load_fail(struct load *l, int rc, const char *fmt, ...)
+{
+	if (l->rc)
+		return;
+	l->rc = rc;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(l->err, sizeof(l->err), fmt, ap);
+	va_end(ap);
+}
+
+/* A step of learning one mapping failed: fatal for a file section at start, else that
+ * mapping is left out. */
+static void learn_fail(struct mapping *m, const char *fmt, const char *a, const char *b)
+{
+	if (m->learn_failed)
+		return;
+	m->learn_failed = true;
+	snprintf(m->learn_err, sizeof(m->learn_err), fmt, a, b);
 }
 
 static void build_mapper(struct acs_syncer *s, struct mapping *m)
@@ -1821,6 +2621,13 @@ static void build_mapper(struct acs_syncer *s, struct mapping *m)
 		nt++;
 	}
 	size_t ns = m->list ? m->list->n_statuses : 0;
+	/* on_delete = close: the first "closed" status, else the first "done" one. */
+	for (size_t i = 0; i < ns && !m->close_status; i++)
+		if (istr_eq(m->list->statuses[i].type, "closed"))
+			m->close_status = acs_xstrdup(m->list->statuses[i].name);
+	for (size_t i = 0; i < ns && !m->close_status; i++)
+		if (istr_eq(m->list->statuses[i].type, "done"))
+			m->close_status = acs_xstrdup(m->list->statuses[i].name);
 	struct acs_mapper_status *statuses = acs_xcalloc(ns + 1, sizeof(*statuses));
 	for (size_t i = 0; i < ns; i++) {
 		statuses[i].name = m->list->statuses[i].name;
@@ -1841,13 +2648,13 @@ static void build_mapper(struct acs_syncer *s, struct mapping *m)
 		.n_statuses = ns,
 		.members = members,
 		.n_members = nm,
+		.clickup_fields = m->fields,
 	};
+	memcpy(ctx.clickup_priority, m->prio, sizeof(ctx.clickup_priority));
 	char err[ACS_ERR_LEN] = "";
 	m->mapper = acs_mapper_new(m->cfg, &s->cfg->users, &ctx, err);
-	if (!m->mapper && !s->start_rc) {
-		s->start_rc = ACS_ECONFIG;
-		snprintf(s->start_err, sizeof(s->start_err), "[map %s]: %s", m->cfg->name, err);
-	}
+	if (!m->mapper)
+		learn_fail(m, "[map %s]: %s", m->cfg->name, err);
 	for (size_t i = 0; i < nt; i++)
 		free(sts[i]);
 	free(sts);
@@ -1857,157 +2664,435 @@ static void build_mapper(struct acs_syncer *s, struct mapping *m)
 	free_learned(m);
 }
 
-static void start_step_done(struct acs_syncer *s)
+static void load_phase2_done(struct load *l);
+static void load_phase1_done(struct load *l);
+
+static void load_step_done(struct load *l)
 {
-	if (--s->start_pending)
+	if (--l->pending)
 		return;
-	if (!s->start_rc)
-		for (size_t i = 0; i < s->n_maps; i++)
-			build_mapper(s, &s->maps[i]);
+	if (l->phase == 1)
+		load_phase1_done(l);
 	else
-		for (size_t i = 0; i < s->n_maps; i++)
-			free_learned(&s->maps[i]);
-	s->ready = !s->start_rc;
-	acs_syncer_ready_cb cb = s->ready_cb;
-	void *arg = s->ready_arg;
-	if (s->closing && !s->running) {
-		void (*ccb)(void *) = s->close_cb;
-		void *carg = s->close_arg;
-		for (size_t i = 0; i < s->n_maps; i++)
-			acs_mapper_free(s->maps[i].mapper);
-		free(s->maps);
-		free(s);
-		cb(ACS_ECANCELED, "syncer closed", arg);
-		if (ccb)
-			ccb(carg);
-		return;
-	}
-	cb(s->start_rc, s->start_rc ? s->start_err : NULL, arg);
+		load_phase2_done(l);
 }
 
-static void start_fail(struct acs_syncer *s, int rc, const char *fmt, const char *a, const char *b)
+static struct start_op *op_new(struct load *l, struct mapping *m, size_t type)
 {
-	if (!s->start_rc) {
-		s->start_rc = rc;
-		snprintf(s->start_err, sizeof(s->start_err), fmt, a, b);
-	}
+	struct start_op *op = acs_xmalloc(sizeof(*op));
+	op->l = l;
+	op->m = m;
+	op->type = type;
+	l->pending++;
+	return op;
+}
+
+/* A call that could not be queued: its step ends at once (never the last one: the
+ * queuing holds a count). */
+static void op_failed(struct start_op *op, int rc, const char *what)
+{
+	struct load *l = op->l;
+	if (op->m)
+		learn_fail(op->m, "%s: %s", what, acs_strerror(rc));
+	else
+		load_fail(l, rc, "%s: %s", what, acs_strerror(rc));
+	free(op);
+	l->pending--;
 }
 
 static void on_map_upserted(int rc, const char *err, int64_t id, void *arg)
 {
 	struct start_op *op = arg;
+	struct load *l = op->l;
 	if (rc)
-		start_fail(op->s, rc, "[map %s]: %s", op->m->cfg->name, err);
+		load_fail(l, rc, "[map %s]: %s", op->m->cfg->name, nz(err));
 	else
 		op->m->id = id;
-	struct acs_syncer *s = op->s;
 	free(op);
-	start_step_done(s);
+	load_step_done(l);
+}
+
+static int db_read_maps(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	static const char *const cols[] = { "id",
+					    "name",
+					    "ado_project",
+					    "ado_area_path",
+					    "ado_work_item_types",
+					    "ado_new_item_type",
+					    "clickup_list_id",
+					    "status_map",
+					    "priority_map",
+					    "custom_map",
+					    "on_delete",
+					    "copy_existing_comments" };
+	struct load *l = arg;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "SELECT id, name, ado_project, ado_area_path, "
+				    "ado_work_item_types, ado_new_item_type, clickup_list_id, "
+				    "status_map, priority_map, custom_map, on_delete, "
+				    "copy_existing_comments FROM project_map WHERE source = 'db' "
+				    "ORDER BY id",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return acs_store_error(db, rc, "read project_map", err);
+	json_t *rows = json_array();
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *o = json_object();
+		for (int i = 0; i < (int)ACS_ARRAY_SIZE(cols); i++) {
+			if (sqlite3_column_type(st, i) == SQLITE_INTEGER)
+				json_object_set_new(
+					o, cols[i],
+					json_integer((json_int_t)sqlite3_column_int64(st, i)));
+			else
+				json_object_set_new(
+					o, cols[i],
+					json_string(nz((const char *)sqlite3_column_text(st, i))));
+		}
+		json_array_append_new(rows, o);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(rows);
+		return acs_store_error(db, rc, "read project_map", err);
+	}
+	l->rows = rows;
+	return 0;
+}
+
+static void on_rows(int rc, const char *err, void *arg)
+{
+	struct start_op *op = arg;
+	struct load *l = op->l;
+	if (rc < 0)
+		load_fail(l, rc, "dashboard mappings: %s", nz(err));
+	free(op);
+	load_step_done(l);
 }
 
 static void on_states(const struct acs_ado_result *res, struct acs_ado_state_list *list, void *arg)
 {
 	struct start_op *op = arg;
+	struct load *l = op->l;
 	if (res->cls != ACS_REST_OK)
-		start_fail(op->s, ACS_EHTTP, "ADO states of %s: %s", op->m->type_names[op->type],
+		learn_fail(op->m, "ADO states of %s: %s", op->m->type_names[op->type],
 			   res->message);
 	else
 		op->m->states[op->type] = list;
-	struct acs_syncer *s = op->s;
 	free(op);
-	start_step_done(s);
+	load_step_done(l);
 }
 
 static void on_list(const struct acs_clickup_result *res, struct acs_clickup_list *list, void *arg)
 {
 	struct start_op *op = arg;
+	struct load *l = op->l;
 	if (res->cls != ACS_REST_OK)
-		start_fail(op->s, ACS_EHTTP, "ClickUp list %s: %s", op->m->cfg->clickup_list_id,
+		learn_fail(op->m, "ClickUp list %s: %s", op->m->cfg->clickup_list_id,
 			   res->message);
 	else
 		op->m->list = list;
-	struct acs_syncer *s = op->s;
 	free(op);
-	start_step_done(s);
+	load_step_done(l);
 }
 
 static void on_members(const struct acs_clickup_result *res, struct acs_clickup_members *mem,
 		       void *arg)
 {
 	struct start_op *op = arg;
+	struct load *l = op->l;
 	if (res->cls != ACS_REST_OK)
-		start_fail(op->s, ACS_EHTTP, "ClickUp members of list %s: %s",
-			   op->m->cfg->clickup_list_id, res->message);
+		learn_fail(op->m, "ClickUp members of list %s: %s", op->m->cfg->clickup_list_id,
+			   res->message);
 	else
 		op->m->members = mem;
-	struct acs_syncer *s = op->s;
 	free(op);
-	start_step_done(s);
+	load_step_done(l);
 }
 
-static struct start_op *op_new(struct acs_syncer *s, struct mapping *m, size_t type)
+static void on_fields(const struct acs_clickup_result *res, const json_t *fields, void *arg)
 {
-	struct start_op *op = acs_xmalloc(sizeof(*op));
-	op->s = s;
-	op->m = m;
-	op->type = type;
-	s->start_pending++;
-	return op;
+	struct start_op *op = arg;
+	struct load *l = op->l;
+	if (res->cls != ACS_REST_OK)
+		learn_fail(op->m, "ClickUp custom fields of list %s: %s",
+			   op->m->cfg->clickup_list_id, res->message);
+	else
+		op->m->fields = json_deep_copy(fields);
+	free(op);
+	load_step_done(l);
 }
 
-/* A call that could not be queued: its step ends at once. */
-static void op_failed(struct start_op *op, int rc, const char *what)
+/* Ask the APIs what the mapper of m needs: the ADO states of every synced type and of the
+ * new-item type, the ClickUp list (statuses), its members and its custom fields. */
+static void learn(struct load *l, struct mapping *m)
 {
-	struct acs_syncer *s = op->s;
-	start_fail(s, rc, "%s: %s", what, acs_strerror(rc));
-	free(op);
-	s->start_pending--;
+	struct acs_syncer *s = l->s;
+	const struct acs_config_map *c = m->cfg;
+	m->type_names = acs_xcalloc(c->ado_work_item_types.n + 1, sizeof(char *));
+	m->states = acs_xcalloc(c->ado_work_item_types.n + 1, sizeof(*m->states));
+	for (size_t k = 0; k < c->ado_work_item_types.n; k++)
+		m->type_names[m->n_types++] = acs_xstrdup(c->ado_work_item_types.v[k]);
+	bool have_new = false;
+	for (size_t k = 0; k < m->n_types; k++)
+		have_new |= istr_eq(m->type_names[k], c->ado_new_item_type);
+	if (!have_new && c->ado_new_item_type && *c->ado_new_item_type)
+		m->type_names[m->n_types++] = acs_xstrdup(c->ado_new_item_type);
+	struct start_op *op;
+	int rc;
+	for (size_t k = 0; k < m->n_types; k++) {
+		op = op_new(l, m, k);
+		rc = acs_ado_list_type_states(s->ado, m->type_names[k], on_states, op);
+		if (rc)
+			op_failed(op, rc, "ADO states");
+	}
+	op = op_new(l, m, 0);
+	rc = acs_clickup_get_list(s->cu, CLS, c->clickup_list_id, on_list, op);
+	if (rc)
+		op_failed(op, rc, "ClickUp list");
+	op = op_new(l, m, 0);
+	rc = acs_clickup_get_list_members(s->cu, CLS, c->clickup_list_id, on_members, op);
+	if (rc)
+		op_failed(op, rc, "ClickUp members");
+	op = op_new(l, m, 0);
+	rc = acs_clickup_get_list_fields_json(s->cu, CLS, c->clickup_list_id, on_fields, op);
+	if (rc)
+		op_failed(op, rc, "ClickUp custom fields");
+}
+
+static struct mapping *current_db_map(struct acs_syncer *s, int64_t id, const char *sig)
+{
+	for (size_t i = 0; i < s->n_maps; i++)
+		if (s->maps[i]->from_db && s->maps[i]->id == id && s->maps[i]->mapper &&
+		    !strcmp(nz(s->maps[i]->sig), nz(sig)))
+			return s->maps[i];
+	return NULL;
+}
+
+/* Ids and rows are in: the new set keeps the file's sections and every dashboard row
+ * unchanged since the last load (mapper and all); new or changed rows are learned. */
+static void load_phase1_done(struct load *l)
+{
+	struct acs_syncer *s = l->s;
+	if (l->rc || s->closing) {
+		load_phase2_done(l);
+		return;
+	}
+	size_t nrows = json_array_size(l->rows);
+	l->next = acs_xcalloc(s->n_maps + nrows + 1, sizeof(*l->next));
+	for (size_t i = 0; i < s->n_maps; i++)
+		if (!s->maps[i]->from_db)
+			l->next[l->n_next++] = mapping_ref(s->maps[i]);
+	size_t i;
+	json_t *row;
+	json_array_foreach(l->rows, i, row)
+	{
+		struct mapping *m = mapping_from_row(row);
+		struct mapping *cur = current_db_map(s, m->id, m->sig);
+		if (cur) {
+			mapping_unref(m);
+			m = mapping_ref(cur);
+		} else {
+			bool dup = false; /* a file section of that list or name wins */
+			for (size_t k = 0; k < l->n_next && !dup; k++)
+				dup = !l->next[k]->from_db &&
+				      !strcmp(l->next[k]->cfg->name, m->cfg->name);
+			if (dup) {
+				mapping_unref(m);
+				continue;
+			}
+		}
+		l->next[l->n_next++] = m;
+	}
+	l->phase = 2;
+	l->pending = 1;
+	for (size_t k = 0; k < l->n_next; k++)
+		if (!l->next[k]->mapper)
+			learn(l, l->next[k]);
+	load_step_done(l);
+}
+
+static void maybe_closed(struct acs_syncer *s)
+{
+	if (!s->closing || s->running || s->load)
+		return;
+	void (*cb)(void *) = s->close_cb;
+	void *arg = s->close_arg;
+	for (size_t i = 0; i < s->n_maps; i++)
+		mapping_unref(s->maps[i]);
+	free(s->maps);
+	snap_unref(s->snap);
+	acs_comments_free(s->comments);
+	free(s->me);
+	free(s);
+	if (cb)
+		cb(arg);
+}
+
+/* Build the mappers of what was learned, swap the set in (or keep the old one on a
+ * fatal error), then tell the waiters. */
+static void load_phase2_done(struct load *l)
+{
+	struct acs_syncer *s = l->s;
+	for (size_t k = 0; k < l->n_next && !l->rc && !s->closing; k++) {
+		struct mapping *m = l->next[k];
+		if (!m->mapper && !m->learn_failed)
+			build_mapper(s, m);
+		if (m->mapper)
+			continue;
+		free_learned(m);
+		if (!m->from_db) {
+			load_fail(l, ACS_EHTTP, "%s", m->learn_err);
+			break;
+		}
+		/* A dashboard mapping the APIs refuse: left out, the others run. */
+		acs_log(ACS_LOG_ERR, "syncer", "mapping '%s' is not synced: %s", m->cfg->name,
+			m->learn_err);
+		char *e = acs_xasprintf("%s%s[map %s] %s", nz(l->soft_err), l->soft_err ? "; " : "",
+					m->cfg->name, m->learn_err);
+		free(l->soft_err);
+		l->soft_err = e;
+		mapping_unref(m);
+		l->next[k--] = l->next[--l->n_next];
+	}
+	if (!l->rc && !s->closing) {
+		for (size_t i = 0; i < s->n_maps; i++)
+			mapping_unref(s->maps[i]);
+		free(s->maps);
+		s->maps = l->next;
+		s->n_maps = l->n_next;
+		l->next = NULL;
+		l->n_next = 0;
+		snap_unref(s->snap);
+		s->snap = snap_new(s);
+		s->ready = true;
+		size_t ndb = 0;
+		for (size_t i = 0; i < s->n_maps; i++)
+			ndb += s->maps[i]->from_db;
+		acs_log(ACS_LOG_INFO, "syncer", "%zu mapping%s loaded (%zu from the dashboard)",
+			s->n_maps, s->n_maps == 1 ? "" : "s", ndb);
+	}
+	for (size_t i = 0; i < l->n_next; i++)
+		mapping_unref(l->next[i]);
+	free(l->next);
+	json_decref(l->rows);
+	/* The set is settled: what was asked meanwhile gets a load of its own. */
+	s->load = NULL;
+	bool closing = s->closing;
+	if (!closing && s->queued) {
+		struct load *q = s->queued;
+		s->queued = NULL;
+		load_begin(s, q);
+	}
+	int rc = closing ? ACS_ECANCELED : l->rc ? l->rc : l->soft_err ? ACS_EHTTP : 0;
+	char err[ACS_ERR_LEN];
+	snprintf(err, sizeof(err), "%s",
+		 closing ? "syncer closed" : l->rc ? l->err : nz(l->soft_err));
+	struct load_waiter *w = l->waiters;
+	free(l->soft_err);
+	free(l);
+	if (closing)
+		maybe_closed(s); /* s may be gone from here on */
+	while (w) {
+		struct load_waiter *next = w->next;
+		w->cb(rc, rc ? err : NULL, w->arg);
+		free(w);
+		w = next;
+	}
+}
+
+static void load_begin(struct acs_syncer *s, struct load *l)
+{
+	s->load = l;
+	l->s = s;
+	l->phase = 1;
+	/* Held until every step is queued, so no early completion ends the phase. */
+	l->pending = 1;
+	for (size_t i = 0; l->start && i < s->n_maps; i++) {
+		struct start_op *op = op_new(l, s->maps[i], 0);
+		int rc = acs_pairs_map_upsert(s->store, s->maps[i]->cfg, on_map_upserted, op);
+		if (rc) {
+			op->m = NULL;
+			op_failed(op, rc, "project_map");
+		}
+	}
+	struct start_op *op = op_new(l, NULL, 0);
+	int rc = acs_store_read(s->store, db_read_maps, on_rows, op);
+	if (rc)
+		op_failed(op, rc, "project_map");
+	load_step_done(l);
+}
+
+static void waiter_add(struct load *l, acs_syncer_ready_cb cb, void *arg)
+{
+	if (!cb)
+		return;
+	struct load_waiter *w = acs_xcalloc(1, sizeof(*w));
+	w->cb = cb;
+	w->arg = arg;
+	w->next = l->waiters;
+	l->waiters = w;
+}
+
+struct acs_syncer *acs_syncer_new(uv_loop_t *loop, struct acs_store *store,
+				  struct acs_ado_client *ado, struct acs_clickup_client *cu,
+				  const struct acs_config *cfg, char err[ACS_ERR_LEN])
+{
+	if (!loop || !store || !ado || !cu || !cfg) {
+		snprintf(err, ACS_ERR_LEN, "syncer: loop, store, clients and config are required");
+		return NULL;
+	}
+	struct acs_syncer *s = acs_xcalloc(1, sizeof(*s));
+	s->loop = loop;
+	s->store = store;
+	s->ado = ado;
+	s->cu = cu;
+	s->cfg = cfg;
+	s->n_maps = cfg->n_maps;
+	s->maps = acs_xcalloc(s->n_maps + 1, sizeof(*s->maps));
+	for (size_t i = 0; i < s->n_maps; i++)
+		s->maps[i] = mapping_new(&cfg->maps[i]);
+	s->snap = snap_new(s);
+	s->comments = acs_comments_new(store, ado, cu);
+	return s;
 }
 
 int acs_syncer_start(struct acs_syncer *s, acs_syncer_ready_cb cb, void *arg)
 {
 	if (!s || !cb)
 		return -EINVAL;
-	if (s->started)
+	if (s->closing)
+		return ACS_ECLOSED;
+	/* Once running, or while a start is in flight; a failed start may be tried again. */
+	if (s->ready || s->load)
 		return -EALREADY;
 	s->started = true;
-	s->ready_cb = cb;
-	s->ready_arg = arg;
-	/* Held until every call is queued, so no early completion ends the start. */
-	s->start_pending = 1;
-	for (size_t i = 0; i < s->n_maps; i++) {
-		struct mapping *m = &s->maps[i];
-		const struct acs_config_map *c = m->cfg;
-		struct start_op *op = op_new(s, m, 0);
-		int rc = acs_pairs_map_upsert(s->store, c, on_map_upserted, op);
-		if (rc)
-			op_failed(op, rc, "project_map");
-		/* The states of every synced type and of the new-item type. */
-		m->type_names = acs_xcalloc(c->ado_work_item_types.n + 1, sizeof(char *));
-		m->states = acs_xcalloc(c->ado_work_item_types.n + 1, sizeof(*m->states));
-		for (size_t k = 0; k < c->ado_work_item_types.n; k++)
-			m->type_names[m->n_types++] = acs_xstrdup(c->ado_work_item_types.v[k]);
-		bool have_new = false;
-		for (size_t k = 0; k < m->n_types; k++)
-			have_new |= istr_eq(m->type_names[k], c->ado_new_item_type);
-		if (!have_new && c->ado_new_item_type && *c->ado_new_item_type)
-			m->type_names[m->n_types++] = acs_xstrdup(c->ado_new_item_type);
-		for (size_t k = 0; k < m->n_types; k++) {
-			op = op_new(s, m, k);
-			rc = acs_ado_list_type_states(s->ado, m->type_names[k], on_states, op);
-			if (rc)
-				op_failed(op, rc, "ADO states");
-		}
-		op = op_new(s, m, 0);
-		rc = acs_clickup_get_list(s->cu, CLS, c->clickup_list_id, on_list, op);
-		if (rc)
-			op_failed(op, rc, "ClickUp list");
-		op = op_new(s, m, 0);
-		rc = acs_clickup_get_list_members(s->cu, CLS, c->clickup_list_id, on_members, op);
-		if (rc)
-			op_failed(op, rc, "ClickUp members");
+	struct load *l = acs_xcalloc(1, sizeof(*l));
+	l->start = true;
+	waiter_add(l, cb, arg);
+	load_begin(s, l);
+	return 0;
+}
+
+int acs_syncer_reload(struct acs_syncer *s, acs_syncer_ready_cb cb, void *arg)
+{
+	if (!s)
+		return -EINVAL;
+	if (s->closing)
+		return ACS_ECLOSED;
+	if (!s->ready && !s->load)
+		return -EAGAIN;
+	if (s->load) {
+		/* The load in flight may have read the rows already: one more after it. */
+		if (!s->queued)
+			s->queued = acs_xcalloc(1, sizeof(*s->queued));
+		waiter_add(s->queued, cb, arg);
+		return 0;
 	}
-	start_step_done(s);
+	struct load *l = acs_xcalloc(1, sizeof(*l));
+	waiter_add(l, cb, arg);
+	load_begin(s, l);
 	return 0;
 }
 
@@ -2018,12 +3103,15 @@ void acs_syncer_close(struct acs_syncer *s, void (*cb)(void *arg), void *arg)
 	s->closing = true;
 	s->close_cb = cb;
 	s->close_arg = arg;
-	if (s->running || s->start_pending)
-		return;
-	for (size_t i = 0; i < s->n_maps; i++)
-		acs_mapper_free(s->maps[i].mapper);
-	free(s->maps);
-	free(s);
-	if (cb)
-		cb(arg);
+	struct load *q = s->queued;
+	s->queued = NULL;
+	struct load_waiter *w = q ? q->waiters : NULL;
+	free(q);
+	while (w) {
+		struct load_waiter *next = w->next;
+		w->cb(ACS_ECLOSED, "syncer closed", w->arg);
+		free(w);
+		w = next;
+	}
+	maybe_closed(s);
 }

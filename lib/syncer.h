@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The per-item sync logic: given the stored webhook events of one item, create its
  * twin (idempotently across crashes) or merge the changes of a pair both ways, with
- * echo suppression against the stored base, conflict resolution per [sync] conflict
- * and one sync_log row per action. The scheduler calls it once per job. */
+ * echo suppression against the stored base, conflict resolution per [sync] conflict,
+ * comment mirroring (comments.h), the ending of pairs on deletes and moves, and one
+ * sync_log row per action. The scheduler calls it once per job. */
 #pragma once
 
 #include <stdbool.h>
@@ -51,12 +52,44 @@ struct acs_config;
  *   paragraph "Azure DevOps work item: <work item URL>" (the footer), which is stripped
  *   before the description is canonicalised, so it is never a change.
  *
+ *   COMMENTS. After the fields, a job of an active pair hands its comment ids
+ *   (workitem.commented, taskCommentPosted/Updated) to acs_comments_sync, which skips
+ *   its own mirrors by comment_map and otherwise reconciles both sides (comments.h).
+ *   It also runs when a pair is created and the mapping's copy_existing_comments is set
+ *   (existing comments copied oldest first), and after a real field change of a pair
+ *   with mirrored comments: deleted comments (no event on either service) and edited
+ *   ADO comments (no event) are found then.
+ *
+ *   ATTACHMENTS. With acs_syncer_set_attachments, a job of an active pair ends with
+ *   acs_attachments_sync_pair (its outcome is the job's) when it has a side's file list
+ *   for free: an ADO delivery adding or removing an AttachedFile relation (its revision
+ *   lists every relation), or a ClickUp task read by the job (then the work item is
+ *   read only when the task has a file no attachment_map row knows:
+ *   acs_attachments_sync_task). A pair made by the job brings its files along at once
+ *   (the new twin has none, so nothing is read). A plain field edit costs no call; the
+ *   attachment scan finds the rest (ClickUp sends no event for a new file).
+ *
+ *   ENDING. workitem.deleted, taskDeleted, a ClickUp task found in another list (GET
+ *   after any task event, taskMoved included) and an ADO revision whose project or area
+ *   leaves the mapping end the pair: the mapping's on_delete is applied to the twin
+ *   (close: ClickUp's first closed, else done, status / the ADO state the mapping gives
+ *   that status, else the type's first Completed state; delete: DELETE task / work item
+ *   to the recycle bin; ignore: nothing), then sync_map.state = 'ended' with the base of
+ *   what was written, and an "ended" sync_log row says why. Events of an ended pair are
+ *   skipped, except workitem.restored: the pair is active again and merged (the base
+ *   holds the closed state, so the twin reopens), or, when the ClickUp task is gone,
+ *   the pair row is dropped and a new twin is created.
+ *
  *   LIMITS (documented choices). The [ado] assigned_to filter is applied to creates only
  *   when it is a literal (e-mail or display name); a WIQL macro such as @Me cannot be
  *   evaluated locally and is ignored. A ClickUp edit of a field made before an ADO
  *   change of the same field was pushed is overwritten by that push unless both events
- *   are in the same job (then the conflict policy applies exactly). deleted, restored
- *   and comment events are logged as skipped (handled by a later issue).
+ *   are in the same job (then the conflict policy applies exactly). A deleted or
+ *   ADO-edited comment is mirrored on the pair's next comment event or real change, not
+ *   at once (neither service reports it). A ClickUp task moved back into the mapped
+ *   list, or a ClickUp task restored from the trash, does not re-pair (no event says
+ *   so); only workitem.restored does. A restored item whose twin was deleted keeps the
+ *   stale Hyperlink to the old task next to the new one.
  */
 
 /** Most re-reads and re-merges after a 412/409 in one job. */
@@ -90,6 +123,13 @@ int acs_syncer_start(struct acs_syncer *s, acs_syncer_ready_cb cb, void *arg);
  *  Needs a successful acs_syncer_start. */
 int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs_job_event *events,
 		    size_t n, acs_syncer_done_cb done, void *arg);
+
+struct acs_attachments;
+
+/** Mirror attachments from the syncer's jobs through a (borrowed; NULL stops it): see
+ *  DESIGN, ATTACHMENTS. Unset it before closing a. Runs in flight keep the one they
+ *  began with only until their attachment call is queued. */
+void acs_syncer_set_attachments(struct acs_syncer *s, struct acs_attachments *a);
 
 /** Syncs in flight. */
 size_t acs_syncer_running(const struct acs_syncer *s);

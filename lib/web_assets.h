@@ -20,5 +20,9 @@ struct acs_web_asset {
 extern const struct acs_web_asset acs_web_assets[];
 extern const size_t acs_web_assets_count;
 
+/** Hash over every asset but index.html: index.html names the others as
+ *  "/assets/v-<version>/<name>", which may be cached for good. */
+extern const char acs_web_assets_version[];
+
 /** The asset called name ("index.html"), or NULL. */
 const struct acs_web_asset *acs_web_asset_find(const char *name);

@@ -6,7 +6,13 @@ the build directory and never committed.
 
 usage: embed.py OUTPUT.c FILE...
 Each asset gets its bytes, a strong ETag (SHA-256 of the content) and a gzip
-variant when gzip makes it smaller (mtime=0 so builds are reproducible)."""
+variant when gzip makes it smaller (mtime=0 so builds are reproducible).
+
+VERSIONED URLS. The version is a hash over every asset but index.html; index.html's
+"/assets/NAME" references become "/assets/v-VERSION/NAME", which the daemon serves
+with a year-long immutable cache. Modules import each other by relative names, so
+they resolve inside the same versioned directory; a new build changes the version,
+and index.html itself is always revalidated (no-cache + ETag)."""
 import gzip
 import hashlib
 import os
@@ -42,7 +48,7 @@ def main(argv):
         sys.stderr.write("usage: embed.py OUTPUT.c FILE...\n")
         return 2
     output, inputs = argv[0], argv[1:]
-    assets = []
+    files = []
     for path in sorted(inputs, key=os.path.basename):
         name = os.path.basename(path)
         ext = os.path.splitext(name)[1]
@@ -50,7 +56,16 @@ def main(argv):
             sys.stderr.write("embed.py: %s: unknown content type\n" % path)
             return 1
         with open(path, "rb") as f:
-            data = f.read()
+            files.append((name, ext, f.read()))
+    h = hashlib.sha256()
+    for name, _, data in files:
+        if name != "index.html":
+            h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    version = h.hexdigest()[:16]
+    assets = []
+    for name, ext, data in files:
+        if name == "index.html":
+            data = data.replace(b'"/assets/', b'"/assets/v-' + version.encode() + b'/')
         gz = gzip.compress(data, compresslevel=9, mtime=0)
         etag = '"%s"' % hashlib.sha256(data).hexdigest()[:32]
         assets.append((name, TYPES[ext], data, gz if len(gz) < len(data) else None, etag))
@@ -89,6 +104,7 @@ def main(argv):
     lines.append("};")
     lines.append("")
     lines.append("const size_t acs_web_assets_count = %d;" % len(assets))
+    lines.append("const char acs_web_assets_version[] = %s;" % c_string(version))
     lines.append("")
     lines.append("const struct acs_web_asset *acs_web_asset_find(const char *name)")
     lines.append("{")

@@ -199,6 +199,9 @@ int main(int argc, char **argv)
 		idle[nidle++] = &conns[i];
 	}
 
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	const int64_t wall_off = (int64_t)rt.tv_sec * 1000000000LL + rt.tv_nsec - now_ns();
 	const int64_t t0 = now_ns() + 10000000LL, step = (int64_t)(1e9 / rate);
 	const int64_t deadline = t0 + (int64_t)(secs * 1e9) + GRACE_NS;
 	size_t next = 0, answered = 0, errors = 0;
@@ -286,6 +289,19 @@ int main(int argc, char **argv)
 	double elapsed = m ? (double)(r[last].done - t0) / 1e9 : 0;
 	printf("requests=%zu answered=%zu ok200=%zu failed=%zu unanswered=%zu achieved_rps=%.0f\n",
 	       n, m, ok, errors, n - m - errors, elapsed > 0 ? (double)m / elapsed : 0.0);
+	/* RATE_LOAD_DUMP=file: one line per request (due, sent, done as wall-clock
+	 * seconds, status) to line stalls up with the daemon's own traces. */
+	const char *dump = getenv("RATE_LOAD_DUMP");
+	if (dump) {
+		FILE *f = fopen(dump, "w");
+		if (!f)
+			die(dump);
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "%.6f %.6f %.6f %d\n", (double)(r[i].due + wall_off) / 1e9,
+				(double)(r[i].sent + wall_off) / 1e9,
+				(double)(r[i].done + wall_off) / 1e9, r[i].status);
+		fclose(f);
+	}
 	report("latency", lat, m);
 	report("service", svc, m);
 	return m == n && ok == n ? 0 : 1;

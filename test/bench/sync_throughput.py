@@ -6,7 +6,8 @@ and the ratios to the targets of the sync-engine issue.
 
 usage: test/bench/sync_throughput.py [BUILD_DIR]     (default build/release)
 env:   RUNS=3 ITEMS=200 EDITS=2000 WORKERS=8 LAT_RATES="10 50" LAT_SECONDS=10
-       CONCURRENCY=8 ([sync] concurrency) LOG_LEVEL=warn PHASE_TIMEOUT=120
+       CONCURRENCY=8 ([sync] concurrency) DELIVERY_CONCURRENCY=8 (webhook deliveries
+       in flight per subscription in the simulators) LOG_LEVEL=warn PHASE_TIMEOUT=120
 
 Per run, with the daemon's webhooks pointing straight at its listener:
   create   ITEMS tasks created on ClickUp (WORKERS keep-alive clients), until
@@ -55,6 +56,14 @@ LAT_SECONDS = float(os.environ.get("LAT_SECONDS", "10"))
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "8"))
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "warn")
 PHASE_TIMEOUT = float(os.environ.get("PHASE_TIMEOUT", "120"))
+# Webhook deliveries the simulators start at once per subscription (seed
+# <service>.webhook.concurrency); real services deliver concurrently.
+DELIVERY_CONCURRENCY = int(os.environ.get("DELIVERY_CONCURRENCY", "8"))
+
+
+def seed_patch(seed):
+    for svc in ("ado", "clickup"):
+        seed[svc].setdefault("webhook", {})["concurrency"] = DELIVERY_CONCURRENCY
 
 ADO_WRITE = re.compile(r"(?i)/_apis/wit/workitems/(\d+)$")
 CU_WRITE = re.compile(r"(?i)/api/v2/task/([0-9a-z]+)$")
@@ -116,7 +125,7 @@ class Sender:
 
 class World:
     def __init__(self, daemon_bin):
-        self.sim = H.Sim()
+        self.sim = H.Sim(seed_patch=seed_patch)
         i = self.sim.info
         self.port = H.free_port()
         self.dir = tempfile.mkdtemp(prefix="acs-bench-sync-")
@@ -541,9 +550,10 @@ def main():
     res = [one_run(daemon, n + 1) for n in range(RUNS)]
     med = {k: statistics.median(r[k] for r in res) for k in res[0]}
     log("median over %d runs (%d pairs, %d burst edits by %d clients, isolated edits for %gs "
-        "at %s/s, [sync] concurrency %d, log level %s):"
+        "at %s/s, [sync] concurrency %d, %d deliveries in flight per subscription, "
+        "log level %s):"
         % (RUNS, ITEMS, EDITS, WORKERS, LAT_SECONDS, ", ".join("%g" % r for r in LAT_RATES),
-           CONCURRENCY, LOG_LEVEL))
+           CONCURRENCY, DELIVERY_CONCURRENCY, LOG_LEVEL))
     log("  creates paired both ways:  %7.0f pairs/s, %.2f API calls per pair"
         % (med["create"], med["create_calls"]))
     log("  burst of edits:            %7.0f changes/s   (target >= 2000; ratio %.2f); "

@@ -85,7 +85,7 @@ class Assets(unittest.TestCase, SecurityHeaders):
         st, h, body = D.request("GET", "/")
         self.assertEqual(st, 200)
         self.assertTrue(h["content-type"].startswith("text/html"))
-        self.assertIn(b"/assets/app.js", body)
+        self.assertRegex(body, rb'"/assets/v-[0-9a-f]{16}/app\.js"')
         self.assertIn(b'action="/api/login"', body)
         self.assertSecurity(h)
         self.assertEqual(h.get("cache-control"), "no-cache")
@@ -138,6 +138,27 @@ class Assets(unittest.TestCase, SecurityHeaders):
             st, h, body = D.request("GET", bad)
             self.assertEqual(st, 404, bad)
             self.assertEqual(json_body(body)["error"], "not found")
+
+    def test_versioned(self):
+        # index.html names assets under the build's version: cached for good there,
+        # revalidated under the plain name or a stale version.
+        _, _, index = D.request("GET", "/")
+        ref = re.search(rb'"(/assets/v-[0-9a-f]{16}/)app\.js"', index).group(1).decode()
+        st, h, body = D.request("GET", ref + "app.js")
+        self.assertEqual(st, 200)
+        self.assertEqual(h["cache-control"], "public, max-age=31536000, immutable")
+        self.assertSecurity(h)
+        _, hp, plain = D.request("GET", "/assets/app.js")
+        self.assertEqual(body, plain)
+        self.assertEqual(hp["cache-control"], "no-cache")
+        self.assertEqual(h["etag"], hp["etag"])
+        st, hs, stale = D.request("GET", "/assets/v-0123456789abcdef/app.js")
+        self.assertEqual(st, 200)
+        self.assertEqual(hs["cache-control"], "no-cache")
+        self.assertEqual(stale, plain)
+        for bad in [ref + "nope.js", ref, ref + "x/app.js", "/assets/v-/x"]:
+            st, _, _ = D.request("GET", bad)
+            self.assertEqual(st, 404, bad)
 
     def test_head(self):
         st, h, body = D.request("HEAD", "/assets/app.js")

@@ -204,9 +204,14 @@ class Cli(unittest.TestCase):
             # --check only reports (exit 1: repairs are due) and changes nothing.
             rc, out, err = run("register-webhooks", "-c", path, "--check")
             self.assertEqual(rc, 1, out + err)
+            # A table: header, one row per subscription, then a verdict.
             lines = out.strip().splitlines()
-            self.assertEqual(len(lines), 6, out)
-            self.assertTrue(all(l.endswith(": would be created") for l in lines), out)
+            self.assertTrue(lines[0].startswith("SERVICE "), out)
+            rows = [l for l in lines[1:] if l.startswith(("ado ", "clickup "))]
+            self.assertEqual(len(rows), 6, out)
+            self.assertTrue(all(re.search(r"\bmissing\b.*\bnever\s+create$", l) for l in rows),
+                            out)
+            self.assertIn("repairs are due", out)
             rc, out, err = run("register-webhooks", "-c", path)
             self.assertEqual(rc, 0, err)
             lines = out.strip().splitlines()
@@ -228,8 +233,9 @@ class Cli(unittest.TestCase):
                              ["unchanged"] * 6)
             rc, out, err = run("register-webhooks", "-c", path, "--check")
             self.assertEqual(rc, 0, out + err)
-            self.assertEqual([l.rsplit(": ", 1)[1] for l in out.strip().splitlines()],
-                             ["ok"] * 6)
+            rows = [l for l in out.splitlines() if l.startswith(("ado ", "clickup "))]
+            self.assertEqual([l.split()[-1] for l in rows], ["none"] * 6, out)
+            self.assertIn("all webhook subscriptions are healthy", out)
             rc, _, _ = run("check-config", "-c", path, "--check")
             self.assertEqual(rc, 2)
             # A service that refuses: exit 1, the failure named.
@@ -244,6 +250,124 @@ class Cli(unittest.TestCase):
             p.terminate()
             p.wait(timeout=20)
             p.stdout.close()
+
+
+class CheckConfigOnline(unittest.TestCase):
+    """check-config --online against a real ado-clickup-sim: one line per
+    check, exit 0 only when every check passed, 1 otherwise."""
+
+    @classmethod
+    def setUpClass(cls):
+        sim = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(harness.DAEMON))),
+                           "test", "sim", "ado-clickup-sim")
+        if not os.access(sim, os.X_OK):
+            raise unittest.SkipTest("ado-clickup-sim not built next to the daemon")
+        import sim_harness
+        sim_harness.SIM = sim
+        cls.sim = sim_harness.Sim()
+        cls.info = cls.sim.info
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.kill()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="acs-cli-online-")
+
+    # Secrets only from the file: an ADO_PAT in the caller's environment would win.
+    NO_ENV = {"ADO_PAT": "", "CLICKUP_API_TOKEN": "", "WEBHOOK_SECRET": ""}
+
+    def config(self, ado_base=None, pat=None, token=None, map_text=None):
+        a, c = self.info["ado"], self.info["clickup"]
+        if map_text is None:
+            map_text = ("[map team]\nclickup_list_id = %s\nado_area_path = %s\\Web\n"
+                        "ado_work_item_types = Task, Bug\nado_new_item_type = Task\n"
+                        "status.New = to do\nstatus.Active = in progress\n"
+                        "status.Closed = complete\n") % (c["list_ids"][0], a["project"])
+        text = ("[server]\npublic_url = https://sync.example.com\n"
+                "[database]\nurl = sqlite:%s/sync.db\n"
+                "[ado]\nbase_url = %s\norganization = %s\nproject = %s\npat = %s\n"
+                "webhook_username = hook\nwebhook_password = hook-password-123456\n"
+                "[clickup]\nbase_url = %s\ntoken = %s\nworkspace_id = %s\n%s") % (
+            self.dir, ado_base or a["base_url"], a["organization"], a["project"],
+            pat or a["pat"], c["base_url"], token or c["token"], c["team_id"], map_text)
+        path = os.path.join(self.dir, "online.ini")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def check(self, path, want_rc):
+        rc, out, err = run("check-config", "-c", path, "--online", env=self.NO_ENV)
+        self.assertEqual(rc, want_rc, out + err)
+        for secret in (self.info["ado"]["pat"], self.info["clickup"]["token"],
+                       "hook-password-123456", "wrongpat0123456789"):
+            self.assertNotIn(secret, out + err)
+        return out, err
+
+    def fails(self, out):
+        return [l for l in out.splitlines() if l.startswith("FAIL ")]
+
+    def test_all_ok(self):
+        out, _ = self.check(self.config(), 0)
+        lines = [l for l in out.splitlines() if l.startswith(("ok ", "FAIL ", "skip "))]
+        self.assertTrue(all(l.startswith("ok ") for l in lines), out)
+        self.assertGreaterEqual(len(lines), 10, out)
+        self.assertIn("map team: ClickUp list %s" % self.info["clickup"]["list_ids"][0], out)
+        self.assertIn("online checks passed", out)
+
+    def test_without_online_no_request(self):
+        before = len(self.sim.requests("ado")) + len(self.sim.requests("clickup"))
+        rc, out, err = run("check-config", "-c", self.config(pat="wrongpat0123456789x"),
+                           env=self.NO_ENV)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(len(self.sim.requests("ado")) + len(self.sim.requests("clickup")),
+                         before)
+
+    def test_wrong_pat(self):
+        out, _ = self.check(self.config(pat="wrongpat0123456789abcdefghijklmnopqrstuvwxyz01"), 1)
+        fails = self.fails(out)
+        self.assertEqual(len(fails), 1, out)
+        self.assertIn("ADO token", fails[0])
+        self.assertIn("[ado] pat", fails[0])
+        self.assertIn("skip  map team: ADO project", out)
+
+    def test_wrong_clickup_token(self):
+        out, _ = self.check(self.config(token="pk_1_WRONGTOKEN0123456789"), 1)
+        fails = self.fails(out)
+        self.assertEqual(len(fails), 1, out)
+        self.assertIn("ClickUp token", fails[0])
+        self.assertIn("[clickup] token", fails[0])
+
+    def test_unknown_list(self):
+        out, _ = self.check(self.config(map_text="[map team]\nclickup_list_id = 901\n"), 1)
+        fails = self.fails(out)
+        self.assertEqual(len(fails), 1, out)
+        self.assertIn("ClickUp list 901 not found", fails[0])
+        self.assertIn("check [map team] clickup_list_id", fails[0])
+
+    def test_unknown_status(self):
+        out, _ = self.check(self.config(map_text=(
+            "[map team]\nclickup_list_id = %s\nstatus.Active = doing\n"
+            % self.info["clickup"]["list_ids"][0])), 1)
+        fails = self.fails(out)
+        self.assertEqual(len(fails), 1, out)
+        self.assertIn("'doing'", fails[0])
+        self.assertIn("check [map team] status.Active", fails[0])
+
+    def test_unreachable(self):
+        import socket
+        import time
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()  # nothing listens there now: connection refused
+        t0 = time.monotonic()
+        out, err = self.check(self.config(ado_base="http://127.0.0.1:%d" % port), 1)
+        self.assertLess(time.monotonic() - t0, 40)
+        fails = self.fails(out)
+        self.assertEqual(len(fails), 1, out)
+        self.assertIn("cannot reach Azure DevOps", fails[0])
+        self.assertIn("could not be reached", err)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@
 #define SIM_LOG_MAX 100000     /* request log entries kept per service */
 #define SIM_RETRY_MAX_MS 60000 /* ceiling of the doubling retry delay */
 #define SIM_DEFAULT_ATTEMPTS 5 /* attempts without ops->delivery_done */
+#define SIM_MAX_CONCURRENCY 64 /* ceiling of a seed's webhook.concurrency */
 
 struct sim_log_entry {
 	uint64_t time_ms;
@@ -65,18 +66,25 @@ struct sim_dlv {
 	uint64_t retry_delay_ms;
 	unsigned attempt;
 	uint64_t started;
+	uint64_t due;	   /**< uv_now() of its next attempt (0: at once) */
+	uint64_t pump_gen; /**< the pump run that last started it */
 	uint64_t curl_id;
 	bool inflight;
 	bool canceled;	      /**< reset or close while in flight: free on completion */
 	struct sim_dlv *next; /**< sim_target::head */
 };
 
+/* The first `window` deliveries of the queue are started: each is in flight or
+ * waits for its own next attempt; the timer fires at the earliest due one. */
 struct sim_target {
 	char *name;
 	struct sim_service *svc;
 	uv_timer_t timer; /**< next attempt */
 	struct sim_dlv *head, *tail;
-	bool busy;		 /**< an attempt is scheduled or in flight */
+	unsigned canceled_inflight; /**< dropped attempts still in flight: take a slot */
+	uint64_t pump_gen;
+	bool pumping;
+	bool repump;
 	struct sim_target *next; /**< sim_service::targets */
 };
 
@@ -784,16 +792,43 @@ static struct sim_target *target_get(struct sim_service *svc, const char *name)
 	return t;
 }
 
+/* Deliveries of one target started at once: seed <service>.webhook.concurrency
+ * (default 1: one at a time, in order). Read at each pump, so a reset to a new
+ * seed applies at once. */
+static unsigned target_window(const struct sim_target *t)
+{
+	const struct sim_service *svc = t->svc;
+	json_t *wh = json_object_get(sim_seed_part(svc->sim, svc->ops->name), "webhook");
+	json_int_t n = json_integer_value(json_object_get(wh, "concurrency"));
+	return n < 1 ? 1 : n > SIM_MAX_CONCURRENCY ? SIM_MAX_CONCURRENCY : (unsigned)n;
+}
+
 static void target_timer_cb(uv_timer_t *timer);
 
-static void target_kick(struct sim_target *t, uint64_t delay_ms)
+/* Run the pump from the loop soon (never from inside a handler), or again
+ * when it is running now. */
+static void target_kick(struct sim_target *t)
 {
-	if (!t->head) {
-		t->busy = false;
+	if (t->pumping) {
+		t->repump = true;
 		return;
 	}
-	t->busy = true;
-	uv_timer_start(&t->timer, target_timer_cb, delay_ms, 0);
+	uv_timer_start(&t->timer, target_timer_cb, 0, 0);
+}
+
+static void dlv_unlink(struct sim_target *t, struct sim_dlv *d)
+{
+	struct sim_dlv **pp = &t->head, *prev = NULL;
+	while (*pp && *pp != d) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = d->next;
+	if (t->tail == d)
+		t->tail = prev;
+	d->next = NULL;
 }
 
 static void target_drop_queue(struct sim_target *t)
@@ -804,6 +839,7 @@ static void target_drop_queue(struct sim_target *t)
 		if (d->inflight) {
 			/* Freed by its completion callback. */
 			d->canceled = true;
+			t->canceled_inflight++;
 			(void)acs_curl_loop_cancel(t->svc->sim->curl, d->curl_id);
 		} else {
 			dlv_free(d);
@@ -819,7 +855,7 @@ static enum sim_verdict default_verdict(const struct sim_attempt *a)
 	return a->attempt >= SIM_DEFAULT_ATTEMPTS ? SIM_DELIVERY_DONE : SIM_DELIVERY_RETRY;
 }
 
-/* The head delivery of t finished an attempt. */
+/* Delivery d of t finished an attempt. */
 static void attempt_result(struct sim_dlv *d, long status, int error, bool paused)
 {
 	struct sim_target *t = d->t;
@@ -841,20 +877,17 @@ static void attempt_result(struct sim_dlv *d, long status, int error, bool pause
 						     : default_verdict(&a);
 	switch (v) {
 	case SIM_DELIVERY_RETRY:
-		target_kick(t, delay);
-		return;
+		d->due = uv_now(svc->sim->loop) + delay;
+		break;
 	case SIM_DELIVERY_DROP_TARGET:
 		target_drop_queue(t);
-		t->busy = false;
-		return;
+		break;
 	case SIM_DELIVERY_DONE:
+		dlv_unlink(t, d);
+		dlv_free(d);
 		break;
 	}
-	t->head = d->next;
-	if (!t->head)
-		t->tail = NULL;
-	dlv_free(d);
-	target_kick(t, 0);
+	target_kick(t);
 }
 
 static void dlv_done(const struct acs_http_response *resp, void *arg)
@@ -864,36 +897,26 @@ static void dlv_done(const struct acs_http_response *resp, void *arg)
 	struct sim *sim = t->svc->sim;
 
 	d->inflight = false;
-	if (d->canceled || sim->closing) {
-		/* Already unlinked by a reset (or the sim is going away). */
-		if (!sim->closing && t->head == d) {
-			t->head = d->next;
-			if (!t->head)
-				t->tail = NULL;
-		}
+	if (sim->closing) {
 		dlv_free(d);
-		if (!sim->closing)
-			target_kick(t, 0);
+		return;
+	}
+	if (d->canceled) {
+		/* Already unlinked by a reset or a dropped target. */
+		acs_require(t->canceled_inflight > 0);
+		t->canceled_inflight--;
+		dlv_free(d);
+		target_kick(t);
 		return;
 	}
 	attempt_result(d, resp->status, resp->error, false);
 }
 
-static void target_timer_cb(uv_timer_t *timer)
+/* One attempt of d, now. Its result may come back at once (paused, or the
+ * request could not start), which changes the queue. */
+static void start_attempt(struct sim_target *t, struct sim_dlv *d)
 {
-	struct sim_target *t = acs_container_of(timer, struct sim_target, timer);
 	struct sim_service *svc = t->svc;
-	struct sim_dlv *d = t->head;
-
-	if (!d) {
-		t->busy = false;
-		return;
-	}
-	if (svc->ops->target_live && !svc->ops->target_live(svc->impl, t->name)) {
-		target_drop_queue(t);
-		t->busy = false;
-		return;
-	}
 	d->attempt++;
 	d->started = uv_now(svc->sim->loop);
 	if (svc->paused) {
@@ -916,6 +939,63 @@ static void target_timer_cb(uv_timer_t *timer)
 		return;
 	}
 	d->inflight = true;
+}
+
+/* Slots of the window free for attempts: dropped attempts still in flight hold
+ * theirs, so a queue started after a reset never overlaps them. */
+static unsigned target_slots(const struct sim_target *t)
+{
+	unsigned window = target_window(t);
+	return window > t->canceled_inflight ? window - t->canceled_inflight : 0;
+}
+
+/* Start every due delivery of the window that is not in flight (each at most
+ * once per run: a zero retry delay waits for the next loop turn), then arm the
+ * timer for the earliest one still waiting. */
+static void target_pump(struct sim_target *t)
+{
+	struct sim_service *svc = t->svc;
+	uint64_t gen = ++t->pump_gen;
+	uv_timer_stop(&t->timer);
+	t->pumping = true;
+	do {
+		t->repump = false;
+		if (!t->head)
+			break;
+		if (svc->ops->target_live && !svc->ops->target_live(svc->impl, t->name)) {
+			target_drop_queue(t);
+			break;
+		}
+		unsigned slots = target_slots(t);
+		uint64_t now = uv_now(svc->sim->loop);
+		struct sim_dlv *d = t->head;
+		for (unsigned i = 0; d && i < slots; i++, d = d->next) {
+			if (d->inflight || d->due > now || d->pump_gen == gen)
+				continue;
+			d->pump_gen = gen;
+			start_attempt(t, d);
+			if (t->repump)
+				break; /* the queue changed under us: walk it again */
+		}
+	} while (t->repump);
+	t->pumping = false;
+
+	if (!t->head)
+		return;
+	unsigned slots = target_slots(t);
+	uint64_t now = uv_now(svc->sim->loop), next = UINT64_MAX;
+	struct sim_dlv *d = t->head;
+	for (unsigned i = 0; d && i < slots; i++, d = d->next) {
+		if (!d->inflight)
+			next = ACS_MIN(next, ACS_MAX(d->due, now));
+	}
+	if (next != UINT64_MAX)
+		uv_timer_start(&t->timer, target_timer_cb, next - now, 0);
+}
+
+static void target_timer_cb(uv_timer_t *timer)
+{
+	target_pump(acs_container_of(timer, struct sim_target, timer));
 }
 
 int sim_service_deliver(struct sim_service *svc, const struct sim_delivery *dd)
@@ -942,8 +1022,7 @@ int sim_service_deliver(struct sim_service *svc, const struct sim_delivery *dd)
 	else
 		t->head = d;
 	t->tail = d;
-	if (!t->busy)
-		target_kick(t, 0);
+	target_kick(t);
 	return 0;
 }
 
@@ -959,11 +1038,10 @@ size_t sim_service_pending_deliveries(const struct sim_service *svc)
 static void targets_reset(struct sim_service *svc)
 {
 	for (struct sim_target *t = svc->targets; t; t = t->next) {
-		bool inflight = t->head && t->head->inflight;
 		uv_timer_stop(&t->timer);
+		/* A canceled in-flight attempt still completes and holds its slot until
+		 * then (target_slots). */
 		target_drop_queue(t);
-		/* A canceled in-flight attempt still completes; it restarts the queue. */
-		t->busy = inflight;
 	}
 }
 

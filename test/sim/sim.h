@@ -16,10 +16,13 @@
  *   answer back on a uv_timer. A delayed request has already changed the state
  *   when its answer finally goes out, like a slow real server.
  *
- *   Webhook deliveries are queued per target (one subscription): one attempt
- *   in flight per target, in order, so a receiver sees a target's events in
- *   the order they happened (the real services promise no order; the
- *   simulator is deterministic on purpose). After each attempt the service's
+ *   Webhook deliveries are queued per target (one subscription): by default
+ *   one attempt in flight per target, in order, so a receiver sees a target's
+ *   events in the order they happened (the real services promise no order; the
+ *   simulator is deterministic on purpose). The seed's <service>.webhook.
+ *   concurrency (1..64) lets the first N queued deliveries of a target proceed
+ *   at once, as real services deliver concurrently; each keeps its own attempts
+ *   and retry delays, and the next queued one starts when one is done. After each attempt the service's
  *   ops->delivery_done decides: done, retry (after retry_delay_ms doubling per
  *   attempt, capped at a minute), drop this event, or drop every queued event
  *   of the target (suspended). While delivery is paused (POST /_sim/webhooks

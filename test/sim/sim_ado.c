@@ -30,6 +30,8 @@
  *     state's first reason when the state changes and no reason is given.
  *   - A patch that changes nothing does not create a revision nor an event.
  *   - suppressNotifications does not suppress service hooks.
+ *   - An areaPath filter matches an update when the item's new or old area is under
+ *     it (a move out of the area is delivered to the area's subscriptions).
  *   - Comment edits and deletions create no revision and fire no event.
  *     Adding a comment (POST comments or System.History) creates a revision
  *     and fires workitem.commented and workitem.updated.
@@ -836,7 +838,12 @@ static bool sub_matches(struct sim_ado *a, struct ado_sub *s, const struct ado_e
 	if (pid && *pid && !ieq(pid, a->project_id))
 		return false;
 	const char *area = jstr(pi, "areaPath");
-	if (area && *area && !area_under(jstr(ev->wi->fields, "System.AreaPath"), area))
+	/* An update that moves the item out of the area still reaches the area's
+	 * subscriptions (its old value is under the area): the move is news to them. */
+	json_t *ufields = json_object_get(ev->update, "fields");
+	const char *old_area = jstr(json_object_get(ufields, "System.AreaPath"), "oldValue");
+	if (area && *area && !area_under(jstr(ev->wi->fields, "System.AreaPath"), area) &&
+	    !(old_area && area_under(old_area, area)))
 		return false;
 	const char *wit = jstr(pi, "workItemType");
 	if (wit && *wit && !ieq(wit, wi_type(ev->wi)))
@@ -4228,6 +4235,55 @@ static void r_project(struct ado_req *r)
 {
 	h_project(r, r->segs[1]);
 }
+
+/* GET _apis/wit/fields/{fieldNameOrRefName} (organization or project level):
+ * the WorkItemField2 members a client reads. Unknown: 404 TF51535 (the text of
+ * the service's unknown-field error; typeKey as the .NET exception's name). */
+static const char *field_type_name(enum ftype t)
+{
+	switch (t) {
+	case FT_HTML:
+		return "html";
+	case FT_INT:
+		return "integer";
+	case FT_DOUBLE:
+		return "double";
+	case FT_DATE:
+		return "dateTime";
+	case FT_BOOL:
+		return "boolean";
+	case FT_IDENTITY:
+		return "identity";
+	case FT_AREA:
+	case FT_ITERATION:
+		return "treePath";
+	case FT_TAGS:
+		return "plainText";
+	case FT_HISTORY:
+		return "history";
+	case FT_STRING:
+		break;
+	}
+	return "string";
+}
+
+static void r_field(struct ado_req *r)
+{
+	const struct ado_field *f = field_find(r->a, r->segs[2]);
+	if (!f) {
+		ado_err(r->req, 404, "WorkItemTrackingFieldDefinitionNotFoundException", NS_WIT,
+			"TF51535: Cannot find field %s.", r->segs[2]);
+		return;
+	}
+	char *url = acs_xasprintf("%s/%s/_apis/wit/fields/%s", sim_service_origin(r->a->svc),
+				  r->a->org, f->ref);
+	sim_respond_json(r->req, 200,
+			 json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:s}", "name", f->name,
+				   "referenceName", f->ref, "type", field_type_name(f->type),
+				   "usage", "workItem", "readOnly", (f->flags & FF_RO) != 0,
+				   "isIdentity", f->type == FT_IDENTITY, "url", url));
+	free(url);
+}
 static void r_sub_get(struct ado_req *r)
 {
 	h_sub_get(r, r->segs[2]);
@@ -4272,6 +4328,7 @@ static const struct ado_route ado_routes[] = {
 	{ "DELETE", "wit/recyclebin/*", 0, r_recycle_destroy },
 	{ "GET", "projects", R_ORG, h_projects },
 	{ "GET", "projects/*", R_ORG, r_project },
+	{ "GET", "wit/fields/*", 0, r_field },
 	{ "GET", "hooks/subscriptions", R_ORG, h_subs_list },
 	{ "POST", "hooks/subscriptions", R_ORG, h_sub_create },
 	{ "GET", "hooks/subscriptions/*", R_ORG, r_sub_get },

@@ -20,6 +20,8 @@
  *   - Status names match case-insensitively (lenient, as the app does).
  *   - Removal history items: field "assignee_rem" (before = user, no after),
  *     "tag_removed" (before = [tag], after null).
+ *   - Moving a task: API v3's PUT .../tasks/{id}/home_list/{list_id} (v2 has none);
+ *     taskMoved goes to the webhooks of the task's old location.
  *   - Webhook PUT needs endpoint, events and status (SPEC: all required);
  *     only status "active" is accepted. Unknown event names are rejected.
  *   - A failed event is tried 5 times in all (not 1 + 5 retries); retries
@@ -1689,6 +1691,66 @@ static void h_space_tags(struct acs_http_req *req, void *arg)
 	sim_respond_json(req, 200, json_pack("{s:o}", "tags", out));
 }
 
+/* --- move (API v3) --- */
+
+/* PUT /api/v3/workspaces/{team}/tasks/{id}/home_list/{list_id}: v2 has no way to move a
+ * task; v3's "Move a task to a new List" does. The home list (and folder, space) change,
+ * date_updated moves, and taskMoved + taskUpdated fire with a section_moved item whose
+ * before/after are the lists, to the webhooks of the task's old location (what webhooks
+ * of the new location get is UNCONFIRMED). Answers 200 {}. */
+static void h_task_move(struct acs_http_req *req, void *arg)
+{
+	struct sim_clickup *cu = arg;
+	const char *team = acs_http_req_param(req, "team_id");
+	if (!team || strcmp(team, jstr(cu->team, "id"))) {
+		cu_err(req, 401, "Team not authorized", "OAUTH_027");
+		return;
+	}
+	json_t *t = task_lookup(cu, req);
+	if (!t)
+		return;
+	const char *lid = acs_http_req_param(req, "list_id");
+	json_t *list = json_object_get(cu->lists, lid);
+	if (!list) {
+		cu_not_found(cu, req, "List not found", "SIM_LIST_NOT_FOUND");
+		return;
+	}
+	json_t *old = json_deep_copy(t);
+	json_t *ol = json_object_get(old, "list");
+	if (!strcmp(jstr(ol, "id"), lid)) {
+		json_decref(old);
+		sim_respond_json(req, 200, json_object());
+		return;
+	}
+	json_t *before = json_pack("{s:O,s:O}", "id", json_object_get(ol, "id"), "name",
+				   json_object_get(ol, "name"));
+	json_t *after = json_pack("{s:s,s:O}", "id", lid, "name", json_object_get(list, "name"));
+	json_t *folder = json_object_get(list, "folder");
+	json_object_set_new(t, "list",
+			    json_pack("{s:s,s:O,s:i}", "id", lid, "name",
+				      json_object_get(list, "name"), "access", 1));
+	if (folder) {
+		json_object_set(json_object_get(t, "folder"), "id", json_object_get(folder, "id"));
+		json_object_set(json_object_get(t, "folder"), "name",
+				json_object_get(folder, "name"));
+		json_object_set(json_object_get(t, "project"), "id", json_object_get(folder, "id"));
+		json_object_set(json_object_get(t, "project"), "name",
+				json_object_get(folder, "name"));
+	}
+	json_t *space = json_object_get(list, "space");
+	if (space)
+		json_object_set(json_object_get(t, "space"), "id", json_object_get(space, "id"));
+	json_object_set_new(t, "date_updated", ms_string(sim_now_ms(cu->sim)));
+	json_t *item = hist_item(cu, old, "section_moved", NULL, true, before, true, after);
+	json_t *items = json_pack("[o]", item);
+	json_t *events = json_pack("[s]", "taskMoved");
+	fire_update(cu, old, items, events);
+	json_decref(items);
+	json_decref(events);
+	json_decref(old);
+	sim_respond_json(req, 200, json_object());
+}
+
 /* --- comments --- */
 
 static json_t *comment_blocks(const char *text)
@@ -2430,7 +2492,7 @@ static bool cu_hook(void *impl, struct acs_http_req *req)
 {
 	struct sim_clickup *cu = impl;
 	const char *path = acs_http_req_path(req);
-	if (strncmp(path, "/api/v2/", 8) != 0)
+	if (strncmp(path, "/api/v2/", 8) != 0 && strncmp(path, "/api/v3/", 8) != 0)
 		return false; /* attachment downloads and unknown paths */
 	const char *auth = acs_http_req_header(req, "Authorization");
 	if (!auth || !*auth) {
@@ -2549,6 +2611,7 @@ static const struct route cu_routes[] = {
 	{ "POST", "/api/v2/task/:task_id/comment", h_comment_post },
 	{ "PUT", "/api/v2/comment/:comment_id", h_comment_put },
 	{ "DELETE", "/api/v2/comment/:comment_id", h_comment_delete },
+	{ "PUT", "/api/v3/workspaces/:team_id/tasks/:task_id/home_list/:list_id", h_task_move },
 	{ "POST", "/api/v2/task/:task_id/attachment", h_attachment_post },
 	{ "GET", "/api/v2/team/:team_id/webhook", h_webhooks_get },
 	{ "POST", "/api/v2/team/:team_id/webhook", h_webhook_create },

@@ -16,7 +16,9 @@
  *     comment_id_number POST comment answers "id" as a JSON number (true, as a
  *                       real capture shows) or a string (false, as the SPEC)
  *     webhook: max_attempts (5), suspend_after (100), retry_delay_ms (1000),
- *              timeout_ms (7000)
+ *              timeout_ms (7000), concurrency (1: deliveries started at once
+ *              per webhook; the same key under ado.webhook applies per
+ *              subscription)
  *     team: id, name, color
  *     spaces[]: id, name, statuses[] {id, status, type, orderindex, color},
  *               tags[] {name, tag_fg, tag_bg}, lists[] (folderless),

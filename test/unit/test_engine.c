@@ -3,9 +3,12 @@
  * store and the engine on the test's loop. Covers the webhook health loop
  * (deleted subscriptions come back at the next check) and register_now. */
 #include <errno.h>
+#include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "test_util.h"
 
@@ -18,6 +21,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "registrar.h"
 #include "sim.h"
 #include "sim_ado.h"
@@ -394,12 +398,201 @@ static void test_register_now_then_close(void **state)
 	assert_int_equal(a.rc, ACS_ECLOSED);
 }
 
+/* --- webhook health: last delivery and repair metrics ----------------------------- */
+
+static json_t *item_by_label(json_t *j, const char *label)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(j, "items"), i,
+			   it) if (!strcmp(json_string_value(json_object_get(it, "label")),
+					   label)) return it;
+	fail_msg("no item %s", label);
+	return NULL;
+}
+
+struct resp {
+	int done;
+	long status;
+	int error;
+};
+
+static void on_resp(const struct acs_http_response *r, void *arg)
+{
+	struct resp *x = arg;
+	x->status = r->status;
+	x->error = r->error;
+	x->done = 1;
+}
+
+/* ADO's delivery of the fixture as subscription sub_id, posted to the engine. */
+static long post_ado_delivery(struct fx *fx, const char *sub_id)
+{
+	/* meson sets ACS_SOURCE_ROOT; by hand the binary runs from the source
+	 * root or from the build directory's test/. */
+	const char *roots[] = { getenv("ACS_SOURCE_ROOT"), ".", "../.." };
+	json_t *body = NULL;
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(roots) && !body; i++) {
+		if (!roots[i])
+			continue;
+		char *path = acs_xasprintf("%s/test/fixtures/ado/ado-webhook-workitem-created.json",
+					   roots[i]);
+		body = json_load_file(path, 0, NULL);
+		free(path);
+	}
+	assert_non_null(body);
+	json_object_set_new(body, "subscriptionId", json_string(sub_id));
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	const char *cred = "hook:hook-password-0123456789";
+	char b64[128];
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)cred, strlen(cred),
+			  sodium_base64_VARIANT_ORIGINAL);
+	char *auth = acs_xasprintf("Authorization: Basic %s", b64);
+	char *url = acs_xasprintf("http://127.0.0.1:%d%s", acs_http_server_port(fx->http),
+				  ACS_REGISTRAR_ADO_PATH);
+	const char *hdrs[] = { "Content-Type: application/json", auth, NULL };
+	struct acs_http_request req = {
+		.method = "POST",
+		.url = url,
+		.headers = hdrs,
+		.body = text,
+		.body_len = strlen(text),
+	};
+	struct resp r = { 0 };
+	assert_int_equal(acs_curl_loop_request(fx->cl, &req, on_resp, &r, NULL), 0);
+	acs_test_run_until(&fx->loop, &r.done, WAIT_MS);
+	assert_int_equal(r.error, 0);
+	free(url);
+	free(auth);
+	free(text);
+	return r.status;
+}
+
+struct meta_q {
+	int done;
+	int rc;
+	const char *key;
+	char *value;
+};
+
+static int meta_get_job(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct meta_q *q = arg;
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return acs_store_error(db, rc, "meta", err);
+	sqlite3_bind_text(st, 1, q->key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		q->value = acs_xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static void on_meta(int rc, const char *err, void *arg)
+{
+	(void)err;
+	struct meta_q *q = arg;
+	q->rc = rc;
+	q->done = 1;
+}
+
+/* A committed delivery shows as its subscription's last delivery at once,
+ * and reaches meta (for the next start and for --check) by the close. */
+static void test_last_delivery(void **state)
+{
+	struct fx *fx = *state;
+	char err[ACS_ERR_LEN] = "";
+	assert_int_equal(acs_http_server_listen(fx->http, "127.0.0.1:0", err), 0);
+	start_running(fx);
+	json_t *j = acs_engine_webhooks_json(fx->engine);
+	json_t *it = item_by_label(j, "ado workitem.created Platform");
+	assert_true(json_is_null(json_object_get(it, "last_delivery")));
+	assert_string_equal(json_string_value(json_object_get(it, "state")), "enabled");
+	assert_string_equal(json_string_value(json_object_get(it, "action")), "none");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(it, "events"), 0)),
+			    "workitem.created");
+	assert_true(json_is_null(json_object_get(it, "fail_count")));
+	/* The first run created it: recorded as its last repair. */
+	json_t *rep = json_object_get(it, "last_repair");
+	assert_string_equal(json_string_value(json_object_get(rep, "action")), "create");
+	assert_true(json_is_null(json_object_get(rep, "from_state")));
+	char label[96];
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx->list);
+	json_t *cu = item_by_label(j, label);
+	assert_string_equal(json_string_value(json_object_get(cu, "state")), "active");
+	assert_int_equal(json_integer_value(json_object_get(cu, "fail_count")), 0);
+	assert_int_equal(json_array_size(json_object_get(cu, "events")), 11);
+	char *id = acs_xstrdup(json_string_value(json_object_get(it, "id")));
+	json_decref(j);
+
+	uv_update_time(&fx->loop);
+	json_int_t before = (json_int_t)time(NULL) * 1000 - 1000;
+	assert_int_equal(post_ado_delivery(fx, id), 200);
+	j = acs_engine_webhooks_json(fx->engine);
+	json_t *ld = json_object_get(item_by_label(j, "ado workitem.created Platform"), "last_"
+											"delivery");
+	assert_true(json_is_integer(ld));
+	json_int_t at = json_integer_value(ld);
+	assert_true(at >= before);
+	assert_true(json_is_null(json_object_get(item_by_label(j, "ado workitem.updated Platform"),
+						 "last_delivery")));
+	json_decref(j);
+
+	int en = 0;
+	acs_engine_close(fx->engine, set_flag, &en);
+	acs_test_run_until(&fx->loop, &en, WAIT_MS);
+	fx->engine = NULL;
+	char *key = acs_xasprintf("%s%s", ACS_REGISTRAR_DELIVERY_PREFIX, id);
+	struct meta_q q = { .key = key };
+	assert_int_equal(acs_store_read(fx->store, meta_get_job, on_meta, &q), 0);
+	acs_test_run_until(&fx->loop, &q.done, WAIT_MS);
+	assert_int_equal(q.rc, 0);
+	assert_non_null(q.value);
+	assert_int_equal(strtoll(q.value, NULL, 10), at);
+	free(q.value);
+	free(key);
+	free(id);
+}
+
+/* Each repair is counted once under its service and action. */
+static void test_repairs_counted(void **state)
+{
+	struct fx *fx = *state;
+	struct acs_metrics *m = acs_metrics_new();
+	acs_engine_set_metrics(fx->engine, m);
+	json_int_t t = start_running(fx);
+	ado_ours(fx, true);
+	/* Until a check has put all five back. */
+	for (int round = 0; round < 3 && ado_ours(fx, false) != 5; round++)
+		t = wait_run_after(fx, t);
+	assert_int_equal(ado_ours(fx, false), 5);
+	struct acs_buf b;
+	acs_buf_init(&b, 1 << 20);
+	assert_int_equal(acs_metrics_render(m, &b), 0);
+	const char *text = b.data;
+	assert_non_null(strstr(text, "acs_webhook_repairs_total{service=\"ado\",action=\"create\"} "
+				     "10"));
+	assert_non_null(strstr(text, "acs_webhook_repairs_total{service=\"clickup\",action="
+				     "\"create\"} 1"));
+	assert_null(strstr(text, "action=\"none\""));
+	acs_buf_free(&b);
+	int en = 0;
+	acs_engine_close(fx->engine, set_flag, &en);
+	acs_test_run_until(&fx->loop, &en, WAIT_MS);
+	fx->engine = NULL;
+	acs_metrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_check_repairs_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_now, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_now_then_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repairs_counted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,7 @@ struct fx {
 	char *tmpdir;
 	struct sim *sim;
 	struct sim_service *cu_svc;
+	struct sim_service *ado_svc;
 	struct acs_curl_loop *cl;
 	struct acs_ado_client *ado;
 	struct acs_clickup_client *cu;
@@ -94,8 +95,10 @@ static char *default_maps(const struct fx *fx)
 
 /* --- fixture ---------------------------------------------------------------- */
 
-/* seed_clickup_webhook: JSON for the ClickUp seed's "webhook" member or NULL. */
-static void fx_init_seed(struct fx *fx, const char *seed_clickup_webhook)
+/* seed_clickup_webhook / seed_ado_webhook: JSON for the seed's "webhook"
+ * member of that service, or NULL. */
+static void fx_init_seeds(struct fx *fx, const char *seed_clickup_webhook,
+			  const char *seed_ado_webhook)
 {
 	char err[ACS_ERR_LEN] = "";
 	memset(fx, 0, sizeof(*fx));
@@ -103,10 +106,14 @@ static void fx_init_seed(struct fx *fx, const char *seed_clickup_webhook)
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
 	fx->tmpdir = acs_test_tmpdir();
 	char *seed_path = NULL;
-	if (seed_clickup_webhook) {
+	if (seed_clickup_webhook || seed_ado_webhook) {
 		json_t *seed = json_loads(sim_default_seed(), 0, NULL);
-		json_object_set_new(json_object_get(seed, "clickup"), "webhook",
-				    json_loads(seed_clickup_webhook, 0, NULL));
+		if (seed_clickup_webhook)
+			json_object_set_new(json_object_get(seed, "clickup"), "webhook",
+					    json_loads(seed_clickup_webhook, 0, NULL));
+		if (seed_ado_webhook)
+			json_object_set_new(json_object_get(seed, "ado"), "webhook",
+					    json_loads(seed_ado_webhook, 0, NULL));
 		seed_path = acs_xasprintf("%s/seed.json", fx->tmpdir);
 		assert_int_equal(json_dump_file(seed, seed_path, 0), 0);
 		json_decref(seed);
@@ -120,6 +127,7 @@ static void fx_init_seed(struct fx *fx, const char *seed_clickup_webhook)
 	if (!c)
 		fail_msg("simulators: %s", err);
 	fx->cu_svc = sim_clickup_service(c);
+	fx->ado_svc = sim_ado_service(a);
 	assert_int_equal(sim_service_listen(sim_ado_service(a), "127.0.0.1:0", err), 0);
 	assert_int_equal(sim_service_listen(fx->cu_svc, "127.0.0.1:0", err), 0);
 
@@ -171,6 +179,11 @@ static void fx_init_seed(struct fx *fx, const char *seed_clickup_webhook)
 	char *maps = default_maps(fx);
 	fx_config(fx, maps, HOOK_PW);
 	free(maps);
+}
+
+static void fx_init_seed(struct fx *fx, const char *seed_clickup_webhook)
+{
+	fx_init_seeds(fx, seed_clickup_webhook, NULL);
 }
 
 static void fx_init(struct fx *fx)
@@ -248,6 +261,19 @@ static void expect(const struct acs_registrar_result *res, const char *label,
 			 it->detail, acs_registrar_outcome_name(o));
 	if (detail)
 		assert_string_equal(it->detail, detail);
+}
+
+/* state NULL: missing. */
+static void expect_health(const struct acs_registrar_result *res, const char *label,
+			  const char *state, enum acs_registrar_action action)
+{
+	const struct acs_registrar_item *it = item(res, label);
+	if (state == NULL ? it->state != NULL : !it->state || strcmp(it->state, state))
+		fail_msg("%s: state %s, expected %s", label, it->state ? it->state : "(missing)",
+			 state ? state : "(missing)");
+	if (it->action != action)
+		fail_msg("%s: action %s, expected %s", label, acs_registrar_action_name(it->action),
+			 acs_registrar_action_name(action));
 }
 
 static size_t count_outcome(const struct acs_registrar_result *res, enum acs_registrar_service svc,
@@ -1234,14 +1260,268 @@ static void test_clickup_suspended_reactivated(void **state)
 
 	char label[96];
 	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
-	struct acs_registrar_result *res = run(&fx);
+	struct acs_registrar_result *res = check(&fx);
+	expect_health(res, label, "suspended", ACS_REGISTRAR_ACTION_RE_ENABLE);
+	assert_true(acs_registrar_repair_due(res));
+	acs_registrar_result_free(res);
+	res = run(&fx);
 	assert_int_equal(res->n_failed, 0);
 	expect(res, label, ACS_REGISTRAR_UPDATED, "re-activated");
 	assert_string_equal(item(res, label)->id, id);
+	assert_string_equal(item(res, label)->state_after, "active");
 	acs_registrar_result_free(res);
 	w = list_hooks(&fx);
 	assert_string_equal(find_hook(w, id)->status, "active");
 	acs_clickup_webhooks_free(w);
+	free(id);
+	fx_close(&fx);
+}
+
+/* --- the health report ------------------------------------------------------------ */
+
+static void on_wi(const struct acs_ado_result *res, struct acs_ado_work_item *wi, void *arg)
+{
+	struct cap *k = arg;
+	k->cls = res->cls;
+	k->status = res->status;
+	k->payload = wi;
+	k->done = 1;
+}
+
+/* A person creates a work item under the mapped area: ADO fires
+ * workitem.created to ours, whose receiver (port 9) refuses it. */
+static void ado_create_item(struct fx *fx)
+{
+	struct acs_ado_fields f = { .title = "wakes the subscription", .area_path = AREA };
+	struct cap k = { 0 };
+	assert_int_equal(acs_ado_create_work_item(fx->ado, "Bug", &f, on_wi, &k), 0);
+	wait_ok(fx, &k);
+	acs_ado_work_item_free(k.payload);
+}
+
+/* Run the loop (listing again) until our subscription for event has status. */
+static void wait_sub_status(struct fx *fx, const char *event, const char *status)
+{
+	uint64_t deadline = uv_now(&fx->loop) + WAIT_MS;
+	for (;;) {
+		struct acs_ado_subscription_list *l = list_subs(fx);
+		bool there = !strcmp(find_sub(l, ADO_HOOK, event)->status, status);
+		acs_ado_subscription_list_free(l);
+		if (there)
+			return;
+		if (uv_now(&fx->loop) > deadline)
+			fail_msg("%s never became %s", event, status);
+		uv_run(&fx->loop, UV_RUN_NOWAIT);
+	}
+}
+
+static void drain_ado(struct fx *fx)
+{
+	uint64_t deadline = uv_now(&fx->loop) + WAIT_MS;
+	while (sim_service_pending_deliveries(fx->ado_svc) > 0) {
+		uv_run(&fx->loop, UV_RUN_ONCE);
+		uv_update_time(&fx->loop);
+		if (uv_now(&fx->loop) > deadline)
+			fail_msg("ADO deliveries still pending");
+	}
+}
+
+static int meta_put_job(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct meta_q *q = arg;
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return acs_store_error(db, rc, "meta", err);
+	sqlite3_bind_text(st, 1, q->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, q->value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, "meta", err);
+}
+
+static void meta_put(struct fx *fx, const char *key, const char *value)
+{
+	struct meta_q q = { .key = key, .value = (char *)value };
+	assert_int_equal(acs_store_write(fx->store, meta_put_job, on_meta, &q), 0);
+	acs_test_run_until(&fx->loop, &q.done, WAIT_MS);
+	assert_int_equal(q.rc, 0);
+}
+
+/* Every ADO state a subscription can be in maps to its repair: disabled by
+ * the system after failed deliveries and by a user -> re-enable, deleted ->
+ * create, moved to another event -> update events; the check reports,
+ * the run repairs, the next check finds nothing due. Last deliveries come
+ * from meta; those of ids that no longer exist are dropped. */
+static void test_report_ado_states(void **state)
+{
+	(void)state;
+	struct fx fx;
+	/* One quick resend, then no probation: the first enduring failure
+	 * disables the subscription (as 7 failed probation retries do). */
+	fx_init_seeds(&fx, NULL, "{\"transient_delays_ms\": [10], \"probation_delays_ms\": []}");
+	char *hook_id = first_run(&fx);
+	struct acs_ado_subscription_list *l = list_subs(&fx);
+	char *created = acs_xstrdup(find_sub(l, ADO_HOOK, "workitem.created")->id);
+	char *updated = acs_xstrdup(find_sub(l, ADO_HOOK, "workitem.updated")->id);
+	char *deleted = acs_xstrdup(find_sub(l, ADO_HOOK, "workitem.deleted")->id);
+	char *restored = acs_xstrdup(find_sub(l, ADO_HOOK, "workitem.restored")->id);
+	acs_ado_subscription_list_free(l);
+
+	ado_create_item(&fx);
+	drain_ado(&fx);
+	disable_sub(&fx, updated, "workitem.updated");
+	delete_sub(&fx, deleted);
+	struct acs_ado_subscription_spec spec = our_spec(&fx, "workitem.deleted");
+	replace_sub(&fx, restored, &spec);
+	char *key = acs_xasprintf("%s%s", ACS_REGISTRAR_DELIVERY_PREFIX, created);
+	meta_put(&fx, key, "1790000000123");
+	char *stale = acs_xasprintf("%s%s", ACS_REGISTRAR_DELIVERY_PREFIX, "no-such-sub");
+	meta_put(&fx, stale, "1790000000000");
+
+	struct acs_registrar_result *res = check(&fx);
+	assert_true(res->dry_run);
+	assert_int_equal(res->n_failed, 0);
+	expect_health(res, "ado workitem.created Platform", "disabledBySystem",
+		      ACS_REGISTRAR_ACTION_RE_ENABLE);
+	const struct acs_registrar_item *it = item(res, "ado workitem.created Platform");
+	assert_string_equal(it->id, created);
+	assert_int_equal(it->last_delivery_ms, 1790000000123LL);
+	assert_int_equal(it->fail_count, -1);
+	assert_int_equal(it->n_events, 1);
+	assert_string_equal(it->events[0], "workitem.created");
+	expect_health(res, "ado workitem.updated Platform", "disabledByUser",
+		      ACS_REGISTRAR_ACTION_RE_ENABLE);
+	assert_int_equal(item(res, "ado workitem.updated Platform")->last_delivery_ms, 0);
+	expect_health(res, "ado workitem.commented Platform", "enabled", ACS_REGISTRAR_ACTION_NONE);
+	/* The one moved to workitem.deleted now serves it; restored is gone. */
+	expect_health(res, "ado workitem.deleted Platform", "enabled", ACS_REGISTRAR_ACTION_NONE);
+	expect_health(res, "ado workitem.restored Platform", NULL, ACS_REGISTRAR_ACTION_CREATE);
+	assert_null(item(res, "ado workitem.restored Platform")->id);
+	assert_string_equal(item(res, "ado workitem.restored Platform")->events[0], "workitem."
+										    "restored");
+	char label[96];
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
+	expect_health(res, label, "active", ACS_REGISTRAR_ACTION_NONE);
+	assert_int_equal(item(res, label)->fail_count, 0);
+	assert_int_equal(item(res, label)->n_events, 11);
+	assert_string_equal(item(res, label)->id, hook_id);
+	assert_true(acs_registrar_repair_due(res));
+	acs_registrar_result_free(res);
+
+	/* The run repairs exactly that and reports the states after. */
+	res = run(&fx);
+	assert_false(res->dry_run);
+	assert_int_equal(res->n_failed, 0);
+	it = item(res, "ado workitem.created Platform");
+	assert_int_equal(it->outcome, ACS_REGISTRAR_UPDATED);
+	assert_string_equal(it->detail, "re-enabled");
+	assert_string_equal(it->state, "disabledBySystem");
+	assert_string_equal(it->state_after, "enabled");
+	assert_int_equal(it->action, ACS_REGISTRAR_ACTION_RE_ENABLE);
+	it = item(res, "ado workitem.restored Platform");
+	assert_int_equal(it->outcome, ACS_REGISTRAR_CREATED);
+	assert_null(it->state);
+	assert_string_equal(it->state_after, "enabled");
+	assert_non_null(it->id);
+	assert_false(acs_registrar_repair_due(res));
+	acs_registrar_result_free(res);
+	char *gone = meta_get(&fx, stale, NULL);
+	assert_null(gone);
+	char *kept = meta_get(&fx, key, NULL);
+	assert_string_equal(kept, "1790000000123");
+	free(kept);
+
+	res = check(&fx);
+	for (size_t i = 0; i < res->n_items; i++) {
+		assert_int_equal(res->items[i].action, ACS_REGISTRAR_ACTION_NONE);
+		assert_true(!strcmp(res->items[i].state, "enabled") ||
+			    !strcmp(res->items[i].state, "active"));
+	}
+	assert_false(acs_registrar_repair_due(res));
+	acs_registrar_result_free(res);
+	free(key);
+	free(stale);
+	free(created);
+	free(updated);
+	free(deleted);
+	free(restored);
+	free(hook_id);
+	fx_close(&fx);
+}
+
+/* A subscription on probation (new events are lost meanwhile) is re-enabled
+ * at once, without waiting for the service's next retry. */
+static void test_report_ado_probation(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init_seeds(&fx, NULL,
+		      "{\"transient_delays_ms\": [10], \"probation_delays_ms\": [600000]}");
+	free(first_run(&fx));
+	ado_create_item(&fx);
+	wait_sub_status(&fx, "workitem.created", "onProbation");
+
+	struct acs_registrar_result *res = check(&fx);
+	expect_health(res, "ado workitem.created Platform", "onProbation",
+		      ACS_REGISTRAR_ACTION_RE_ENABLE);
+	acs_registrar_result_free(res);
+	res = run(&fx);
+	assert_int_equal(res->n_failed, 0);
+	expect(res, "ado workitem.created Platform", ACS_REGISTRAR_UPDATED,
+	       "re-enabled (was on probation)");
+	assert_string_equal(item(res, "ado workitem.created Platform")->state_after, "enabled");
+	acs_registrar_result_free(res);
+	struct acs_ado_subscription_list *l = list_subs(&fx);
+	assert_string_equal(find_sub(l, ADO_HOOK, "workitem.created")->status, "enabled");
+	acs_ado_subscription_list_free(l);
+	fx_close(&fx);
+}
+
+/* ClickUp failing (events dropped after their retries) is re-activated like
+ * suspended; the fail count is reported and reset. A vanished webhook is
+ * recreated. */
+static void test_report_clickup_states(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init_seed(&fx, "{\"max_attempts\": 1, \"suspend_after\": 100, \"retry_delay_ms\": 10,"
+			  " \"timeout_ms\": 2000}");
+	char *id = first_run(&fx);
+	struct acs_clickup_task_new t = { .name = "fails once" };
+	struct cap k = { 0 };
+	assert_int_equal(acs_clickup_create_task(fx.cu, ACS_GOVERNOR_INTERACTIVE, fx.list, &t,
+						 on_task, &k),
+			 0);
+	wait_ok(&fx, &k);
+	acs_clickup_task_free(k.payload);
+	drain_deliveries(&fx);
+
+	char label[96];
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
+	struct acs_registrar_result *res = check(&fx);
+	expect_health(res, label, "failing", ACS_REGISTRAR_ACTION_RE_ENABLE);
+	int64_t fails = item(res, label)->fail_count;
+	assert_true(fails >= 1);
+	assert_true(acs_registrar_repair_due(res));
+	acs_registrar_result_free(res);
+
+	res = run(&fx);
+	assert_int_equal(res->n_failed, 0);
+	expect(res, label, ACS_REGISTRAR_UPDATED, "re-activated");
+	const struct acs_registrar_item *it = item(res, label);
+	assert_string_equal(it->state, "failing");
+	assert_int_equal(it->fail_count, fails);
+	assert_string_equal(it->state_after, "active");
+	assert_int_equal(it->fail_count_after, 0);
+	acs_registrar_result_free(res);
+
+	delete_hook(&fx, id);
+	res = check(&fx);
+	expect_health(res, label, NULL, ACS_REGISTRAR_ACTION_RECREATE);
+	assert_int_equal(item(res, label)->n_events, 11);
+	acs_registrar_result_free(res);
 	free(id);
 	fx_close(&fx);
 }
@@ -1389,6 +1669,9 @@ int main(void)
 		cmocka_unit_test(test_check_changes_nothing),
 		cmocka_unit_test(test_clickup_suspended_reactivated),
 		cmocka_unit_test(test_shared_project_and_lists),
+		cmocka_unit_test(test_report_ado_states),
+		cmocka_unit_test(test_report_ado_probation),
+		cmocka_unit_test(test_report_clickup_states),
 		cmocka_unit_test(test_unknown_project_and_no_maps),
 		cmocka_unit_test(test_bad_arguments),
 	};

@@ -468,6 +468,92 @@ static void test_group_commit(void **state)
 	fx_fini(&fx);
 }
 
+/* Lazy writes: a batch of only lazy jobs commits with synchronous = NORMAL (no fsync),
+ * a batch with any ordinary job with FULL; both commit, in submission order. */
+struct sync_count {
+	int done; /**< done callbacks so far */
+	int want;
+	int reached; /**< done >= want */
+};
+
+struct sync_job {
+	int order;		  /**< position among the done callbacks */
+	struct sync_count *count; /**< shared by the jobs */
+	int synchronous;	  /**< PRAGMA synchronous seen inside the job */
+};
+
+static int sync_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct sync_job *j = arg;
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return acs_store_error(db, rc, "pragma", err);
+	j->synchronous = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	sqlite3_finalize(s);
+	rc = acs_store_exec(db, "INSERT INTO meta(key, value) VALUES (hex(randomblob(8)), 'z')",
+			    err);
+	return rc;
+}
+
+static void sync_done(int rc, const char *err, void *arg)
+{
+	struct sync_job *j = arg;
+	(void)err;
+	assert_int_equal(rc, 0);
+	j->order = ++j->count->done;
+	j->count->reached = j->count->done >= j->count->want;
+}
+
+static void sync_wait(uv_loop_t *loop, struct sync_count *c, int want)
+{
+	c->want = want;
+	c->reached = c->done >= want;
+	acs_test_run_until(loop, &c->reached, WAIT_MS);
+}
+
+static void test_lazy_writes(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	struct acs_store_stats s;
+	struct sync_count c = { 0 };
+	struct sync_job j[5];
+	memset(j, 0, sizeof(j));
+	for (int i = 0; i < 5; i++)
+		j[i].count = &c;
+	fx_init(&fx);
+	fx_open(&fx);
+
+	/* Turn 1: lazy only. */
+	assert_int_equal(acs_store_write_lazy(fx.st, sync_fn, sync_done, &j[0]), 0);
+	assert_int_equal(acs_store_write_lazy(fx.st, sync_fn, sync_done, &j[1]), 0);
+	sync_wait(&fx.loop, &c, 2);
+	/* Turn 2: lazy and ordinary mixed: fsynced. */
+	assert_int_equal(acs_store_write_lazy(fx.st, sync_fn, sync_done, &j[2]), 0);
+	assert_int_equal(acs_store_write(fx.st, sync_fn, sync_done, &j[3]), 0);
+	sync_wait(&fx.loop, &c, 4);
+	/* Turn 3: lazy only again, after a FULL batch. */
+	assert_int_equal(acs_store_write_lazy(fx.st, sync_fn, sync_done, &j[4]), 0);
+	sync_wait(&fx.loop, &c, 5);
+
+	assert_int_equal(j[0].synchronous, 1); /* NORMAL */
+	assert_int_equal(j[1].synchronous, 1);
+	assert_int_equal(j[2].synchronous, 2); /* FULL */
+	assert_int_equal(j[3].synchronous, 2);
+	assert_int_equal(j[4].synchronous, 1);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(j[i].order, i + 1);
+	acs_store_stats(fx.st, &s);
+	assert_int_equal(s.batches_committed, 3);
+	assert_int_equal(s.jobs_committed, 5);
+	/* Every lazy commit is there after a clean close and reopen. */
+	fx_close_store(&fx);
+	fx_open(&fx);
+	assert_int_equal(count_via_store(&fx, "SELECT count(*) FROM meta WHERE value = 'z'"), 5);
+	fx_fini(&fx);
+}
+
 /* A big commit pushes the WAL past CHECKPOINT_FRAMES: the reader thread
  * checkpoints it (the writer never does), and writes go on meanwhile. */
 static int big_insert_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
@@ -1111,6 +1197,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_open_creates_private_files),
 		cmocka_unit_test(test_write_then_read),
 		cmocka_unit_test(test_group_commit),
+		cmocka_unit_test(test_lazy_writes),
 		cmocka_unit_test(test_checkpoint_off_the_writer),
 		cmocka_unit_test(test_failing_job_rolls_back_alone),
 		cmocka_unit_test(test_commit_failure_fails_batch),

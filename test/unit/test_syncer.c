@@ -14,9 +14,12 @@
 #include "test_util.h"
 
 #include "ado_client.h"
+#include "attachments.h"
 #include "clickup_client.h"
+#include "comments.h"
 #include "config.h"
 #include "err.h"
+#include "html_md.h"
 #include "http_server.h"
 #include "log.h"
 #include "mem.h"
@@ -82,6 +85,46 @@ static int teardown(void **state)
 	if (e->s)
 		syncer_down(e);
 	sim_env_teardown(e);
+	return 0;
+}
+
+/* The events the fixture does not subscribe to: comments, deletes, restores. */
+static int setup_all_events(void **state)
+{
+	setup(state);
+	struct env *e = *state;
+	int port = acs_http_server_port(e->rx);
+	char cred[160], b64[256], auth[300];
+	snprintf(cred, sizeof(cred), ":%s", e->pat);
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)cred, strlen(cred),
+			  sodium_base64_VARIANT_ORIGINAL);
+	snprintf(auth, sizeof(auth), "Authorization: Basic %s", b64);
+	static const char *const types[] = { "workitem.commented", "workitem.deleted",
+					     "workitem.restored" };
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(types); i++) {
+		char *url = acs_xasprintf("%s/%s/_apis/hooks/subscriptions?api-version=7.1",
+					  e->ado_origin, e->org);
+		char *body = acs_xasprintf("{\"publisherId\":\"tfs\",\"eventType\":\"%s\","
+					   "\"resourceVersion\":\"1.0\",\"consumerId\":"
+					   "\"webHooks\",\"consumerActionId\":\"httpRequest\","
+					   "\"publisherInputs\":{},\"consumerInputs\":{\"url\":"
+					   "\"http://127.0.0.1:%d/ado\"}}",
+					   types[i], port);
+		free(http(e, "POST", url, auth, body));
+		free(url);
+		free(body);
+	}
+	char *url = acs_xasprintf("%s/team/36226098/webhook", e->cu_base);
+	char *body = acs_xasprintf("{\"endpoint\":\"http://127.0.0.1:%d/clickup?more\","
+				   "\"events\":[\"taskDeleted\"]}",
+				   port);
+	char tok[160];
+	snprintf(tok, sizeof(tok), "Authorization: %s", e->cu_token);
+	free(http(e, "POST", url, tok, body));
+	free(url);
+	free(body);
+	(void)ado_reqs(e);
+	(void)cu_reqs(e);
 	return 0;
 }
 
@@ -781,6 +824,518 @@ static void test_unmapped_skipped(void **state)
 	free(tid);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Comments, deletes, restores, moves                                        */
+/* ------------------------------------------------------------------------ */
+
+struct cm_cap {
+	int done;
+	enum acs_rest_class cls;
+	int64_t ado_id;
+	char cu_id[64];
+	struct acs_ado_comment_list *al;
+	struct acs_clickup_comment_page *cp;
+};
+
+static void on_ado_cm(const struct acs_ado_result *res, struct acs_ado_comment *cm, void *arg)
+{
+	struct cm_cap *c = arg;
+	c->cls = res->cls;
+	c->ado_id = cm ? cm->id : 0;
+	acs_ado_comment_free(cm);
+	c->done = 1;
+}
+
+static void on_ado_done(const struct acs_ado_result *res, void *arg)
+{
+	struct cm_cap *c = arg;
+	c->cls = res->cls;
+	c->done = 1;
+}
+
+static void on_cu_cm(const struct acs_clickup_result *res, struct acs_clickup_comment *cm,
+		     void *arg)
+{
+	struct cm_cap *c = arg;
+	c->cls = res->cls;
+	snprintf(c->cu_id, sizeof(c->cu_id), "%s", cm ? cm->id : "");
+	acs_clickup_comment_free(cm);
+	c->done = 1;
+}
+
+static void on_cu_done(const struct acs_clickup_result *res, void *arg)
+{
+	struct cm_cap *c = arg;
+	c->cls = res->cls;
+	c->done = 1;
+}
+
+static void on_ado_list(const struct acs_ado_result *res, struct acs_ado_comment_list *l, void *arg)
+{
+	struct cm_cap *c = arg;
+	c->cls = res->cls;
+	c->al = l;
+	c->done = 1;
+}
+
+static void on_cu_list(const struct acs_clickup_result *res, struct acs_clickup_comment_page *p,
+		       void *arg)
+{
+	struct cm_cap *c = arg;
+	c->cls = res->cls;
+	c->cp = p;
+	c->done = 1;
+}
+
+static void cap_wait(struct env *e, struct cm_cap *c)
+{
+	acs_test_run_until(&e->loop, &c->done, WAIT_MS);
+	assert_int_equal(c->cls, ACS_REST_OK);
+}
+
+static int64_t ado_comment_add(struct env *e, int64_t id, const char *html)
+{
+	struct cm_cap c = { 0 };
+	assert_int_equal(acs_ado_create_comment(e->ado, id, html, false, on_ado_cm, &c), 0);
+	cap_wait(e, &c);
+	return c.ado_id;
+}
+
+static char *cu_comment_add(struct env *e, const char *tid, const char *text)
+{
+	struct cm_cap c = { 0 };
+	assert_int_equal(acs_clickup_create_comment(e->cu, ACS_GOVERNOR_INTERACTIVE, tid, text,
+						    false, on_cu_cm, &c),
+			 0);
+	cap_wait(e, &c);
+	return acs_xstrdup(c.cu_id);
+}
+
+/* The live comments of a work item, newest first. */
+static struct acs_ado_comment_list *ado_comments(struct env *e, int64_t id)
+{
+	struct cm_cap c = { 0 };
+	assert_int_equal(acs_ado_list_comments(e->ado, id, 0, NULL, false, on_ado_list, &c), 0);
+	cap_wait(e, &c);
+	return c.al;
+}
+
+static struct acs_clickup_comment_page *cu_comments(struct env *e, const char *tid)
+{
+	struct cm_cap c = { 0 };
+	assert_int_equal(acs_clickup_list_comments(e->cu, ACS_GOVERNOR_INTERACTIVE, tid, 0, NULL,
+						   on_cu_list, &c),
+			 0);
+	cap_wait(e, &c);
+	return c.cp;
+}
+
+struct rows_cap {
+	int done;
+	struct acs_comment_rows *rows;
+};
+
+static void on_rows(int rc, const char *err, struct acs_comment_rows *rows, void *arg)
+{
+	struct rows_cap *c = arg;
+	if (rc)
+		fail_msg("rows: %s", err);
+	c->rows = rows;
+	c->done = 1;
+}
+
+static size_t comment_rows(struct env *e, int64_t sync_id)
+{
+	struct rows_cap c = { 0 };
+	assert_int_equal(acs_comments_rows(e->st, sync_id, on_rows, &c), 0);
+	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
+	size_t n = c.rows->n;
+	acs_comment_rows_free(c.rows);
+	return n;
+}
+
+static int64_t sync_id_of(struct env *e, int64_t ado_id)
+{
+	struct acs_pair *p = pair_of_ado(e, ado_id);
+	assert_non_null(p);
+	int64_t id = p->id;
+	acs_pair_free(p);
+	return id;
+}
+
+/* Sync the deliveries our writes caused to an ended pair: skipped, nothing written. */
+static void assert_quiet_round(struct env *e, const char *key)
+{
+	(void)ado_reqs(e);
+	(void)cu_reqs(e);
+	drain(e);
+	if (!e->ado_rx.n && !e->cu_rx.n)
+		return;
+	why = "quiet round";
+	struct outcome o = sync_rx(e, key, true, true);
+	assert_done(&o);
+	struct reqs ra = ado_reqs(e), rc = cu_reqs(e);
+	if (ra.writes || rc.writes)
+		fail_msg("echo caused writes: ado [%s] clickup [%s]", ra.paths, rc.paths);
+}
+
+static void test_comments_both_ways(void **state)
+{
+	struct env *e = *state;
+	char key[32], *tid = NULL;
+	int64_t id = make_pair(e, "Talk", key, &tid);
+	int64_t sid = sync_id_of(e, id);
+
+	/* ADO -> ClickUp: one POST, the body as Markdown under the author line. */
+	int64_t a1 = ado_comment_add(e, id,
+				     "<p>Hello <b>bold</b> and <a href=\"https://x.example/a\">a "
+				     "link</a></p><ul><li>one</li><li>two</li></ul>"
+				     "<pre><code>int x;</code></pre>");
+	(void)ado_reqs(e);
+	(void)cu_reqs(e);
+	struct outcome o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	struct reqs rc = cu_reqs(e);
+	assert_int_equal(rc.writes, 1);
+	assert_non_null(strstr(rc.paths, "POST /api/v2/task/"));
+	struct acs_clickup_comment_page *cp = cu_comments(e, tid);
+	assert_int_equal(cp->n, 1);
+	const char *t = cp->comments[0].text;
+	assert_true(acs_comments_is_mirror(t, "Azure DevOps"));
+	assert_non_null(strstr(t, "Hello **bold** and [a link](https://x.example/a)"));
+	assert_non_null(strstr(t, "- one\n- two"));
+	assert_non_null(strstr(t, "```\nint x;\n```"));
+	char *m1 = acs_xstrdup(cp->comments[0].id);
+	acs_clickup_comment_page_free(cp);
+	assert_int_equal(comment_rows(e, sid), 1);
+	/* Our mirror's webhooks: nothing listed, nothing written. */
+	assert_echo_round(e, key);
+
+	/* ClickUp -> ADO: the Markdown becomes HTML. */
+	char *c1 = cu_comment_add(e, tid, "Reply with `code` and **strong**");
+	(void)ado_reqs(e);
+	o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	struct reqs ra = ado_reqs(e);
+	assert_int_equal(ra.writes, 1);
+	struct acs_ado_comment_list *al = ado_comments(e, id);
+	assert_int_equal(al->n, 2);
+	const char *h = al->comments[0].text; /* newest first */
+	assert_non_null(strstr(h, "(ClickUp):"));
+	assert_non_null(strstr(h, "<code>code</code>"));
+	assert_non_null(strstr(h, "<strong>strong</strong>"));
+	int64_t m2 = al->comments[0].id;
+	acs_ado_comment_list_free(al);
+	assert_echo_round(e, key);
+
+	/* A ClickUp edit follows (taskCommentUpdated). */
+	struct cm_cap c = { 0 };
+	assert_int_equal(acs_clickup_update_comment(e->cu, ACS_GOVERNOR_INTERACTIVE, c1,
+						    "Edited *here*", false, on_cu_done, &c),
+			 0);
+	cap_wait(e, &c);
+	o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	al = ado_comments(e, id);
+	assert_int_equal(al->n, 2);
+	assert_non_null(strstr(al->comments[0].text, "Edited <em>here</em>"));
+	assert_int_equal(al->comments[0].id, m2);
+	acs_ado_comment_list_free(al);
+	/* (ADO comment edits fire no event: there is no echo to consume.) */
+
+	/* An ADO edit and a ClickUp delete have no event: the next comment finds them. */
+	c = (struct cm_cap){ 0 };
+	assert_int_equal(acs_ado_update_comment(e->ado, id, a1, "<p>Changed in ADO</p>", false,
+						on_ado_cm, &c),
+			 0);
+	cap_wait(e, &c);
+	c = (struct cm_cap){ 0 };
+	assert_int_equal(
+		acs_clickup_delete_comment(e->cu, ACS_GOVERNOR_INTERACTIVE, c1, on_cu_done, &c), 0);
+	cap_wait(e, &c);
+	drain(e);
+	bodies_clear(&e->ado_rx);
+	bodies_clear(&e->cu_rx);
+	(void)ado_comment_add(e, id, "<p>Third</p>");
+	o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	al = ado_comments(e, id);
+	assert_int_equal(al->n, 2); /* a1 and the third; the mirror of c1 is gone */
+	for (size_t i = 0; i < al->n; i++)
+		assert_true(al->comments[i].id != m2);
+	acs_ado_comment_list_free(al);
+	cp = cu_comments(e, tid);
+	assert_int_equal(cp->n, 2);
+	bool changed = false, third = false;
+	for (size_t i = 0; i < cp->n; i++) {
+		changed |= strstr(cp->comments[i].text, "Changed in ADO") != NULL &&
+			   !strcmp(cp->comments[i].id, m1);
+		third |= strstr(cp->comments[i].text, "Third") != NULL;
+	}
+	assert_true(changed && third);
+	acs_clickup_comment_page_free(cp);
+	assert_int_equal(comment_rows(e, sid), 2);
+	assert_true(log_count(e, "comment_deleted", "ok") == 1);
+	assert_true(log_count(e, "comment_updated", "ok") == 2);
+	assert_echo_round(e, key);
+
+	/* An ADO delete is found when the item changes. */
+	c = (struct cm_cap){ 0 };
+	assert_int_equal(acs_ado_delete_comment(e->ado, id, a1, on_ado_done, &c), 0);
+	cap_wait(e, &c);
+	struct acs_ado_fields f = { .title = "Talk more" };
+	ado_human_update(e, id, &f);
+	o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	cp = cu_comments(e, tid);
+	assert_int_equal(cp->n, 1);
+	assert_non_null(strstr(cp->comments[0].text, "Third"));
+	acs_clickup_comment_page_free(cp);
+	assert_int_equal(comment_rows(e, sid), 1);
+	assert_echo_round(e, key);
+	free(c1);
+	free(m1);
+	free(tid);
+}
+
+/* A crash between the remote create of a mirror and its row: the mirror is adopted. */
+static void test_comment_crash(void **state)
+{
+	struct env *e = *state;
+	char key[32], *tid = NULL;
+	int64_t id = make_pair(e, "Crash talk", key, &tid);
+	int64_t sid = sync_id_of(e, id);
+	int64_t a1 = ado_comment_add(e, id, "<p>Before the <i>crash</i></p>");
+	struct acs_ado_comment_list *al = ado_comments(e, id);
+	char *md = NULL;
+	assert_int_equal(acs_html_to_markdown(al->comments[0].text, strlen(al->comments[0].text),
+					      &md, NULL),
+			 0);
+	char *mirror = acs_comments_mirror_text(al->comments[0].created_by.display_name,
+						"Azure DevOps", md);
+	char *canon = acs_html_md_canonical_markdown(mirror);
+	acs_ado_comment_list_free(al);
+	/* What the crashed run left: the intent, and the mirror posted. */
+	char sidtxt[64];
+	snprintf(sidtxt, sizeof(sidtxt), "comment:%" PRId64 ":%" PRId64, sid, a1);
+	struct intent_cap ic = { 0 };
+	assert_int_equal(acs_pairs_intent_open(e->st, 1, "ado", sidtxt, on_intent, &ic), 0);
+	acs_test_run_until(&e->loop, &ic.done, WAIT_MS);
+	acs_intent_free(ic.in);
+	free(cu_comment_add(e, tid, canon));
+	free(md);
+	free(mirror);
+	free(canon);
+	drain(e);
+	bodies_clear(&e->cu_rx);
+	syncer_down(e);
+	syncer_up(e);
+	(void)cu_reqs(e);
+	struct outcome o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	assert_int_equal(cu_reqs(e).writes, 0);
+	struct acs_clickup_comment_page *cp = cu_comments(e, tid);
+	assert_int_equal(cp->n, 1);
+	acs_clickup_comment_page_free(cp);
+	assert_int_equal(comment_rows(e, sid), 1);
+	ic = (struct intent_cap){ 0 };
+	assert_int_equal(acs_pairs_intent_find(e->st, "ado", sidtxt, on_intent, &ic), 0);
+	acs_test_run_until(&e->loop, &ic.done, WAIT_MS);
+	assert_null(ic.in);
+	free(tid);
+}
+
+/* Comments made before the pair are copied once, oldest first. */
+static void test_existing_comments(void **state)
+{
+	struct env *e = *state;
+	char *tid = cu_human_create(e, "Chatty");
+	free(cu_comment_add(e, tid, "first"));
+	free(cu_comment_add(e, tid, "second"));
+	char key[64];
+	snprintf(key, sizeof(key), "clickup:%s", tid);
+	struct outcome o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	struct acs_pair *p = pair_of_cu(e, tid);
+	assert_non_null(p);
+	struct acs_ado_comment_list *al = ado_comments(e, p->ado_id);
+	assert_int_equal(al->n, 2);
+	assert_non_null(strstr(al->comments[1].text, "first")); /* oldest, posted first */
+	assert_non_null(strstr(al->comments[0].text, "second"));
+	acs_ado_comment_list_free(al);
+	char akey[32];
+	snprintf(akey, sizeof(akey), "ado:%" PRId64, p->ado_id);
+	acs_pair_free(p);
+	assert_echo_round(e, akey);
+	free(tid);
+}
+
+static const char *pair_state(struct env *e, int64_t ado_id, char buf[16])
+{
+	struct acs_pair *p = pair_of_ado(e, ado_id);
+	if (!p)
+		return "none";
+	snprintf(buf, 16, "%s", p->state);
+	acs_pair_free(p);
+	return buf;
+}
+
+static void set_policy(struct env *e, enum acs_config_on_delete p)
+{
+	e->cfg->maps[0].on_delete = p;
+}
+
+static void ado_delete(struct env *e, int64_t id)
+{
+	struct cm_cap c = { 0 };
+	assert_int_equal(acs_ado_delete_work_item(e->ado, id, false, on_ado_done, &c), 0);
+	cap_wait(e, &c);
+}
+
+static void ado_restore(struct env *e, int64_t id)
+{
+	char *url = acs_xasprintf("%s/%s/%s/_apis/wit/recyclebin/%" PRId64 "?api-version=7.1",
+				  e->ado_origin, e->org, e->project, id);
+	char *auth = NULL;
+	char *tok = NULL;
+	{
+		char raw[160];
+		snprintf(raw, sizeof(raw), ":%s", e->pat);
+		char b64[256];
+		sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)raw, strlen(raw),
+				  sodium_base64_VARIANT_ORIGINAL);
+		auth = acs_xasprintf("Authorization: Basic %s", b64);
+	}
+	tok = http(e, "PATCH", url, auth, "{\"isDeleted\": false}");
+	free(tok);
+	free(auth);
+	free(url);
+}
+
+static void test_delete_close_restore(void **state)
+{
+	struct env *e = *state;
+	char key[32], *tid = NULL, st[16];
+	int64_t id = make_pair(e, "Closing time", key, &tid);
+	set_policy(e, ACS_ON_DELETE_CLOSE);
+	ado_delete(e, id);
+	struct outcome o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	assert_string_equal(pair_state(e, id, st), "ended");
+	struct acs_clickup_task *t = cu_get(e, tid);
+	assert_string_equal(t->status, "complete");
+	acs_clickup_task_free(t);
+	char *last = log_newest(e, "ended");
+	assert_non_null(strstr(last, "was deleted"));
+	assert_non_null(strstr(last, "closed"));
+	free(last);
+	assert_quiet_round(e, key);
+
+	/* Restored: paired again and the task reopened to the item's state. */
+	ado_restore(e, id);
+	o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	assert_string_equal(pair_state(e, id, st), "active");
+	t = cu_get(e, tid);
+	assert_string_equal(t->status, "to do");
+	acs_clickup_task_free(t);
+	assert_true(log_count(e, "restored", "ok") == 1);
+	assert_echo_round(e, key);
+	free(tid);
+}
+
+static void test_delete_policies(void **state)
+{
+	struct env *e = *state;
+	char key[32], *tid = NULL, st[16];
+
+	/* ClickUp task deleted, on_delete = delete: the work item goes to the recycle bin. */
+	int64_t id = make_pair(e, "Delete me", key, &tid);
+	set_policy(e, ACS_ON_DELETE_DELETE);
+	struct cm_cap c = { 0 };
+	assert_int_equal(
+		acs_clickup_delete_task(e->cu, ACS_GOVERNOR_INTERACTIVE, tid, on_cu_done, &c), 0);
+	cap_wait(e, &c);
+	struct outcome o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	assert_string_equal(pair_state(e, id, st), "ended");
+	struct wi_cap w = { 0 };
+	assert_int_equal(acs_ado_get_work_item(e->ado, id, on_wi, &w), 0);
+	acs_test_run_until(&e->loop, &w.done, WAIT_MS);
+	assert_int_equal(w.cls, ACS_REST_PERMANENT); /* 404: deleted */
+	assert_quiet_round(e, key);
+	/* Restored: the task is gone, a new twin is made. */
+	ado_restore(e, id);
+	o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	struct acs_pair *p = pair_of_ado(e, id);
+	assert_non_null(p);
+	assert_string_equal(p->state, "active");
+	assert_string_not_equal(p->clickup_id, tid);
+	struct acs_clickup_task *t = cu_get(e, p->clickup_id);
+	assert_string_equal(t->name, "Delete me");
+	acs_clickup_task_free(t);
+	acs_pair_free(p);
+	free(tid);
+
+	/* ADO item deleted, on_delete = ignore: the task stays as it is. */
+	id = make_pair(e, "Ignore me", key, &tid);
+	set_policy(e, ACS_ON_DELETE_IGNORE);
+	ado_delete(e, id);
+	(void)cu_reqs(e);
+	o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	assert_int_equal(cu_reqs(e).writes, 0);
+	assert_string_equal(pair_state(e, id, st), "ended");
+	t = cu_get(e, tid);
+	assert_string_equal(t->status, "to do");
+	acs_clickup_task_free(t);
+	free(tid);
+}
+
+static void test_moves(void **state)
+{
+	struct env *e = *state;
+	char key[32], *tid = NULL, st[16];
+	set_policy(e, ACS_ON_DELETE_CLOSE);
+
+	/* ClickUp task moved to a list no mapping names: the work item is closed. The
+	 * default seed has one list, so the mapping is what moves here (the simulator's
+	 * move route is exercised end to end). */
+	int64_t id = make_pair(e, "Mover", key, &tid);
+	char *list = e->cfg->maps[0].clickup_list_id;
+	e->cfg->maps[0].clickup_list_id = (char *)"901110299999";
+	struct acs_clickup_task_changes ch = { .name = "Moved away" };
+	cu_human_update(e, tid, &ch);
+	struct outcome o = sync_rx(e, key, false, true);
+	e->cfg->maps[0].clickup_list_id = list;
+	assert_done(&o);
+	assert_string_equal(pair_state(e, id, st), "ended");
+	struct acs_ado_work_item *wi = ado_get(e, id);
+	assert_string_equal(wi->state, "Closed");
+	acs_ado_work_item_free(wi);
+	char *last = log_newest(e, "ended");
+	assert_non_null(strstr(last, "moved to list 901110236848, which no mapping names"));
+	free(last);
+	assert_quiet_round(e, key);
+	free(tid);
+
+	/* ADO item moved out of the mapped area path: the task is closed. */
+	id = make_pair(e, "Wanderer", key, &tid);
+	struct acs_ado_fields f = { .area_path = "Platform\\Web" };
+	ado_human_update(e, id, &f);
+	o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	assert_string_equal(pair_state(e, id, st), "ended");
+	struct acs_clickup_task *t = cu_get(e, tid);
+	assert_string_equal(t->status, "complete");
+	acs_clickup_task_free(t);
+	last = log_newest(e, "ended");
+	assert_non_null(strstr(last, "moved out of the mapping"));
+	free(last);
+	free(tid);
+}
+
 static void test_strip_footer(void **state)
 {
 	(void)state;
@@ -800,11 +1355,190 @@ static void test_strip_footer(void **state)
 	assert_null(acs_syncer_strip_footer(d));
 }
 
+/* ------------------------------------------------------------------------ */
+/* Attachments through the syncer                                            */
+/* ------------------------------------------------------------------------ */
+
+static struct acs_attachments *att_of(struct env *e)
+{
+	char *db = acs_xasprintf("[database]\nurl = sqlite:%s\n", e->db);
+	assert_int_equal(acs_config_load_string(e->cfg, "db.ini", db, NULL), 0);
+	free(db);
+	char err[ACS_ERR_LEN] = "";
+	struct acs_attachments *a =
+		acs_attachments_new(&e->loop, e->st, e->ado, e->cu, e->cfg, err);
+	if (!a)
+		fail_msg("attachments: %s", err);
+	acs_syncer_set_attachments(e->s, a);
+	return a;
+}
+
+static void att_close(struct env *e, struct acs_attachments *a)
+{
+	syncer_down(e);
+	int closed = 0;
+	acs_attachments_close(a, set_flag, &closed);
+	acs_test_run_until(&e->loop, &closed, WAIT_MS);
+}
+
+struct ref_cap {
+	int done;
+	enum acs_rest_class cls;
+	char msg[ACS_ERR_LEN];
+	char *url;
+};
+
+static void on_ref(const struct acs_ado_result *res, struct acs_ado_attachment_ref *ref, void *arg)
+{
+	struct ref_cap *c = arg;
+	c->cls = res->cls;
+	snprintf(c->msg, sizeof(c->msg), "%s", res->message);
+	c->url = ref ? acs_xstrdup(ref->url) : NULL;
+	acs_ado_attachment_ref_free(ref);
+	c->done = 1;
+}
+
+static void ado_attach(struct env *e, int64_t id, const char *name, const char *data)
+{
+	struct ref_cap c = { 0 };
+	assert_int_equal(acs_ado_upload_attachment(e->ado, name, data, strlen(data), on_ref, &c),
+			 0);
+	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
+	if (c.cls != ACS_REST_OK)
+		fail_msg("ADO upload: %s", c.msg);
+	struct wi_cap w = { 0 };
+	assert_int_equal(acs_ado_add_attachment_relation(e->ado, id, 0, c.url, NULL, on_wi, &w), 0);
+	acs_ado_work_item_free(wi_wait(e, &w));
+	free(c.url);
+}
+
+static void on_att(const struct acs_clickup_result *res, struct acs_clickup_attachment *att,
+		   void *arg)
+{
+	struct outcome *c = arg;
+	c->outcome = res->cls == ACS_REST_OK ? ACS_JOB_DONE : ACS_JOB_FAILED;
+	snprintf(c->msg, sizeof(c->msg), "%s", res->message);
+	acs_clickup_attachment_free(att);
+	c->done = 1;
+}
+
+static void cu_attach(struct env *e, const char *task, const char *name, const char *data)
+{
+	struct outcome c = { 0 };
+	assert_int_equal(acs_clickup_upload_attachment(e->cu, ACS_GOVERNOR_INTERACTIVE, task, name,
+						       NULL, data, strlen(data), on_att, &c),
+			 0);
+	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
+	assert_done(&c);
+}
+
+static bool ado_has_file(struct env *e, int64_t id, const char *name)
+{
+	struct acs_ado_work_item *wi = ado_get(e, id);
+	size_t n = 0;
+	for (size_t i = 0; i < wi->n_relations; i++)
+		n += !strcmp(wi->relations[i].rel, "AttachedFile") && wi->relations[i].name &&
+		     !strcmp(wi->relations[i].name, name);
+	acs_ado_work_item_free(wi);
+	return n == 1;
+}
+
+static bool cu_has_file(struct env *e, const char *tid, const char *name)
+{
+	struct acs_clickup_task *t = cu_get(e, tid);
+	size_t n = 0;
+	for (size_t i = 0; i < t->n_attachments; i++)
+		n += !strcmp(t->attachments[i].title, name);
+	acs_clickup_task_free(t);
+	return n == 1;
+}
+
+/* Files travel with the jobs: an ADO delivery adding a file, a ClickUp task read for an
+ * edit, and a create; a plain field edit reads nothing more. */
+static void test_attachments_with_jobs(void **state)
+{
+	struct env *e = *state;
+	struct acs_attachments *a = att_of(e);
+	char key[32], *tid = NULL;
+	int64_t id = make_pair(e, "Files travel", key, &tid);
+
+	/* ADO -> ClickUp: the delivery lists the relations; the task is read once. */
+	ado_attach(e, id, "spec.txt", "the spec");
+	(void)ado_reqs(e);
+	(void)cu_reqs(e);
+	struct outcome o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	struct reqs ra = ado_reqs(e), rc = cu_reqs(e);
+	assert_true(cu_has_file(e, tid, "spec.txt"));
+	assert_int_equal(rc.writes, 1); /* the upload */
+	assert_non_null(strstr(rc.paths, "/attachment"));
+	assert_int_equal(ra.writes, 0);
+
+	/* A plain ADO field edit: no read on either side. */
+	static const struct acs_ado_fields title = { .title = "Files travel far" };
+	ado_human_update(e, id, &title);
+	drain(e);
+	bodies_clear(&e->cu_rx);
+	(void)ado_reqs(e);
+	(void)cu_reqs(e);
+	o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	ra = ado_reqs(e);
+	rc = cu_reqs(e);
+	assert_int_equal(ra.all, 0);
+	assert_int_equal(rc.all, rc.writes);
+
+	/* A plain ClickUp edit without a new file: the task GET only, no ADO read. */
+	drain(e);
+	bodies_clear(&e->ado_rx);
+	bodies_clear(&e->cu_rx);
+	struct acs_clickup_task_changes ch = { .name = "Renamed with files" };
+	cu_human_update(e, tid, &ch);
+	(void)ado_reqs(e);
+	(void)cu_reqs(e);
+	o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	ra = ado_reqs(e);
+	rc = cu_reqs(e);
+	assert_int_equal(rc.all, 1);
+	assert_int_equal(ra.all, ra.writes);
+
+	/* ClickUp -> ADO: no event for the file; the next task event reads it. */
+	drain(e);
+	bodies_clear(&e->ado_rx);
+	bodies_clear(&e->cu_rx);
+	cu_attach(e, tid, "photo.png", "not really a png");
+	ch.name = "Renamed again";
+	cu_human_update(e, tid, &ch);
+	o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	assert_true(ado_has_file(e, id, "photo.png"));
+	assert_true(cu_has_file(e, tid, "spec.txt"));
+
+	/* A new ADO item with a file gets it on its new twin at once. */
+	drain(e);
+	bodies_clear(&e->ado_rx);
+	bodies_clear(&e->cu_rx);
+	int64_t id2 = ado_human_create(e, "Born with a file", "Platform\\Integrations");
+	ado_attach(e, id2, "born.txt", "hello");
+	char key2[32];
+	snprintf(key2, sizeof(key2), "ado:%" PRId64, id2);
+	o = sync_rx(e, key2, true, false);
+	assert_done(&o);
+	struct acs_pair *p = pair_of_ado(e, id2);
+	assert_non_null(p);
+	assert_true(cu_has_file(e, p->clickup_id, "born.txt"));
+	acs_pair_free(p);
+	free(tid);
+	att_close(e, a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strip_footer),
 		cmocka_unit_test_setup_teardown(test_ado_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attachments_with_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clickup_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edits_mirror, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst_coalesces, setup, teardown),
@@ -814,6 +1548,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_permanent_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmapped_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_comments_both_ways, setup_all_events,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_comment_crash, setup_all_events, teardown),
+		cmocka_unit_test_setup_teardown(test_existing_comments, setup_all_events, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_close_restore, setup_all_events,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_delete_policies, setup_all_events, teardown),
+		cmocka_unit_test_setup_teardown(test_moves, setup_all_events, teardown),
 	};
 	if (getenv("ACS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ACS_TEST_FILTER"));
