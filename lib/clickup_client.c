@@ -1001,7 +1001,7 @@ static void *parse_payload(struct call *call, const struct acs_rest_result *res,
 	case K_FIELDS_JSON:
 		/* Borrowed from the answer, which outlives the callback. */
 		v = json_object_get(j, "fields");
-		if (!json_is_array(v)) {
+		if (!json_is_array((json_t *)v)) {
 			snprintf(err, ACS_ERR_LEN, "no \"fields\" array in the answer");
 			rc = ACS_EPARSE;
 			v = NULL;

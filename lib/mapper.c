@@ -122,6 +122,7 @@ struct acs_mapper {
 	size_t n_users;
 	char *due_field;
 	char *due_alt;
+	int prio[5]; /* ADO priority -> ClickUp priority (identity unless priority_map) */
 };
 
 /* ------------------------------------------------------------------------------------- */
@@ -920,6 +921,9 @@ static void copy_ctx(struct acs_mapper *m, const struct acs_mapper_ctx *ctx)
 	}
 	if (ctx->ado_due_field && *ctx->ado_due_field)
 		m->due_field = acs_xstrdup(ctx->ado_due_field);
+	for (int p = 1; p <= 4; p++)
+		if (ctx->clickup_priority[p] >= 1 && ctx->clickup_priority[p] <= 4)
+			m->prio[p] = ctx->clickup_priority[p];
 }
 
 struct acs_mapper *acs_mapper_new(const struct acs_config_map *map,
@@ -936,6 +940,9 @@ struct acs_mapper *acs_mapper_new(const struct acs_config_map *map,
 	if (!m->due_field)
 		m->due_field = acs_xstrdup(F_DUE);
 	m->due_alt = acs_xstrdup(strcmp(m->due_field, F_DUE) == 0 ? F_TARGET : F_DUE);
+	for (int p = 1; p <= 4; p++)
+		if (!m->prio[p])
+			m->prio[p] = p;
 
 	const char *file = nz(map->file);
 	if (map->status.n) {
@@ -1965,12 +1972,29 @@ int acs_mapper_from_clickup(const struct acs_mapper *m, const json_t *task,
 	}
 
 	if ((v = json_object_get(task, "priority")) || json_object_get(task, "id")) {
-		int p;
-		if (clickup_priority(v, &p))
-			acs_canon_set_priority(out, p);
-		else
+		int p, ado = 0;
+		if (!clickup_priority(v, &p)) {
 			add_note(notes, ACS_NOTE_BAD_VALUE, ACS_F_PRIORITY,
 				 "ClickUp priority is not 1..4");
+		} else if (!p) {
+			acs_canon_set_priority(out, 0);
+		} else {
+			/* The inverse of priority_map: the base's priority when it maps here
+			 * (several may share one ClickUp priority), else the first. */
+			int bp = base && (base->present & ACS_F_PRIORITY) ? base->priority : 0;
+			if (bp >= 1 && bp <= 4 && m->prio[bp] == p)
+				ado = bp;
+			for (int k = 1; k <= 4 && !ado; k++)
+				if (m->prio[k] == p)
+					ado = k;
+			if (ado)
+				acs_canon_set_priority(out, ado);
+			else
+				add_note(notes, ACS_NOTE_BAD_VALUE, ACS_F_PRIORITY,
+					 "ClickUp priority %d: no ADO priority maps to it "
+					 "(priority_map)",
+					 p);
+		}
 	}
 
 	if ((v = json_object_get(task, "assignees"))) {
@@ -2238,7 +2262,7 @@ static void clickup_common(const struct acs_mapper *m, const struct acs_canon *c
 	}
 	if ((w & ACS_F_PRIORITY) && (c->priority || !create))
 		json_object_set_new(b, "priority",
-				    c->priority ? json_integer(c->priority) : json_null());
+				    c->priority ? json_integer(m->prio[c->priority]) : json_null());
 	if ((w & ACS_F_DUE) && (c->due_ms || !create)) {
 		json_object_set_new(b, "due_date",
 				    c->due_ms ? json_integer(c->due_ms) : json_null());

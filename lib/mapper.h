@@ -223,6 +223,12 @@ struct acs_mapper_ctx {
 	/** The ADO due date field; NULL = Microsoft.VSTS.Scheduling.DueDate. Reads fall back to
 	 *  the other of DueDate/TargetDate when this one is absent. */
 	const char *ado_due_field;
+	/** A mapping's priority_map: clickup_priority[p] is the ClickUp priority (1 urgent ..
+	 *  4 low) written for ADO priority p (1..4); 0 (all zero by default) = the same
+	 *  number. Several ADO priorities may share one ClickUp priority: reading it back
+	 *  keeps the base's priority when that maps to it, else the lowest such ADO
+	 *  priority; a ClickUp priority no ADO priority maps to is noted, not synced. */
+	int clickup_priority[5];
 };
 
 /* --- notes: what could not be mapped --------------------------------------------------- */

@@ -2726,7 +2726,7 @@ static int db_read_maps(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 					    "custom_map",
 					    "on_delete",
 					    "copy_existing_comments" };
-	struct load *l = arg;
+	struct start_op *op = arg; /* l->rows is not touched by the loop until on_rows */
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db,
 				    "SELECT id, name, ado_project, ado_area_path, "
@@ -2757,7 +2757,7 @@ static int db_read_maps(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		json_decref(rows);
 		return acs_store_error(db, rc, "read project_map", err);
 	}
-	l->rows = rows;
+	op->l->rows = rows;
 	return 0;
 }
 
@@ -2830,6 +2830,9 @@ static void learn(struct load *l, struct mapping *m)
 {
 	struct acs_syncer *s = l->s;
 	const struct acs_config_map *c = m->cfg;
+	free_learned(m);
+	m->learn_failed = false;
+	m->learn_err[0] = '\0';
 	m->type_names = acs_xcalloc(c->ado_work_item_types.n + 1, sizeof(char *));
 	m->states = acs_xcalloc(c->ado_work_item_types.n + 1, sizeof(*m->states));
 	for (size_t k = 0; k < c->ado_work_item_types.n; k++)
@@ -2992,14 +2995,16 @@ static void load_phase2_done(struct load *l)
 	struct load_waiter *w = l->waiters;
 	free(l->soft_err);
 	free(l);
-	if (closing)
-		maybe_closed(s); /* s may be gone from here on */
+	/* A callback may close s (then s is gone once it returns, unless it was closing
+	 * already: then it is freed below, after the callbacks). */
 	while (w) {
 		struct load_waiter *next = w->next;
 		w->cb(rc, rc ? err : NULL, w->arg);
 		free(w);
 		w = next;
 	}
+	if (closing)
+		maybe_closed(s);
 }
 
 static void load_begin(struct acs_syncer *s, struct load *l)

@@ -60,6 +60,18 @@ struct acs_config;
  *   with mirrored comments: deleted comments (no event on either service) and edited
  *   ADO comments (no event) are found then.
  *
+ *   MAPPINGS. The set in use is the file's [map] sections (upserted into project_map as
+ *   source 'file' at start) followed by the dashboard's rows (source 'db', with their
+ *   priority_map), each with its mapper built from what the APIs say (ADO states, list
+ *   statuses, members, custom field definitions). acs_syncer_reload re-reads the rows:
+ *   an unchanged row keeps its mapper, a new or changed one is learned from the APIs
+ *   before the new set is swapped in at once; a row the APIs refuse (e.g. a list that
+ *   does not exist) is left out and logged, the others run. Mappings are reference
+ *   counted: a job holds the mapping it started with until it ends, and a snapshot
+ *   (acs_syncer_config_hold) holds its set, so nothing is freed under them. A deleted
+ *   dashboard mapping takes its pairs with it (sync_map rows cascade): their items are
+ *   no longer synced, and a pair whose mapping is gone is skipped.
+ *
  *   ATTACHMENTS. With acs_syncer_set_attachments, a job of an active pair ends with
  *   acs_attachments_sync_pair (its outcome is the job's) when it has a side's file list
  *   for free: an ADO delivery adding or removing an AttachedFile relation (its revision
@@ -104,15 +116,37 @@ typedef void (*acs_syncer_done_cb)(enum acs_job_outcome outcome, const char *mes
 typedef void (*acs_syncer_ready_cb)(int rc, const char *err, void *arg);
 
 /** New syncer over borrowed store, clients and cfg (all must outlive it; cfg's maps and
- *  users are read, never copied). Returns NULL with err when cfg has no mapping. */
+ *  users are read, never copied). Returns NULL with err on a missing argument. */
 struct acs_syncer *acs_syncer_new(uv_loop_t *loop, struct acs_store *store,
 				  struct acs_ado_client *ado, struct acs_clickup_client *cu,
 				  const struct acs_config *cfg, char err[ACS_ERR_LEN]);
 
-/** Upsert every [map] into project_map (source 'file'), fetch per mapping the ADO
- *  states of its types, the ClickUp list (statuses) and its members, and build the
- *  mappers. cb runs once, from the loop. Returns 0, or -EINVAL / -EALREADY. */
+/** Upsert every [map] into project_map (source 'file'), read the dashboard's mappings
+ *  (source 'db'), fetch per mapping the ADO states of its types, the ClickUp list
+ *  (statuses), its members and its custom field definitions, and build the mappers
+ *  (see MAPPINGS). cb runs once, from the loop. A failed start may be started again.
+ *  Returns 0, or -EINVAL / -EALREADY (running or starting) / ACS_ECLOSED. */
 int acs_syncer_start(struct acs_syncer *s, acs_syncer_ready_cb cb, void *arg);
+
+/** Read project_map again after the dashboard changed it: new and changed dashboard
+ *  mappings are learned from the APIs and swapped in, deleted ones dropped (see
+ *  MAPPINGS). cb (may be NULL) runs once, from the loop: rc 0; ACS_EHTTP with a message
+ *  when some dashboard mapping was left out (the rest is in use); the store's error (the
+ *  set is unchanged); ACS_ECANCELED / ACS_ECLOSED when s closed first. A reload asked
+ *  while one is in flight runs after it. Returns 0, -EAGAIN before a successful start,
+ *  ACS_ECLOSED (cb never runs then). */
+int acs_syncer_reload(struct acs_syncer *s, acs_syncer_ready_cb cb, void *arg);
+
+/** The configuration the syncer runs: a copy of cfg whose maps/n_maps are the mappings in
+ *  use (the file's sections, then the dashboard's, in project_map id order), for the
+ *  parts that list or watch what is mapped (registrar, sweep, backfill). An immutable
+ *  snapshot: a reload makes a new one. Release it with acs_syncer_config_release before
+ *  cfg is freed; it may outlive s. Before the first load it lists the file's sections. */
+const struct acs_config *acs_syncer_config_hold(struct acs_syncer *s);
+void acs_syncer_config_release(const struct acs_config *cfg);
+/** The project_map id of the dashboard mapping named name in a snapshot of
+ *  acs_syncer_config_hold, or 0 when it is a [map] section of the file (or unknown). */
+int64_t acs_syncer_config_db_map(const struct acs_config *cfg, const char *name);
 
 /** Sync one item: item_key "ado:<id>" or "clickup:<task id>", events (n >= 1) the
  *  stored rows of the job (borrowed for the call only: what is needed is copied).
