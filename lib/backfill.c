@@ -424,6 +424,8 @@ struct acs_backfill {
 	struct acs_ado_client *ado;
 	struct acs_clickup_client *cu;
 	const struct acs_config *cfg;
+	struct acs_syncer *syncer;	  /**< borrowed: its mappings, when set */
+	const struct acs_config *run_cfg; /**< held for the run (b->map points into it) */
 	acs_backfill_kick_cb kick;
 	void *kick_arg;
 	uv_timer_t timer; /**< polls the syncing phase */
@@ -1463,6 +1465,13 @@ static void summarize(const struct acs_backfill_progress *p, bool dry, char *out
 		 (ull)p->already, (ull)p->ambiguous, (ull)p->linked_elsewhere);
 }
 
+static void release_cfg(struct acs_backfill *b)
+{
+	if (b->syncer && b->run_cfg)
+		acs_syncer_config_release(b->run_cfg);
+	b->run_cfg = NULL;
+}
+
 static void end_run(struct acs_backfill *b)
 {
 	acs_require(b->inflight == 0);
@@ -1502,13 +1511,22 @@ int acs_backfill_start(struct acs_backfill *b, const char *map, bool dry_run,
 		return ACS_ECLOSED;
 	if (b->running)
 		return -EBUSY;
+	/* The mappings in use, the dashboard's included, as they are now. */
+	const struct acs_config *cfg = b->syncer ? acs_syncer_config_hold(b->syncer) : b->cfg;
 	const struct acs_config_map *m = NULL;
-	for (size_t i = 0; i < b->cfg->n_maps && !m; i++)
-		if (!strcmp(b->cfg->maps[i].name, map))
-			m = &b->cfg->maps[i];
-	if (!m)
+	for (size_t i = 0; i < cfg->n_maps && !m; i++)
+		if (!strcmp(cfg->maps[i].name, map))
+			m = &cfg->maps[i];
+	if (!m) {
+		if (b->syncer)
+			acs_syncer_config_release(cfg);
 		return ACS_ENOTFOUND;
+	}
+	/* A dashboard mapping has its row already: never upserted as a file one. */
+	int64_t db_id = b->syncer ? acs_syncer_config_db_map(cfg, map) : 0;
 	run_clear(b);
+	release_cfg(b);
+	b->run_cfg = cfg;
 	free(b->map_name);
 	b->map_name = acs_xstrdup(map);
 	b->map = m;
@@ -1522,12 +1540,12 @@ int acs_backfill_start(struct acs_backfill *b, const char *map, bool dry_run,
 	b->logged = 0;
 	b->kicked = b->polled_once = false;
 	b->extra = b->extra_open = 0;
-	b->map_id = 0;
+	b->map_id = db_id;
 	b->page = 0;
 	memset(&b->pg, 0, sizeof(b->pg));
 	b->running = true;
 	set_phase(b, "listing");
-	if (dry_run) {
+	if (dry_run || db_id) {
 		/* Nothing written, not even the mapping row: its id is read later. */
 		list_ado(b);
 	} else {
@@ -1546,6 +1564,11 @@ int acs_backfill_start(struct acs_backfill *b, const char *map, bool dry_run,
 	b->cb_arg = arg;
 	report(b);
 	return 0;
+}
+
+void acs_backfill_set_syncer(struct acs_backfill *b, struct acs_syncer *syncer)
+{
+	b->syncer = syncer;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1578,6 +1601,7 @@ static void maybe_free(struct acs_backfill *b)
 	void (*cb)(void *) = b->closed_cb;
 	void *arg = b->closed_arg;
 	run_clear(b);
+	release_cfg(b);
 	free(b->map_name);
 	free(b);
 	if (cb)

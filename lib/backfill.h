@@ -177,6 +177,13 @@ struct acs_backfill *acs_backfill_new(uv_loop_t *loop, struct acs_store *store,
 				      const struct acs_config *cfg, acs_backfill_kick_cb kick,
 				      void *kick_arg);
 
+struct acs_syncer;
+
+/** Take the mappings from syncer (acs_syncer_config_hold, as they are when a run
+ *  starts: the dashboard's included, found by name; their project_map row is used as it
+ *  is) instead of cfg's [map] sections. syncer is borrowed and must outlive b. */
+void acs_backfill_set_syncer(struct acs_backfill *b, struct acs_syncer *syncer);
+
 /** Start a run for the [map NAME] named map (copied). progress and done may be NULL; they
  *  run from the loop. Returns 0, -EBUSY while a run is in flight, ACS_ENOTFOUND when cfg
  *  has no such mapping, ACS_ECLOSED. */

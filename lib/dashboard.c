@@ -1078,6 +1078,30 @@ static json_t *stats_json(struct acs_dashboard *d, const struct acs_dashboard_co
 static void stream_counts_done(struct acs_dashboard *d, int rc, struct job *j);
 static void stream_poll_done(struct acs_dashboard *d, int rc, const char *err, struct job *j);
 
+static void maps_reloaded(int rc, const char *err, void *arg)
+{
+	(void)arg;
+	if (rc == ACS_ECANCELED || rc == ACS_ECLOSED)
+		return;
+	if (rc)
+		acs_log(ACS_LOG_ERR, "dashboard", "mappings saved, but not all are synced: %s",
+			err ? err : acs_strerror(rc));
+	else
+		acs_log(ACS_LOG_INFO, "dashboard", "mappings saved and in use");
+}
+
+/* project_map changed: the engine syncs the new set from now on (before it runs, its
+ * start reads the rows anyway). */
+static void maps_changed(struct acs_dashboard *d)
+{
+	if (!d->engine)
+		return;
+	int rc = acs_engine_reload_maps(d->engine, maps_reloaded, NULL);
+	if (rc && rc != -EAGAIN)
+		acs_log(ACS_LOG_WARN, "dashboard", "mappings saved; reloading them failed: %s",
+			acs_strerror(rc));
+}
+
 static void job_done(int rc, const char *err, void *arg)
 {
 	struct job *j = arg;
@@ -1097,6 +1121,7 @@ static void job_done(int rc, const char *err, void *arg)
 	} else if (j->kind == J_COUNTS) {
 		reply_json(j->req, 200, stats_json(d, &j->counts));
 	} else if (j->kind == J_MAP_DELETE) {
+		maps_changed(d);
 		api_headers(j->req);
 		acs_http_respond(j->req, 204, NULL, NULL, 0);
 	} else if (j->kind == J_ERROR_OP) {
@@ -1113,12 +1138,8 @@ static void job_done(int rc, const char *err, void *arg)
 				   json_pack("{s:I}", "count", (json_int_t)j->changed));
 		}
 	} else {
-		/* TODO(syncer): hand the change to the engine once the syncer runs
-		 * project_map rows of source 'db' (it reads the INI mappings only). */
-		if (j->kind == J_MAP_SAVE && d->engine)
-			acs_log(ACS_LOG_INFO, "dashboard",
-				"mapping saved; the sync engine runs the [map] sections of the "
-				"config file only, not dashboard mappings yet");
+		if (j->kind == J_MAP_SAVE)
+			maps_changed(d);
 		reply_json(j->req, j->ok_status, j->out);
 		j->out = NULL;
 	}

@@ -74,6 +74,8 @@ struct acs_engine {
 	struct acs_metric *latency;  /**< acs_sync_latency_seconds */
 	/* The attachment mirror and its scan, once running. */
 	struct acs_attachments *attachments;
+	const struct acs_config *reg_cfg; /**< the mappings the registrar run works on */
+	bool register_again;		  /**< the mappings changed during that run */
 	void (*closed_cb)(void *arg);
 	void *closed_arg;
 };
@@ -97,6 +99,12 @@ bool acs_engine_configured(const struct acs_config *cfg, char reason[ACS_ERR_LEN
 }
 
 static void step(struct acs_engine *e);
+static int register_webhooks(struct acs_engine *e);
+
+static const char *nz_err(const char *s)
+{
+	return s ? s : "";
+}
 static void part_closed_cb(void *arg);
 static void close_parts(struct acs_engine *e);
 
@@ -536,6 +544,8 @@ static void registered_cb(struct acs_registrar_result *res, void *arg)
 {
 	struct acs_engine *e = arg;
 	e->registering = false;
+	acs_syncer_config_release(e->reg_cfg);
+	e->reg_cfg = NULL;
 	if (!e->closing)
 		acs_intake_expect_secrets(e->intake, false);
 	if (e->closing) {
@@ -559,6 +569,10 @@ static void registered_cb(struct acs_registrar_result *res, void *arg)
 	e->webhooks = describe(e, res);
 	acs_registrar_result_free(res);
 	notify_waiters(e, 0);
+	if (e->register_again && !e->closing) {
+		e->register_again = false;
+		register_webhooks(e);
+	}
 }
 
 static int register_webhooks(struct acs_engine *e)
@@ -572,11 +586,15 @@ static int register_webhooks(struct acs_engine *e)
 	/* Deliveries for the webhook being created may arrive before its secret
 	 * comes back: they get 503 (retry) rather than 401 until then. */
 	acs_intake_expect_secrets(e->intake, true);
-	int rc = acs_registrar_run(e->loop, e->cfg, e->ado, e->cu, e->store, registered_cb, e);
+	/* The mappings in use, the dashboard's included: held until the run ends. */
+	e->reg_cfg = acs_syncer_config_hold(e->syncer);
+	int rc = acs_registrar_run(e->loop, e->reg_cfg, e->ado, e->cu, e->store, registered_cb, e);
 	if (rc == 0) {
 		e->registering = true;
 		return 0;
 	}
+	acs_syncer_config_release(e->reg_cfg);
+	e->reg_cfg = NULL;
 	acs_intake_expect_secrets(e->intake, false);
 	acs_log(ACS_LOG_WARN, "engine", "webhook registration not started: %s", acs_strerror(rc));
 	return rc;
@@ -663,6 +681,7 @@ static void syncer_ready_cb(int rc, const char *err, void *arg)
 	e->scheduler = acs_scheduler_new(e->loop, e->store, &o, engine_work, e);
 	/* Catches what webhooks missed; its rows go through the same scheduler. */
 	e->sweep = acs_sweep_new(e->loop, e->store, e->ado, e->cu, e->cfg, kick_cb, e);
+	acs_sweep_set_syncer(e->sweep, e->syncer);
 	acs_sweep_start(e->sweep, ACS_SWEEP_FIRST_DELAY_MS, e->cfg->sync.sweep_interval_ms);
 	/* ClickUp sends no webhook for a task attachment: the mirror scans for them. */
 	char aerr[ACS_ERR_LEN];
@@ -676,8 +695,10 @@ static void syncer_ready_cb(int rc, const char *err, void *arg)
 	acs_syncer_set_attachments(e->syncer, e->attachments);
 	e->stage = STAGE_RUNNING;
 	e->last_error[0] = '\0';
-	acs_log(ACS_LOG_INFO, "engine", "sync running (%zu mapping%s)", e->cfg->n_maps,
-		e->cfg->n_maps == 1 ? "" : "s");
+	const struct acs_config *maps = acs_syncer_config_hold(e->syncer);
+	acs_log(ACS_LOG_INFO, "engine", "sync running (%zu mapping%s)", maps->n_maps,
+		maps->n_maps == 1 ? "" : "s");
+	acs_syncer_config_release(maps);
 	register_webhooks(e);
 	uint64_t every = e->cfg->sync.webhook_check_interval_ms;
 	if (every && e->cfg->server.public_url[0])
@@ -766,6 +787,7 @@ struct acs_engine *acs_engine_new(uv_loop_t *loop, const struct acs_config *cfg,
 	acs_intake_set_delivery_cb(e->intake, delivered_cb, e);
 	/* Its rows wait in the inbox until the scheduler runs. */
 	e->backfill = acs_backfill_new(loop, store, e->ado, e->cu, cfg, kick_cb, e);
+	acs_backfill_set_syncer(e->backfill, e->syncer);
 	return e;
 fail:
 	/* Partially built parts close asynchronously; the app's failure path
@@ -911,6 +933,52 @@ void acs_engine_kick(struct acs_engine *e)
 {
 	if (!e->closing)
 		kick_cb(e);
+}
+
+/* --- mappings changed in the dashboard ------------------------------------------------ */
+
+struct reload {
+	struct acs_engine *e;
+	acs_engine_reloaded_cb cb;
+	void *arg;
+};
+
+static void reloaded_cb(int rc, const char *err, void *arg)
+{
+	struct reload *rl = arg;
+	struct acs_engine *e = rl->e;
+	if (rc != ACS_ECANCELED && rc != ACS_ECLOSED && !e->closing) {
+		if (rc && rc != ACS_EHTTP)
+			acs_log(ACS_LOG_ERR, "engine", "mappings not reloaded: %s", nz_err(err));
+		/* A new list or project needs its webhooks (an ACS_EHTTP reload applied the
+		 * mappings the APIs accepted). */
+		if ((!rc || rc == ACS_EHTTP) && e->cfg->server.public_url[0]) {
+			if (e->registering)
+				e->register_again = true;
+			else
+				register_webhooks(e);
+		}
+		acs_engine_kick(e);
+	}
+	if (rl->cb)
+		rl->cb(rc, err, rl->arg);
+	free(rl);
+}
+
+int acs_engine_reload_maps(struct acs_engine *e, acs_engine_reloaded_cb cb, void *arg)
+{
+	if (e->closing)
+		return ACS_ECLOSED;
+	if (e->stage != STAGE_RUNNING)
+		return -EAGAIN;
+	struct reload *rl = acs_xcalloc(1, sizeof(*rl));
+	rl->e = e;
+	rl->cb = cb;
+	rl->arg = arg;
+	int rc = acs_syncer_reload(e->syncer, reloaded_cb, rl);
+	if (rc)
+		free(rl);
+	return rc;
 }
 
 struct acs_attachments *acs_engine_attachments(struct acs_engine *e)

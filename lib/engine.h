@@ -119,3 +119,15 @@ struct acs_attachments;
 /** The attachment mirror (borrowed; NULL until the engine runs and after close), for
  *  the syncer's acs_attachments_sync_pair calls. */
 struct acs_attachments *acs_engine_attachments(struct acs_engine *e);
+
+/** End of acs_engine_reload_maps: as acs_syncer_reload's callback (rc 0; ACS_EHTTP when a
+ *  dashboard mapping was left out, err says which; the store's error; ACS_ECANCELED /
+ *  ACS_ECLOSED when the engine closed first). err is borrowed for the call. */
+typedef void (*acs_engine_reloaded_cb)(int rc, const char *err, void *arg);
+
+/** The dashboard changed project_map: the syncer reloads its mappings (syncer.h
+ *  MAPPINGS), then the webhooks are registered for the new set (when public_url is set);
+ *  the sweep and backfill use it from their next run. cb (may be NULL) runs once, from
+ *  the loop. Returns 0, -EAGAIN while sync is not running yet (its start reads the
+ *  mappings anyway), or ACS_ECLOSED; cb never runs then. */
+int acs_engine_reload_maps(struct acs_engine *e, acs_engine_reloaded_cb cb, void *arg);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mem.h"
 #include "store.h"
+#include "syncer.h"
 
 struct acs_sweep;
 
@@ -40,6 +41,8 @@ struct acs_sweep {
 	struct acs_ado_client *ado;
 	struct acs_clickup_client *cu;
 	const struct acs_config *cfg;
+	struct acs_syncer *syncer;	  /**< borrowed: its mappings, when set */
+	const struct acs_config *run_cfg; /**< the mappings of the run in flight */
 	acs_sweep_kick_cb kick;
 	void *kick_arg;
 	uv_timer_t timer;
@@ -322,7 +325,7 @@ static void wiql_cb(const struct acs_ado_result *res, int64_t *ids, size_t n, vo
 /* WIQL for the current mapping. */
 static void ado_query(struct acs_sweep *s)
 {
-	const struct acs_config_map *m = &s->cfg->maps[s->map];
+	const struct acs_config_map *m = &s->run_cfg->maps[s->map];
 	struct acs_ado_wiql_filter f = {
 		.project = m->ado_project && m->ado_project[0] ? m->ado_project
 							       : s->cfg->ado.project,
@@ -382,7 +385,7 @@ static void tasks_cb(const struct acs_clickup_result *res, struct acs_clickup_ta
 		finish(s);
 		return;
 	}
-	const char *list_id = s->cfg->maps[s->map].clickup_list_id;
+	const char *list_id = s->run_cfg->maps[s->map].clickup_list_id;
 	s->inserts++; /* see then() */
 	for (size_t i = 0; i < pg->n; i++) {
 		const struct acs_clickup_task *t = &pg->tasks[i];
@@ -410,7 +413,7 @@ static void cu_list(struct acs_sweep *s)
 		return;
 	}
 	struct acs_clickup_task_query q = {
-		.list_id = s->cfg->maps[s->map].clickup_list_id,
+		.list_id = s->run_cfg->maps[s->map].clickup_list_id,
 		.page = s->page,
 		.date_updated_gt = since(s, s->wm.cu),
 		.include_closed = true,
@@ -433,7 +436,7 @@ static void cu_next(struct acs_sweep *s)
 
 static void ado_next_map(struct acs_sweep *s)
 {
-	if (s->rc || s->closing || s->map >= s->cfg->n_maps) {
+	if (s->rc || s->closing || s->map >= s->run_cfg->n_maps) {
 		finish(s);
 		return;
 	}
@@ -451,8 +454,16 @@ static void maybe_free(struct acs_sweep *s)
 		cb(arg);
 }
 
+static void release_cfg(struct acs_sweep *s)
+{
+	if (s->syncer)
+		acs_syncer_config_release(s->run_cfg);
+	s->run_cfg = NULL;
+}
+
 static void end_run(struct acs_sweep *s)
 {
+	release_cfg(s);
 	s->running = false;
 	s->st.running = false;
 	s->st.runs++;
@@ -554,12 +565,21 @@ int acs_sweep_run(struct acs_sweep *s, acs_sweep_done_cb cb, void *arg)
 	s->st.ado_seen = s->st.clickup_seen = s->st.queued = 0;
 	s->map = 0;
 	s->page = 0;
+	/* The mappings as they are now, the dashboard's included, for the whole run. */
+	s->run_cfg = s->syncer ? acs_syncer_config_hold(s->syncer) : s->cfg;
 	int rc = acs_store_read(s->store, wm_read_fn, wm_read_cb, &s->wm);
-	if (rc)
+	if (rc) {
+		release_cfg(s);
 		return rc;
+	}
 	s->running = true;
 	s->st.running = true;
 	return 0;
+}
+
+void acs_sweep_set_syncer(struct acs_sweep *s, struct acs_syncer *syncer)
+{
+	s->syncer = syncer;
 }
 
 /* --- timer and lifecycle ---------------------------------------------------------------- */

@@ -86,6 +86,13 @@ struct acs_sweep *acs_sweep_new(uv_loop_t *loop, struct acs_store *store,
 				const struct acs_config *cfg, acs_sweep_kick_cb kick,
 				void *kick_arg);
 
+struct acs_syncer;
+
+/** Sweep the mappings syncer runs (acs_syncer_config_hold: the dashboard's included, as
+ *  they are when each run starts) instead of cfg's [map] sections. syncer is borrowed
+ *  and must outlive s. Call before the first run. */
+void acs_sweep_set_syncer(struct acs_sweep *s, struct acs_syncer *syncer);
+
 /** Run every interval_ms (0 = cfg's [sync] sweep_interval), the first after
  *  first_delay_ms. A tick while a run is in flight is skipped. */
 void acs_sweep_start(struct acs_sweep *s, uint64_t first_delay_ms, uint64_t interval_ms);

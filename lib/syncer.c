@@ -56,8 +56,8 @@ struct mapping {
 	const struct acs_config_map *cfg; /**< the file's section, or &row */
 	struct acs_config_map row;	  /**< a dashboard mapping, owned (from_db) */
 	bool from_db;
-	char *sig;  /**< from_db: the row as read; another value is another mapping */
-	int64_t id; /**< project_map.id */
+	char *sig;   /**< from_db: the row as read; another value is another mapping */
+	int64_t id;  /**< project_map.id */
 	int prio[5]; /**< priority_map: ADO 1..4 -> ClickUp 1..4 (0: not given) */
 	struct acs_mapper *mapper;
 	/* learned at (re)load, freed once the mapper is built */
@@ -86,10 +86,9 @@ struct acs_syncer {
 	struct snap *snap; /**< the set as a configuration (one reference) */
 	struct acs_comments *comments;
 	struct acs_attachments *att; /**< borrowed; NULL: attachments are not mirrored here */
-	char *me;		     /**< [ado] assigned_to = @Me resolved: the PAT's e-mail */
 	/* start and reloads */
-	struct load *load;	 /**< the (re)load in flight */
-	struct load *queued;	 /**< reloads asked for meanwhile: one more load serves them */
+	struct load *load;   /**< the (re)load in flight */
+	struct load *queued; /**< reloads asked for meanwhile: one more load serves them */
 	bool started, ready;
 	/* lifetime */
 	size_t running;
@@ -1806,7 +1805,8 @@ static void attachments_phase(struct run *r)
 	if (r->created)
 		/* Nothing to copy unless one side has a file. */
 		call = (rels && !r->ado_fresh && rels_have_file(rels)) ||
-		       (task && !r->cu_fresh && json_array_size(json_object_get(task, "attachments")));
+		       (task && !r->cu_fresh &&
+			json_array_size(json_object_get(task, "attachments")));
 	else
 		call = ado_view || task;
 	if (!call) {
@@ -2454,9 +2454,9 @@ static struct mapping *mapping_from_row(const json_t *row)
 	c->ado_area_path = row_str(row, "ado_area_path");
 	c->ado_new_item_type = row_str(row, "ado_new_item_type");
 	c->clickup_list_id = row_str(row, "clickup_list_id");
-	json_t *types =
-		json_loads(nz(json_string_value(json_object_get(row, "ado_work_item_types"))), 0,
-			   NULL);
+	json_t *types = json_loads(nz(json_string_value(json_object_get(row, "ado_work_item_"
+									     "types"))),
+				   0, NULL);
 	c->ado_work_item_types.v = acs_xcalloc(json_array_size(types) + 1, sizeof(char *));
 	size_t i;
 	json_t *t;
@@ -2473,8 +2473,8 @@ static struct mapping *mapping_from_row(const json_t *row)
 	c->on_delete = istr_eq(od, "delete")   ? ACS_ON_DELETE_DELETE
 		       : istr_eq(od, "ignore") ? ACS_ON_DELETE_IGNORE
 					       : ACS_ON_DELETE_CLOSE;
-	c->copy_existing_comments =
-		json_integer_value(json_object_get(row, "copy_existing_comments")) != 0;
+	c->copy_existing_comments = json_integer_value(json_object_get(row, "copy_existing_"
+									    "comments")) != 0;
 	c->file = DB_FILE;
 	c->line = (unsigned)m->id;
 	json_t *prio =
@@ -2559,10 +2559,10 @@ struct load_waiter {
 
 struct load {
 	struct acs_syncer *s;
-	bool start;	 /**< the first load: the file's sections are upserted */
-	int phase;	 /**< 1: ids and rows; 2: learning from the APIs */
+	bool start;	  /**< the first load: the file's sections are upserted */
+	int phase;	  /**< 1: ids and rows; 2: learning from the APIs */
 	unsigned pending; /**< steps in flight (+1 while they are being queued) */
-	int rc;		 /**< fatal: the set is not changed */
+	int rc;		  /**< fatal: the set is not changed */
 	char err[ACS_ERR_LEN];
 	char *soft_err;	       /**< dashboard mappings left out (logged), or NULL */
 	json_t *rows;	       /**< db_read_maps's answer (owned) */
@@ -2789,8 +2789,7 @@ static void on_list(const struct acs_clickup_result *res, struct acs_clickup_lis
 	struct start_op *op = arg;
 	struct load *l = op->l;
 	if (res->cls != ACS_REST_OK)
-		learn_fail(op->m, "ClickUp list %s: %s", op->m->cfg->clickup_list_id,
-			   res->message);
+		learn_fail(op->m, "ClickUp list %s: %s", op->m->cfg->clickup_list_id, res->message);
 	else
 		op->m->list = list;
 	free(op);
@@ -2927,7 +2926,6 @@ static void maybe_closed(struct acs_syncer *s)
 	free(s->maps);
 	snap_unref(s->snap);
 	acs_comments_free(s->comments);
-	free(s->me);
 	free(s);
 	if (cb)
 		cb(arg);
@@ -2991,7 +2989,9 @@ static void load_phase2_done(struct load *l)
 	int rc = closing ? ACS_ECANCELED : l->rc ? l->rc : l->soft_err ? ACS_EHTTP : 0;
 	char err[ACS_ERR_LEN];
 	snprintf(err, sizeof(err), "%s",
-		 closing ? "syncer closed" : l->rc ? l->err : nz(l->soft_err));
+		 closing ? "syncer closed"
+		 : l->rc ? l->err
+			 : nz(l->soft_err));
 	struct load_waiter *w = l->waiters;
 	free(l->soft_err);
 	free(l);

@@ -1766,9 +1766,61 @@ static void test_dates(void **state)
 	tzset();
 }
 
+/* A mapping's priority_map: ADO 1 and 2 both write ClickUp urgent; urgent reads back as
+ * the base's priority when that maps to it, else the first; a ClickUp priority no ADO
+ * priority maps to is noted and not synced. */
+static void test_priority_map(void **state)
+{
+	(void)state;
+	struct acs_config *cfg = acs_config_new_defaults();
+	assert_int_equal(acs_config_load_string(cfg, "p.ini",
+						"[map demo]\nado_project = P\n"
+						"clickup_list_id = 1\n",
+						NULL),
+			 0);
+	struct acs_mapper_ctx ctx = { .clickup_priority = { 0, 1, 1, 3, 4 } };
+	char err[ACS_ERR_LEN] = "";
+	struct acs_mapper *m = acs_mapper_new(acs_config_map_find(cfg, "demo"), NULL, &ctx, err);
+	assert_non_null(m);
+	struct acs_canon c, base, out;
+	acs_canon_init(&c);
+	acs_canon_init(&base);
+	acs_canon_init(&out);
+	struct acs_clickup_write w = { 0 };
+	acs_canon_set_priority(&c, 2);
+	assert_int_equal(acs_mapper_clickup_update(m, &c, ACS_F_PRIORITY, NULL, &w, NULL), 0);
+	assert_int_equal(json_integer_value(json_object_get(w.body, "priority")), 1);
+	acs_mapper_clickup_write_clear(&w);
+
+	json_t *task = json_pack("{s:s,s:{s:s,s:s}}", "id", "t1", "priority", "id", "1", "priority",
+				 "urgent");
+	acs_canon_set_priority(&base, 2);
+	assert_int_equal(acs_mapper_from_clickup(m, task, &base, &out, NULL), 0);
+	assert_int_equal(out.priority, 2);
+	acs_canon_set_priority(&base, 4);
+	assert_int_equal(acs_mapper_from_clickup(m, task, &base, &out, NULL), 0);
+	assert_int_equal(out.priority, 1);
+	json_decref(task);
+
+	struct acs_mapper_notes notes;
+	acs_mapper_notes_init(&notes);
+	task = json_pack("{s:s,s:{s:s,s:s}}", "id", "t1", "priority", "id", "2", "priority",
+			 "high");
+	assert_int_equal(acs_mapper_from_clickup(m, task, NULL, &out, &notes), 0);
+	assert_false(out.present & ACS_F_PRIORITY);
+	assert_true(has_note(&notes, ACS_NOTE_BAD_VALUE));
+	json_decref(task);
+	acs_canon_free(&c);
+	acs_canon_free(&base);
+	acs_canon_free(&out);
+	acs_mapper_free(m);
+	acs_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_priority_map),
 		cmocka_unit_test(test_ado_example),
 		cmocka_unit_test(test_ado_fixtures),
 		cmocka_unit_test(test_ado_identities),

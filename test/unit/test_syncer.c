@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
+#include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1533,12 +1535,247 @@ static void test_attachments_with_jobs(void **state)
 	att_close(e, a);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Mappings from the database                                                */
+/* ------------------------------------------------------------------------ */
+
+struct sql {
+	const char *text;
+	int64_t result;
+	int done;
+	int rc;
+	char err[ACS_ERR_LEN];
+};
+
+static int sql_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct sql *q = arg;
+	sqlite3_stmt *st = NULL;
+	const char *tail = q->text;
+	while (tail && *tail) {
+		int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
+		if (rc != SQLITE_OK)
+			return acs_store_error(db, rc, q->text, err);
+		if (!st)
+			break;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			q->result = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return acs_store_error(db, rc, q->text, err);
+	}
+	return 0;
+}
+
+static void sql_done(int rc, const char *err, void *arg)
+{
+	struct sql *q = arg;
+	q->rc = rc;
+	if (err)
+		snprintf(q->err, sizeof(q->err), "%s", err);
+	q->done = 1;
+}
+
+static int64_t sql(struct env *e, const char *fmt, ...) ACS_PRINTF(2, 3);
+static int64_t sql(struct env *e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char buf[2048];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	struct sql q = { .text = buf };
+	assert_int_equal(acs_store_write(e->st, sql_fn, sql_done, &q), 0);
+	acs_test_run_until(&e->loop, &q.done, WAIT_MS);
+	if (q.rc < 0)
+		fail_msg("sql: %s", q.err);
+	return q.result;
+}
+
+struct reload_cap {
+	int done;
+	int rc;
+	char err[ACS_ERR_LEN];
+};
+
+static void on_reloaded(int rc, const char *err, void *arg)
+{
+	struct reload_cap *c = arg;
+	c->rc = rc;
+	snprintf(c->err, sizeof(c->err), "%s", err ? err : "");
+	c->done = 1;
+}
+
+static struct reload_cap reload(struct env *e)
+{
+	struct reload_cap c = { 0 };
+	assert_int_equal(acs_syncer_reload(e->s, on_reloaded, &c), 0);
+	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
+	return c;
+}
+
+static size_t cfg_maps(struct env *e)
+{
+	const struct acs_config *c = acs_syncer_config_hold(e->s);
+	size_t n = c->n_maps;
+	acs_syncer_config_release(c);
+	return n;
+}
+
+/* No [map] section: a dashboard row starts syncing on reload, with its own priority
+ * table, and stops when it is deleted. */
+static const char *cfg_no_map = "[ado]\norganization = contoso\nproject = Platform\n";
+
+static int setup_no_map(void **state)
+{
+	struct env *e = acs_xcalloc(1, sizeof(*e));
+	sim_env_setup(e, cfg_no_map);
+	syncer_up(e);
+	(void)ado_reqs(e);
+	(void)cu_reqs(e);
+	*state = e;
+	return 0;
+}
+
+static void test_db_mapping_reload(void **state)
+{
+	struct env *e = *state;
+	assert_int_equal(cfg_maps(e), 0);
+
+	/* Not mapped yet: skipped. */
+	char *t1 = cu_human_create(e, "Before the mapping");
+	char key[64];
+	snprintf(key, sizeof(key), "clickup:%s", t1);
+	struct outcome o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	assert_null(pair_of_cu(e, t1));
+
+	int64_t id = sql(e, "INSERT INTO project_map (name, source, ado_project, ado_area_path,"
+			    " ado_work_item_types, ado_new_item_type, clickup_list_id, status_map,"
+			    " priority_map, custom_map, on_delete, copy_existing_comments, "
+			    "created_at,"
+			    " updated_at) VALUES ('dash', 'db', 'Platform', "
+			    "'Platform\\Integrations',"
+			    " '[\"Task\",\"Bug\"]', 'Task', '" LIST_ID "',"
+			    " '{\"Active\":\"in progress\"}',"
+			    " '{\"1\":\"urgent\",\"2\":\"normal\",\"3\":\"high\","
+			    "\"4\":\"low\"}', '{}', 'close', 0, 1, 1) RETURNING id");
+	struct reload_cap rc = reload(e);
+	assert_int_equal(rc.rc, 0);
+	assert_int_equal(cfg_maps(e), 1);
+	const struct acs_config *snap = acs_syncer_config_hold(e->s);
+	assert_int_equal(acs_syncer_config_db_map(snap, "dash"), id);
+	assert_int_equal(acs_syncer_config_db_map(snap, "other"), 0);
+
+	/* A reload with nothing changed keeps the mapping: no API call. */
+	(void)ado_reqs(e);
+	(void)cu_reqs(e);
+	rc = reload(e);
+	assert_int_equal(rc.rc, 0);
+	assert_int_equal(ado_reqs(e).all + cu_reqs(e).all, 0);
+
+	char *t2 = cu_human_create(e, "After the mapping");
+	snprintf(key, sizeof(key), "clickup:%s", t2);
+	o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	struct acs_pair *p = pair_of_cu(e, t2);
+	assert_non_null(p);
+	assert_int_equal(p->map_id, id);
+	struct acs_ado_work_item *wi = ado_get(e, p->ado_id);
+	assert_string_equal(wi->title, "After the mapping");
+	assert_string_equal(wi->state, "Active");
+	/* ClickUp "normal" is ADO 2 in this mapping's priority_map. */
+	assert_int_equal(wi->priority, 2);
+	acs_ado_work_item_free(wi);
+	acs_pair_free(p);
+
+	/* Deleted: its pairs go with it and new tasks are not synced. The snapshot taken
+	 * before still lists it (it is immutable). */
+	sql(e, "DELETE FROM project_map WHERE id = %" PRId64, id);
+	rc = reload(e);
+	assert_int_equal(rc.rc, 0);
+	assert_int_equal(cfg_maps(e), 0);
+	assert_int_equal(snap->n_maps, 1);
+	assert_string_equal(snap->maps[0].clickup_list_id, LIST_ID);
+	acs_syncer_config_release(snap);
+	drain(e);
+	bodies_clear(&e->cu_rx);
+	bodies_clear(&e->ado_rx);
+	char *t3 = cu_human_create(e, "After the delete");
+	snprintf(key, sizeof(key), "clickup:%s", t3);
+	(void)ado_reqs(e);
+	o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	assert_null(pair_of_cu(e, t3));
+	assert_int_equal(ado_reqs(e).writes, 0);
+
+	/* A row the APIs refuse is left out; the reload says so. */
+	sql(e, "INSERT INTO project_map (name, source, ado_project, clickup_list_id, created_at,"
+	       " updated_at) VALUES ('ghost', 'db', 'Platform', '999999', 1, 1)");
+	rc = reload(e);
+	assert_int_equal(rc.rc, ACS_EHTTP);
+	assert_non_null(strstr(rc.err, "ghost"));
+	assert_int_equal(cfg_maps(e), 0);
+	free(t1);
+	free(t2);
+	free(t3);
+}
+
+/* The list's custom field definitions are read at start: a custom.<ref> line naming a
+ * field the list lacks stops the start; a drop-down one is written by option. */
+static void start_cfg(struct env *e, const char *custom_line, struct reload_cap *c)
+{
+	char *text = acs_xasprintf("%s%s\n", cfg_text, custom_line);
+	char err[ACS_ERR_LEN] = "";
+	acs_config_free(e->cfg);
+	e->cfg = acs_config_new_defaults();
+	assert_int_equal(acs_config_load_string(e->cfg, "t.ini", text, NULL), 0);
+	free(text);
+	e->s = acs_syncer_new(&e->loop, e->st, e->ado, e->cu, e->cfg, err);
+	assert_non_null(e->s);
+	assert_int_equal(acs_syncer_start(e->s, on_reloaded, c), 0);
+	acs_test_run_until(&e->loop, &c->done, WAIT_MS);
+}
+
+static void test_custom_field_definitions(void **state)
+{
+	struct env *e = *state;
+	syncer_down(e);
+	struct reload_cap c = { 0 };
+	start_cfg(e, "custom.Microsoft.VSTS.Common.Severity = 00000000-0000-4000-8000-000000000000",
+		  &c);
+	assert_int_equal(c.rc, ACS_EHTTP);
+	assert_non_null(strstr(c.err, "has no custom field"));
+	syncer_down(e);
+
+	/* The drop-down "Sync state": ADO's value is the option's name. */
+	memset(&c, 0, sizeof(c));
+	start_cfg(e,
+		  "custom.Microsoft.VSTS.Common.ValueArea = 5a6b7c8d-9e0f-4a1b-2c3d-4e5f6a7b8c9d",
+		  &c);
+	assert_int_equal(c.rc, 0);
+	char *tid = cu_human_create(e, "With a drop-down");
+	char key[64];
+	snprintf(key, sizeof(key), "clickup:%s", tid);
+	struct outcome o = sync_rx(e, key, false, true);
+	assert_done(&o);
+	struct acs_pair *p = pair_of_cu(e, tid);
+	assert_non_null(p);
+	/* No option set: nothing written for the field, and the pair reads back equal. */
+	assert_null(strstr(p->base, "5a6b7c8d"));
+	acs_pair_free(p);
+	free(tid);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strip_footer),
 		cmocka_unit_test_setup_teardown(test_ado_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attachments_with_jobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_mapping_reload, setup_no_map, teardown),
+		cmocka_unit_test_setup_teardown(test_custom_field_definitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clickup_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edits_mirror, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst_coalesces, setup, teardown),

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end: a mapping created in the dashboard syncs at once, without a restart.
+The simulator's seed gets a second ClickUp list ("Support"); the config maps only the
+first. A mapping for Support created through the admin API makes the daemon widen its
+ClickUp webhook to the new list, and a task created there gets its ADO twin (with the
+mapping's priority table); deleting the mapping stops that.
+
+usage: test_dashboard_maps.py DAEMON SIM [unittest args]; exits 77 (skip) while the
+daemon has no sync engine (see sim_harness.py)."""
+import json
+import os
+import sys
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sim_harness as H  # noqa: E402
+from sim_harness import World, wait_until  # noqa: E402
+from test_admin import hash_password  # noqa: E402
+
+PASSWORD = "dashboard maps test password"
+SUPPORT = "901110236999"
+AREA = "Support"
+
+
+def add_support_list(seed):
+    space = seed["clickup"]["spaces"][0]
+    space["folders"][0]["lists"].append({"id": SUPPORT, "name": "Support"})
+
+
+class DashboardMappings(unittest.TestCase):
+    def setUp(self):
+        self.t0 = time.time()
+        self.world = World(seed_patch=add_support_list,
+                           config={"dashboard": {"admin_password_hash":
+                                                 hash_password(PASSWORD)}}).start()
+        st, h, body = self.world.daemon.request(
+            "POST", "/api/login", body=json.dumps({"password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"})
+        self.assertEqual(st, 200, body)
+        self.cookie = h["set-cookie"].split(";")[0]
+        self.csrf = json.loads(body)["csrf_token"]
+
+    def tearDown(self):
+        w, self.world = self.world, None
+        if w is not None:
+            w.close()
+        print("(%.1fs) " % (time.time() - self.t0), end="", file=sys.stderr)
+
+    def call(self, method, path, body=None):
+        h = {"Cookie": self.cookie, "X-CSRF-Token": self.csrf}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        st, _, out = self.world.daemon.request(method, path, body=data, headers=h)
+        return st, json.loads(out) if out else None
+
+    def hook_covers_support(self):
+        """The daemon's ClickUp webhook delivers Support's events (no list filter, or
+        that list)."""
+        for wh in self.world.cu.webhooks():
+            if not wh.get("endpoint", "").startswith(self.world.public_url):
+                continue
+            if wh.get("list_id") in (None, "", SUPPORT) and \
+                    (wh.get("health") or {}).get("status", "active") == "active":
+                return True
+        return False
+
+    def support_task(self, name):
+        st, t = self.world.cu.api("POST", "/list/%s/task" % SUPPORT,
+                                  {"name": name, "priority": 2})
+        self.assertEqual(st, 200, t)
+        return t["id"]
+
+    def test_created_mapping_syncs_without_restart(self):
+        w = self.world
+        i = w.sim.info
+        self.assertFalse(self.hook_covers_support())
+        st, item = self.call("POST", "/api/dashboard/project-maps", {
+            "name": "support", "ado_project": i["ado"]["project"],
+            "ado_work_item_types": ["Task", "Bug"], "ado_new_item_type": "Bug",
+            "clickup_list_id": SUPPORT,
+            "priority_map": {"1": "urgent", "2": "urgent", "3": "high", "4": "low"}})
+        self.assertEqual(st, 201, item)
+        # The registrar runs again for the new set: the webhook covers Support.
+        wait_until("the ClickUp webhook to cover the new list", self.hook_covers_support,
+                   timeout=20, interval=0.05, detail=lambda: w.daemon.log()[-3000:])
+        tid = self.support_task("from support %s" % uuid.uuid4().hex)
+        wid = w.twin_of_task(tid, timeout=20)
+        wi = w.ado.get(wid)
+        self.assertEqual(wi["fields"]["System.WorkItemType"], "Bug")
+        # ClickUp "high" (2) is ADO 3 under this mapping's priority table.
+        self.assertEqual(wi["fields"].get("Microsoft.VSTS.Common.Priority"), 3)
+        # The first list still syncs through the file's mapping.
+        t0 = w.cu.create(name="still mapped %s" % uuid.uuid4().hex)
+        w.twin_of_task(t0["id"], timeout=20)
+
+        # Deleted: once the registrar ran for the smaller set (the webhook is narrowed
+        # to the first list again), a Support task stays alone.
+        st, _ = self.call("DELETE", "/api/dashboard/project-maps/%d" % item["id"])
+        self.assertEqual(st, 204)
+        wait_until("the ClickUp webhook to leave the deleted list",
+                   lambda: not self.hook_covers_support(), timeout=20, interval=0.05,
+                   detail=lambda: w.daemon.log()[-3000:])
+        tid2 = self.support_task("after delete %s" % uuid.uuid4().hex)
+        time.sleep(2)  # an absence: give a (wrong) sync the time it took above
+        self.assertIsNone(H.clickup_link_of(w.cu.get(tid2)))
+
+
+if __name__ == "__main__":
+    H.main()
