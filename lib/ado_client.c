@@ -54,6 +54,7 @@ enum op {
 	OP_DOWNLOAD,
 	OP_SUBSCRIPTIONS,
 	OP_SUBSCRIPTION,
+	OP_IDENTITY,
 };
 
 struct acs_ado_client {
@@ -87,6 +88,7 @@ struct call {
 		acs_ado_blob_cb blob;
 		acs_ado_subscriptions_cb subscriptions;
 		acs_ado_subscription_cb subscription;
+		acs_ado_identity_cb identity;
 	} cb;
 	void *arg;
 	unsigned attempts; /**< summed over the chained requests */
@@ -1097,6 +1099,9 @@ static void deliver_none(struct call *k, const struct acs_ado_result *res)
 	case OP_SUBSCRIPTION:
 		k->cb.subscription(res, NULL, k->arg);
 		break;
+	case OP_IDENTITY:
+		k->cb.identity(res, NULL, k->arg);
+		break;
 	}
 }
 
@@ -1308,6 +1313,24 @@ static bool deliver_payload(struct call *k, const struct acs_ado_result *res,
 	case OP_DONE:
 		k->cb.done(res, k->arg);
 		return true;
+	case OP_IDENTITY: {
+		/* connectionData: authenticatedUser {id, providerDisplayName, properties:
+		 * {Account: {$value: <e-mail>}}} (shape from the public docs and clients,
+		 * UNCONFIRMED against a capture). */
+		const json_t *u = json_object_get(body, "authenticatedUser");
+		const char *mail = json_string_value(json_object_get(
+			json_object_get(json_object_get(u, "properties"), "Account"), "$value"));
+		if (!json_is_object(u) || !mail || !*mail)
+			return false;
+		struct acs_ado_identity *id = acs_xcalloc(1, sizeof(*id));
+		id->unique_name = acs_xstrdup(mail);
+		id->display_name = jdup(u, "providerDisplayName");
+		if (!id->display_name)
+			id->display_name = jdup(u, "customDisplayName");
+		id->id = jdup(u, "id");
+		k->cb.identity(res, id, k->arg);
+		return true;
+	}
 	case OP_WIQL: {
 		const json_t *arr = json_object_get(body, "workItems");
 		bool links = false;
@@ -1938,6 +1961,16 @@ int acs_ado_get_field(struct acs_ado_client *c, const char *ref, acs_ado_done_cb
 	char *path = acs_xasprintf("/_apis/wit/fields/%s?" API, r);
 	free(r);
 	return start(k, "GET", path, NULL, NULL, 0, false, 0);
+}
+
+int acs_ado_get_connection_user(struct acs_ado_client *c, acs_ado_identity_cb cb, void *arg)
+{
+	CHECK_CLIENT(c, cb);
+	struct call *k = call_new(c, OP_IDENTITY, arg);
+	k->cb.identity = cb;
+	/* Organization level; the public clients send no api-version here (UNCONFIRMED
+	 * which versions the service accepts). */
+	return start(k, "GET", acs_xstrdup("/_apis/connectionData"), NULL, NULL, 0, false, 0);
 }
 
 int acs_ado_list_comments(struct acs_ado_client *c, int64_t work_item_id, size_t top,

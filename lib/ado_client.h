@@ -338,6 +338,9 @@ typedef void (*acs_ado_subscription_cb)(const struct acs_ado_result *res,
 					struct acs_ado_subscription *sub, void *arg);
 typedef void (*acs_ado_subscriptions_cb)(const struct acs_ado_result *res,
 					 struct acs_ado_subscription_list *list, void *arg);
+/** id: owned by the callback (acs_ado_identity_clear + free()); NULL on failure. */
+typedef void (*acs_ado_identity_cb)(const struct acs_ado_result *res, struct acs_ado_identity *id,
+				    void *arg);
 
 /* --- lifecycle ---------------------------------------------------------------- */
 
@@ -428,6 +431,12 @@ int acs_ado_list_area_paths_in(struct acs_ado_client *c, const char *project, ac
  *  "Custom.Severity", or display name; copied): cb gets cls OK when the field
  *  exists, error ACS_ENOTFOUND (404) when it does not. -EINVAL without one. */
 int acs_ado_get_field(struct acs_ado_client *c, const char *ref, acs_ado_done_cb cb, void *arg);
+
+/** GET {org}/_apis/connectionData: the identity the PAT authenticates as (what WIQL's
+ *  @Me means): unique_name = its e-mail (authenticatedUser.properties.Account.$value),
+ *  display_name = providerDisplayName, id = the GUID. An answer without an e-mail is a
+ *  parse failure. */
+int acs_ado_get_connection_user(struct acs_ado_client *c, acs_ado_identity_cb cb, void *arg);
 
 /* --- comments (api-version 7.1-preview.4) -------------------------------------- */
 

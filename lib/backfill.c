@@ -444,6 +444,12 @@ struct acs_backfill {
 	acs_backfill_progress_cb progress;
 	acs_backfill_done_cb done;
 	void *cb_arg;
+	/* every run's progress, whoever started it (the dashboard's event streams) */
+	acs_backfill_progress_cb watch;
+	void *watch_arg;
+	/* mappings waiting for the run in flight (acs_backfill_enqueue), in order */
+	char **queue;
+	size_t n_queue;
 	struct acs_backfill_progress pg; /**< counters (strings set on read) */
 	uint64_t phase_start_ms;	 /**< loop time the current phase began */
 
@@ -519,11 +525,14 @@ static void fill_progress(const struct acs_backfill *b, struct acs_backfill_prog
 
 static void report(struct acs_backfill *b)
 {
-	if (!b->progress)
+	if (!b->progress && !b->watch)
 		return;
 	struct acs_backfill_progress p;
 	fill_progress(b, &p);
-	b->progress(&p, b->cb_arg);
+	if (b->watch)
+		b->watch(&p, b->watch_arg);
+	if (b->progress)
+		b->progress(&p, b->cb_arg);
 }
 
 void acs_backfill_get_progress(const struct acs_backfill *b, struct acs_backfill_progress *out)
@@ -1472,6 +1481,8 @@ static void release_cfg(struct acs_backfill *b)
 	b->run_cfg = NULL;
 }
 
+static void queue_cb(uv_timer_t *t);
+
 static void end_run(struct acs_backfill *b)
 {
 	acs_require(b->inflight == 0);
@@ -1497,8 +1508,14 @@ static void end_run(struct acs_backfill *b)
 	void *arg = b->cb_arg;
 	b->done = NULL;
 	b->progress = NULL;
+	if (b->watch)
+		b->watch(&p, b->watch_arg);
 	if (cb)
 		cb(b->rc, &p, arg);
+	/* The next queued mapping from a fresh loop turn: end_run may run inside
+	 * acs_backfill_start or a caller's callback. */
+	if (!b->closing && !b->running && b->n_queue)
+		uv_timer_start(&b->timer, queue_cb, 0, 0);
 	maybe_free(b);
 }
 
@@ -1566,6 +1583,52 @@ int acs_backfill_start(struct acs_backfill *b, const char *map, bool dry_run,
 	return 0;
 }
 
+/* Start the queued mappings in order; one that cannot start (deleted meanwhile) is
+ * logged and skipped. */
+static void queue_cb(uv_timer_t *t)
+{
+	struct acs_backfill *b = t->data;
+	while (b->n_queue && !b->running && !b->closing) {
+		char *map = b->queue[0];
+		memmove(b->queue, b->queue + 1, --b->n_queue * sizeof(*b->queue));
+		int rc = acs_backfill_start(b, map, false, NULL, NULL, NULL);
+		if (rc)
+			acs_log(ACS_LOG_ERR, "backfill", "queued backfill of %s not started: %s",
+				map,
+				rc == ACS_ENOTFOUND ? "the mapping is not in use"
+						    : acs_strerror(rc));
+		free(map);
+	}
+}
+
+int acs_backfill_enqueue(struct acs_backfill *b, const char *map)
+{
+	if (!b || !map || !*map)
+		return -EINVAL;
+	if (b->closing)
+		return ACS_ECLOSED;
+	if (!b->running && !b->n_queue)
+		return acs_backfill_start(b, map, false, NULL, NULL, NULL);
+	for (size_t i = 0; i < b->n_queue; i++)
+		if (!strcmp(b->queue[i], map))
+			return 0;
+	if (b->n_queue >= ACS_BACKFILL_MAX_QUEUE)
+		return -EBUSY;
+	b->queue = acs_xrealloc(b->queue, (b->n_queue + 1) * sizeof(*b->queue));
+	b->queue[b->n_queue++] = acs_xstrdup(map);
+	acs_log(ACS_LOG_INFO, "backfill", "backfill of %s queued behind %s", map,
+		b->map_name ? b->map_name : "the run in flight");
+	return 0;
+}
+
+void acs_backfill_set_watch(struct acs_backfill *b, acs_backfill_progress_cb cb, void *arg)
+{
+	if (!b)
+		return;
+	b->watch = cb;
+	b->watch_arg = cb ? arg : NULL;
+}
+
 void acs_backfill_set_syncer(struct acs_backfill *b, struct acs_syncer *syncer)
 {
 	b->syncer = syncer;
@@ -1603,6 +1666,9 @@ static void maybe_free(struct acs_backfill *b)
 	run_clear(b);
 	release_cfg(b);
 	free(b->map_name);
+	for (size_t i = 0; i < b->n_queue; i++)
+		free(b->queue[i]);
+	free(b->queue);
 	free(b);
 	if (cb)
 		cb(arg);

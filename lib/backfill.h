@@ -190,6 +190,21 @@ void acs_backfill_set_syncer(struct acs_backfill *b, struct acs_syncer *syncer);
 int acs_backfill_start(struct acs_backfill *b, const char *map, bool dry_run,
 		       acs_backfill_progress_cb progress, acs_backfill_done_cb done, void *arg);
 
+/** Most mappings waiting in acs_backfill_enqueue's queue. */
+#define ACS_BACKFILL_MAX_QUEUE 64
+
+/** Backfill map (copied, not a dry run) now, or after the run in flight and the ones
+ *  queued before it (a new dashboard mapping while another backfill runs). A queued
+ *  mapping that is gone by its turn is logged and skipped. Returns 0 (started or
+ *  queued; a name already queued is not queued twice), acs_backfill_start's errors when
+ *  it starts at once, -EBUSY when the queue is full, ACS_ECLOSED. */
+int acs_backfill_enqueue(struct acs_backfill *b, const char *map);
+
+/** Watch every run's progress, whoever started it: cb gets what a run's progress
+ *  callback gets, and the final progress ("done" / "failed") once at its end. cb NULL
+ *  stops it. One watcher; arg is borrowed. */
+void acs_backfill_set_watch(struct acs_backfill *b, acs_backfill_progress_cb cb, void *arg);
+
 /** The current or last run's progress (see struct acs_backfill_progress). */
 void acs_backfill_get_progress(const struct acs_backfill *b, struct acs_backfill_progress *out);
 

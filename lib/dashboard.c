@@ -14,6 +14,7 @@
 #include "acs_build.h"
 #include "admin.h"
 #include "ado_client.h"
+#include "backfill.h"
 #include "clickup_client.h"
 #include "config.h"
 #include "engine.h"
@@ -1078,25 +1079,63 @@ static json_t *stats_json(struct acs_dashboard *d, const struct acs_dashboard_co
 static void stream_counts_done(struct acs_dashboard *d, int rc, struct job *j);
 static void stream_poll_done(struct acs_dashboard *d, int rc, const char *err, struct job *j);
 
+/* A reload after a save; new_map names a mapping just created (else NULL). */
+struct reload_arg {
+	struct acs_dashboard *d;
+	char *new_map;
+};
+
+/* A new mapping backfills the items that already exist (product.md §1): once it is in
+ * use, its backfill starts, or waits behind the one running. */
+static void backfill_new_map(struct acs_dashboard *d, const char *name)
+{
+	struct acs_backfill *b = d->engine ? acs_engine_backfill(d->engine) : NULL;
+	if (!b || d->stopping)
+		return;
+	int rc = acs_backfill_enqueue(b, name);
+	if (rc == ACS_ENOTFOUND)
+		acs_log(ACS_LOG_WARN, "dashboard", "mapping %s is not in use: no backfill", name);
+	else if (rc)
+		acs_log(ACS_LOG_ERR, "dashboard",
+			"mapping %s: backfill not started (%s); use \"backfill now\"", name,
+			acs_strerror(rc));
+	else
+		acs_log(ACS_LOG_INFO, "dashboard", "mapping %s: backfill of its existing items",
+			name);
+}
+
 static void maps_reloaded(int rc, const char *err, void *arg)
 {
-	(void)arg;
-	if (rc == ACS_ECANCELED || rc == ACS_ECLOSED)
-		return;
-	if (rc)
+	struct reload_arg *ra = arg;
+	if (rc == ACS_ECANCELED || rc == ACS_ECLOSED) {
+		/* nothing */
+	} else if (rc) {
 		acs_log(ACS_LOG_ERR, "dashboard", "mappings saved, but not all are synced: %s",
 			err ? err : acs_strerror(rc));
-	else
+	} else {
 		acs_log(ACS_LOG_INFO, "dashboard", "mappings saved and in use");
+	}
+	/* With ACS_EHTTP the mappings the APIs accepted are in use: the new one may be. */
+	if (ra->new_map && (rc == 0 || rc == ACS_EHTTP))
+		backfill_new_map(ra->d, ra->new_map);
+	free(ra->new_map);
+	free(ra);
 }
 
 /* project_map changed: the engine syncs the new set from now on (before it runs, its
- * start reads the rows anyway). */
-static void maps_changed(struct acs_dashboard *d)
+ * start reads the rows anyway). new_map: the name of a mapping just created. */
+static void maps_changed(struct acs_dashboard *d, const char *new_map)
 {
 	if (!d->engine)
 		return;
-	int rc = acs_engine_reload_maps(d->engine, maps_reloaded, NULL);
+	struct reload_arg *ra = acs_xcalloc(1, sizeof(*ra));
+	ra->d = d;
+	ra->new_map = new_map ? acs_xstrdup(new_map) : NULL;
+	int rc = acs_engine_reload_maps(d->engine, maps_reloaded, ra);
+	if (rc) {
+		free(ra->new_map);
+		free(ra);
+	}
 	if (rc && rc != -EAGAIN)
 		acs_log(ACS_LOG_WARN, "dashboard", "mappings saved; reloading them failed: %s",
 			acs_strerror(rc));
@@ -1121,7 +1160,7 @@ static void job_done(int rc, const char *err, void *arg)
 	} else if (j->kind == J_COUNTS) {
 		reply_json(j->req, 200, stats_json(d, &j->counts));
 	} else if (j->kind == J_MAP_DELETE) {
-		maps_changed(d);
+		maps_changed(d, NULL);
 		api_headers(j->req);
 		acs_http_respond(j->req, 204, NULL, NULL, 0);
 	} else if (j->kind == J_ERROR_OP) {
@@ -1139,7 +1178,7 @@ static void job_done(int rc, const char *err, void *arg)
 		}
 	} else {
 		if (j->kind == J_MAP_SAVE)
-			maps_changed(d);
+			maps_changed(d, j->ok_status == 201 ? j->map.name : NULL);
 		reply_json(j->req, j->ok_status, j->out);
 		j->out = NULL;
 	}
@@ -2005,10 +2044,35 @@ struct acs_dashboard *acs_dashboard_new(uv_loop_t *loop, const struct acs_dashbo
 	return d;
 }
 
+/* Every backfill run's progress to the event streams, as GET /api/dashboard/backfill
+ * shows it. */
+static void backfill_watch(const struct acs_backfill_progress *p, void *arg)
+{
+	(void)p;
+	struct acs_dashboard *d = arg;
+	struct acs_backfill *b = d->engine ? acs_engine_backfill(d->engine) : NULL;
+	if (!b || d->stopping || d->closing || !d->streams)
+		return;
+	json_t *j = acs_backfill_progress_json(b);
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!text)
+		return;
+	char *ev = acs_xasprintf("event: backfill\ndata: %s\n\n", text);
+	free(text);
+	streams_broadcast(d, ev);
+	free(ev);
+}
+
 void acs_dashboard_set_engine(struct acs_dashboard *d, struct acs_engine *e)
 {
-	if (d && !d->stopping)
-		d->engine = e;
+	if (!d || d->stopping)
+		return;
+	if (d->engine && d->engine != e)
+		acs_backfill_set_watch(acs_engine_backfill(d->engine), NULL, NULL);
+	d->engine = e;
+	if (e)
+		acs_backfill_set_watch(acs_engine_backfill(e), backfill_watch, d);
 }
 
 void acs_dashboard_stop(struct acs_dashboard *d)
@@ -2016,6 +2080,8 @@ void acs_dashboard_stop(struct acs_dashboard *d)
 	if (!d || d->stopping)
 		return;
 	d->stopping = true;
+	if (d->engine)
+		acs_backfill_set_watch(acs_engine_backfill(d->engine), NULL, NULL);
 	d->engine = NULL;
 	uv_timer_stop(&d->tick);
 	while (d->streams) {

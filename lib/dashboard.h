@@ -18,8 +18,16 @@
  *   is one: each tick reads the sync_log rows past the last id seen (one
  *   indexed read for all streams) and sends each as `event: sync`; every
  *   second tick computes the stats once and sends them to all as
- *   `event: stats`; a `: ping` comment goes out every 15 s. At most
- *   ACS_DASHBOARD_MAX_STREAMS streams are open at once (503 beyond). */
+ *   `event: stats`; a `: ping` comment goes out every 15 s. Every backfill
+ *   run (whoever started it) sends its progress as `event: backfill` with
+ *   the GET /api/dashboard/backfill JSON while it is active, and once at
+ *   its end (phase "done" or "failed"). At most ACS_DASHBOARD_MAX_STREAMS
+ *   streams are open at once (503 beyond).
+ *
+ * NEW MAPPINGS
+ *   A mapping created through the API is reloaded into the engine; once the
+ *   reload put it in use, its backfill starts (not a dry run), or is queued
+ *   behind the run in flight (acs_backfill_enqueue). */
 #pragma once
 
 #include <jansson.h>

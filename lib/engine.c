@@ -82,10 +82,10 @@ struct acs_engine {
 
 bool acs_engine_configured(const struct acs_config *cfg, char reason[ACS_ERR_LEN])
 {
+	/* Mappings may all come from the dashboard: the credentials are what is needed (and
+	 * a project for the ADO client when no [map] section names one). */
 	const char *missing = NULL;
-	if (cfg->n_maps == 0)
-		missing = "no [map NAME] section";
-	else if (!cfg->ado.organization[0])
+	if (!cfg->ado.organization[0])
 		missing = "[ado] organization";
 	else if (!cfg->ado.pat[0])
 		missing = "[ado] pat";
@@ -93,6 +93,8 @@ bool acs_engine_configured(const struct acs_config *cfg, char reason[ACS_ERR_LEN
 		missing = "[clickup] token";
 	else if (!cfg->clickup.workspace_id[0])
 		missing = "[clickup] workspace_id";
+	else if (cfg->n_maps == 0 && !cfg->ado.project[0])
+		missing = "[ado] project (or a [map NAME] section)";
 	if (missing)
 		snprintf(reason, ACS_ERR_LEN, "sync disabled: %s is not configured", missing);
 	return missing == NULL;

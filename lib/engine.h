@@ -2,7 +2,8 @@
 /* The sync engine as one unit: both service clients, the webhook intake,
  * the inbox scheduler, the syncer and webhook registration, started in order
  * and stopped in reverse. The app creates it when the configuration has what
- * syncing needs (credentials and at least one mapping).
+ * syncing needs: the credentials (and [ado] project when there is no [map] section:
+ * the mappings may all be made in the dashboard, and sync without a restart).
  *
  * START (asynchronous, retried until it succeeds)
  *   1. intake routes exist from _new on: deliveries are stored durably even

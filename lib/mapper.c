@@ -1629,14 +1629,33 @@ static char *ado_identity(const struct acs_mapper *m, const json_t *v, bool *emp
 	return r;
 }
 
-/* The ADO write form of an e-mail: "Name <email>" when we know the name. Heap string. */
+/* The ADO write form of an e-mail: the uniqueName alone. ADO resolves it without
+ * ambiguity, whereas a display name (even inside "Name <email>") may be stale or shared
+ * and is not needed to find the person. Heap string. */
 static char *ado_identity_value(const struct acs_mapper *m, const char *email)
 {
-	for (size_t i = 0; i < m->n_idents; i++)
-		if (strcasecmp(m->idents[i].email, email) == 0 && *m->idents[i].name &&
-		    !strpbrk(m->idents[i].name, "<>"))
-			return acs_xasprintf("%s <%s>", m->idents[i].name, email);
+	(void)m;
 	return acs_xstrdup(email);
+}
+
+void acs_mapper_add_identity(struct acs_mapper *m, const char *display_name, const char *email)
+{
+	if (!m || !display_name || !*display_name || !email || !*email ||
+	    strpbrk(display_name, "<>"))
+		return;
+	for (size_t i = 0; i < m->n_idents; i++)
+		if (strcasecmp(m->idents[i].name, display_name) == 0) {
+			/* The newest e-mail seen for a name wins (names are not unique). */
+			if (strcasecmp(m->idents[i].email, email) != 0) {
+				free(m->idents[i].email);
+				m->idents[i].email = lower_dup(email);
+			}
+			return;
+		}
+	m->idents = acs_xrealloc(m->idents, (m->n_idents + 1) * sizeof(*m->idents));
+	m->idents[m->n_idents].name = acs_xstrdup(display_name);
+	m->idents[m->n_idents].email = lower_dup(email);
+	m->n_idents++;
 }
 
 /* ClickUp user id of a canonical e-mail: [users] first, then the list members. */

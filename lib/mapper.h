@@ -199,8 +199,8 @@ struct acs_mapper_member {
 	const char *username;
 };
 
-/** One ADO identity seen (work item fields, comments): used to write "Name <email>" and
- *  to resolve identity strings that carry only a display name. */
+/** One ADO identity seen (work item fields, comments): used to resolve identity strings
+ *  that carry only a display name (as some service-hook payloads do). */
 struct acs_mapper_identity {
 	const char *display_name;
 	const char *email; /**< the uniqueName */
@@ -280,6 +280,12 @@ struct acs_mapper *acs_mapper_new(const struct acs_config_map *map,
 /** NULL is a no-op. */
 void acs_mapper_free(struct acs_mapper *m);
 
+/** Learn (or update) one ADO identity after acs_mapper_new: display_name (without
+ *  "<>") resolves to email in later reads of strings that carry only a display name.
+ *  Copied; empty arguments are ignored. Not a change of the mapping: a mapper in use by
+ *  several runs may learn (all on the loop thread). */
+void acs_mapper_add_identity(struct acs_mapper *m, const char *display_name, const char *email);
+
 /** The ClickUp status for ADO state of type (NULL = the map's new-item type), following
  *  the rules above. Borrowed from m; NULL when none (an unknown state). */
 const char *acs_mapper_state_to_status(const struct acs_mapper *m, const char *type,
@@ -312,7 +318,7 @@ int acs_mapper_from_clickup(const struct acs_mapper *m, const json_t *task,
  *  a clear is "remove", skipped when current says the field is already empty, and
  *  "add" of ""/null when current is NULL (the field may not exist). The caller prepends
  *  {"op":"test","path":"/rev"}. Description is written as HTML; assignee as
- *  "Name <email>" when the identity is known, else the e-mail; tags as "a; b"; due date
+ *  the e-mail (uniqueName) alone; tags as "a; b"; due date
  *  as ISO-8601 UTC. Always returns a new array (maybe empty). */
 json_t *acs_mapper_ado_patch(const struct acs_mapper *m, const struct acs_canon *c, unsigned mask,
 			     const struct acs_canon *current, struct acs_mapper_notes *notes);

@@ -75,6 +75,14 @@ struct mapping {
 struct load;
 struct snap;
 
+/* One ADO identity seen in a payload: display name -> e-mail (uniqueName). */
+struct ident {
+	char *name, *email;
+};
+
+/* Ceiling of the identity directory: a tenant's active people, with room to spare. */
+#define MAX_IDENTS 4096
+
 struct acs_syncer {
 	uv_loop_t *loop;
 	struct acs_store *store;
@@ -86,6 +94,13 @@ struct acs_syncer {
 	struct snap *snap; /**< the set as a configuration (one reference) */
 	struct acs_comments *comments;
 	struct acs_attachments *att; /**< borrowed; NULL: attachments are not mirrored here */
+	/* ADO identities seen (IdentityRef objects of REST reads and revisedBy, "Name
+	 * <email>" strings of hooks), taught to every mapper: some hook payloads carry an
+	 * identity as a display name only. */
+	struct ident *idents;
+	size_t n_idents;
+	/* [ado] assigned_to = @Me: the PAT's identity (connectionData), read at start. */
+	char *me_email, *me_name;
 	/* start and reloads */
 	struct load *load;   /**< the (re)load in flight */
 	struct load *queued; /**< reloads asked for meanwhile: one more load serves them */
@@ -181,6 +196,8 @@ static void ado_create_begin(struct run *r);
 static void push_clickup(struct run *r);
 static void save_pair(struct run *r);
 static void paired_begin(struct run *r);
+static void ident_learn(struct acs_syncer *s, const json_t *v);
+static void ident_learn_fields(struct acs_syncer *s, const json_t *fields);
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
@@ -623,6 +640,11 @@ static void parse_ado_event(struct run *r, const struct acs_job_event *ev)
 	struct acs_webhook_event we;
 	memset(&we, 0, sizeof(we));
 	int rc = root ? acs_webhook_parse_ado_json(root, &we, err) : ACS_EPARSE;
+	if (!rc) {
+		/* Every identity of the delivery, before any of the job's fields is mapped. */
+		ident_learn(r->s, json_object_get(json_object_get(root, "resource"), "revisedBy"));
+		ident_learn_fields(r->s, acs_webhook_ado_revision_fields(root));
+	}
 	if (rc) {
 		note_skip(r, rc == ACS_WEBHOOK_EIGNORED ? "ignored ADO event"
 							: "unreadable ADO event");
@@ -755,22 +777,127 @@ static bool area_under(const char *path, const char *parent)
 	       (istr_eq(path, parent) || (!strncasecmp(path, parent, n) && path[n] == '\\'));
 }
 
-/* The [ado] assigned_to filter, when it is a literal: the identity string
- * "Name <email>" matches by e-mail or name. A macro (@Me) cannot be evaluated here. */
+static bool is_me_macro(const char *v)
+{
+	while (v && (*v == ' ' || *v == '\t'))
+		v++;
+	if (!v || strncasecmp(v, "@me", 3) != 0)
+		return false;
+	for (v += 3; *v == ' ' || *v == '\t'; v++)
+		;
+	return *v == '\0';
+}
+
+/* Split an identity value (IdentityRef object, "Name <email>" string, bare e-mail or
+ * display name) into its name and e-mail (either may be NULL; borrowed from v or
+ * written into the buffers). */
+static void ident_parts(const json_t *v, const char **name, const char **email, char nbuf[256],
+			char ebuf[256])
+{
+	*name = *email = NULL;
+	if (json_is_object(v)) {
+		*name = json_string_value(json_object_get(v, "displayName"));
+		*email = json_string_value(json_object_get(v, "uniqueName"));
+		return;
+	}
+	const char *t = json_string_value(v);
+	if (!t || !*t)
+		return;
+	const char *lt = strrchr(t, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+	if (lt && gt && gt > lt + 1) {
+		size_t n = (size_t)(lt - t);
+		while (n && t[n - 1] == ' ')
+			n--;
+		snprintf(nbuf, 256, "%.*s", (int)ACS_MIN(n, 255), t);
+		snprintf(ebuf, 256, "%.*s", (int)ACS_MIN((size_t)(gt - lt - 1), 255), lt + 1);
+		*name = *nbuf ? nbuf : NULL;
+		*email = ebuf;
+	} else if (strchr(t, '@')) {
+		*email = t;
+	} else {
+		*name = t;
+	}
+}
+
+/* The e-mail of a display name in the identity directory, or NULL. */
+static const char *ident_email(const struct acs_syncer *s, const char *name)
+{
+	for (size_t i = 0; name && i < s->n_idents; i++)
+		if (strcasecmp(s->idents[i].name, name) == 0)
+			return s->idents[i].email;
+	return NULL;
+}
+
+/* Remember one identity and teach it to the mappers in use (a mapper built later gets
+ * the whole directory). */
+static void ident_learn(struct acs_syncer *s, const json_t *v)
+{
+	char nbuf[256], ebuf[256];
+	const char *name, *email;
+	ident_parts(v, &name, &email, nbuf, ebuf);
+	if (!name || !*name || !email || !*email || strpbrk(name, "<>"))
+		return;
+	size_t i = 0;
+	for (; i < s->n_idents; i++)
+		if (strcasecmp(s->idents[i].name, name) == 0)
+			break;
+	if (i < s->n_idents && strcasecmp(s->idents[i].email, email) == 0)
+		return;
+	if (i == s->n_idents) {
+		if (s->n_idents >= MAX_IDENTS)
+			return;
+		s->idents = acs_xrealloc(s->idents, (s->n_idents + 1) * sizeof(*s->idents));
+		s->idents[i].name = acs_xstrdup(name);
+		s->idents[i].email = NULL;
+		s->n_idents++;
+	}
+	free(s->idents[i].email);
+	s->idents[i].email = acs_xstrdup(email);
+	for (size_t k = 0; k < s->n_maps; k++)
+		acs_mapper_add_identity(s->maps[k]->mapper, name, email);
+}
+
+static void ident_learn_fields(struct acs_syncer *s, const json_t *fields)
+{
+	static const char *const refs[] = { "System.AssignedTo", "System.CreatedBy",
+					    "System.ChangedBy" };
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(refs); i++)
+		ident_learn(s, json_object_get(fields, refs[i]));
+}
+
+/* The [ado] assigned_to filter on creates: a literal (e-mail or display name) or @Me
+ * (the PAT's identity, read at start) must be the item's assignee. The assignee is
+ * compared by e-mail when both sides have one, else by display name (a hook string may
+ * carry only the name: the directory gives its e-mail when the person was seen). */
 static bool assigned_ok(const struct acs_syncer *s, const json_t *fields)
 {
 	const char *want = s->cfg->ado.assigned_to;
-	if (!want || !*want || *want == '@')
+	if (!want || !*want)
 		return true;
-	const json_t *v = json_object_get(fields, "System.AssignedTo");
-	const char *got = json_string_value(v);
-	if (!got && json_is_object(v))
-		got = json_string_value(json_object_get(v, "uniqueName"));
-	if (!got)
-		return false;
-	if (strcasestr(got, want))
-		return true;
-	return false;
+	char wn[256], we[256], nb[256], eb[256];
+	const char *want_name = NULL, *want_email = NULL, *name, *email;
+	json_t *lit = NULL;
+	if (is_me_macro(want)) {
+		want_email = s->me_email;
+		want_name = s->me_name;
+		if (!want_email) /* never: the start fails without it */
+			return false;
+	} else if (*want == '@') {
+		return true; /* another macro: cannot be evaluated here (LIMITS) */
+	} else {
+		lit = json_string(want);
+		ident_parts(lit, &want_name, &want_email, wn, we);
+		if (!want_email) /* a display name: its e-mail when the person was seen */
+			want_email = ident_email(s, want_name);
+	}
+	ident_parts(json_object_get(fields, "System.AssignedTo"), &name, &email, nb, eb);
+	if (!email)
+		email = ident_email(s, name);
+	bool ok = want_email && email ? strcasecmp(want_email, email) == 0
+		  : want_name && name ? strcasecmp(want_name, name) == 0
+				      : false;
+	json_decref(lit);
+	return ok;
 }
 
 static struct mapping *map_for_ado(struct acs_syncer *s, const json_t *fields)
@@ -880,6 +1007,7 @@ static void set_c_view(struct run *r, const json_t *task, const struct acs_canon
 
 static void set_a_view_fields(struct run *r, const json_t *fields, int64_t rev, int64_t changed)
 {
+	ident_learn_fields(r->s, fields);
 	acs_canon_free(&r->a);
 	(void)acs_mapper_from_ado(r->map->mapper, fields, &r->a, &r->notes);
 	r->a_rev = rev;
@@ -1577,6 +1705,7 @@ static void cu_create_item(struct run *r)
 /* Adopt the ADO twin found after a crash: base = the twin, then merge C. */
 static void adopt_ado_twin(struct run *r, const struct acs_ado_work_item *wi)
 {
+	ident_learn_fields(r->s, wi->fields);
 	acs_canon_free(&r->base);
 	(void)acs_mapper_from_ado(r->map->mapper, wi->fields, &r->base, &r->notes);
 	changed_set(r, ACS_F_ALL, wi->changed_date_ms);
@@ -2641,7 +2770,14 @@ static void build_mapper(struct acs_syncer *s, struct mapping *m)
 		members[i].email = m->members->v[i].email;
 		members[i].username = m->members->v[i].username;
 	}
+	struct acs_mapper_identity *ids = acs_xcalloc(s->n_idents + 1, sizeof(*ids));
+	for (size_t i = 0; i < s->n_idents; i++) {
+		ids[i].display_name = s->idents[i].name;
+		ids[i].email = s->idents[i].email;
+	}
 	struct acs_mapper_ctx ctx = {
+		.identities = ids,
+		.n_identities = s->n_idents,
 		.types = types,
 		.n_types = nt,
 		.statuses = statuses,
@@ -2661,6 +2797,7 @@ static void build_mapper(struct acs_syncer *s, struct mapping *m)
 	free(types);
 	free(statuses);
 	free(members);
+	free(ids);
 	free_learned(m);
 }
 
@@ -2926,6 +3063,13 @@ static void maybe_closed(struct acs_syncer *s)
 	free(s->maps);
 	snap_unref(s->snap);
 	acs_comments_free(s->comments);
+	for (size_t i = 0; i < s->n_idents; i++) {
+		free(s->idents[i].name);
+		free(s->idents[i].email);
+	}
+	free(s->idents);
+	free(s->me_email);
+	free(s->me_name);
 	free(s);
 	if (cb)
 		cb(arg);
@@ -3007,6 +3151,30 @@ static void load_phase2_done(struct load *l)
 		maybe_closed(s);
 }
 
+static void on_me(const struct acs_ado_result *res, struct acs_ado_identity *id, void *arg)
+{
+	struct start_op *op = arg;
+	struct load *l = op->l;
+	struct acs_syncer *s = l->s;
+	if (res->cls != ACS_REST_OK || !id) {
+		load_fail(l, res->error ? res->error : ACS_EHTTP,
+			  "[ado] assigned_to = @Me: who the PAT is (connectionData): %s",
+			  res->message && *res->message ? res->message : "no e-mail in the answer");
+	} else {
+		free(s->me_email);
+		free(s->me_name);
+		s->me_email = acs_xstrdup(id->unique_name);
+		s->me_name = id->display_name ? acs_xstrdup(id->display_name) : NULL;
+		acs_log(ACS_LOG_INFO, "syncer", "[ado] assigned_to = @Me is %s", s->me_email);
+	}
+	if (id) {
+		acs_ado_identity_clear(id);
+		free(id);
+	}
+	free(op);
+	load_step_done(l);
+}
+
 static void load_begin(struct acs_syncer *s, struct load *l)
 {
 	s->load = l;
@@ -3022,8 +3190,17 @@ static void load_begin(struct acs_syncer *s, struct load *l)
 			op_failed(op, rc, "project_map");
 		}
 	}
-	struct start_op *op = op_new(l, NULL, 0);
-	int rc = acs_store_read(s->store, db_read_maps, on_rows, op);
+	struct start_op *op;
+	int rc;
+	/* @Me is the PAT's identity: resolved once, before any create is filtered. */
+	if (is_me_macro(s->cfg->ado.assigned_to) && !s->me_email) {
+		op = op_new(l, NULL, 0);
+		rc = acs_ado_get_connection_user(s->ado, on_me, op);
+		if (rc)
+			op_failed(op, rc, "ADO connectionData");
+	}
+	op = op_new(l, NULL, 0);
+	rc = acs_store_read(s->store, db_read_maps, on_rows, op);
 	if (rc)
 		op_failed(op, rc, "project_map");
 	load_step_done(l);

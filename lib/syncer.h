@@ -92,9 +92,17 @@ struct acs_config;
  *   holds the closed state, so the twin reopens), or, when the ClickUp task is gone,
  *   the pair row is dropped and a new twin is created.
  *
- *   LIMITS (documented choices). The [ado] assigned_to filter is applied to creates only
- *   when it is a literal (e-mail or display name); a WIQL macro such as @Me cannot be
- *   evaluated locally and is ignored. A ClickUp edit of a field made before an ADO
+ *   IDENTITIES. ADO identities arrive as IdentityRef objects (REST reads, revisedBy) or
+ *   "Name <email>" strings (hooks), and some hook payloads carry a display name only.
+ *   Every identity seen is kept (display name -> e-mail, at most 4096) and taught to the
+ *   mappers, so a name-only value maps once the person was seen. Assignees map by
+ *   e-mail both ways ([users] first, then the list members); ADO is written the e-mail.
+ *
+ *   LIMITS (documented choices). The [ado] assigned_to filter applies to creates from
+ *   ADO: a literal must equal the assignee's e-mail or display name (a name-only hook
+ *   value is compared by name unless its e-mail is known); @Me is the PAT's identity,
+ *   read at start from connectionData (the start fails when it cannot be read); any
+ *   other WIQL macro cannot be evaluated locally and is ignored. A ClickUp edit of a field made before an ADO
  *   change of the same field was pushed is overwritten by that push unless both events
  *   are in the same job (then the conflict policy applies exactly). A deleted or
  *   ADO-edited comment is mirrored on the pair's next comment event or real change, not

@@ -7,6 +7,7 @@ mapping's priority table); deleting the mapping stops that.
 
 usage: test_dashboard_maps.py DAEMON SIM [unittest args]; exits 77 (skip) while the
 daemon has no sync engine (see sim_harness.py)."""
+import http.client
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sim_harness as H  # noqa: E402
 from sim_harness import World, wait_until  # noqa: E402
 from test_admin import hash_password  # noqa: E402
+from test_dashboard_api import EventReader  # noqa: E402
 
 PASSWORD = "dashboard maps test password"
 SUPPORT = "901110236999"
@@ -107,6 +109,98 @@ class DashboardMappings(unittest.TestCase):
         tid2 = self.support_task("after delete %s" % uuid.uuid4().hex)
         time.sleep(2)  # an absence: give a (wrong) sync the time it took above
         self.assertIsNone(H.clickup_link_of(w.cu.get(tid2)))
+
+
+def drop_file_mappings(daemon):
+    """Rewrite the daemon's config without its [map ...] sections (before start)."""
+    out, skip = [], False
+    with open(daemon.config_path) as f:
+        for line in f:
+            if line.startswith("["):
+                skip = line.startswith("[map ")
+            if not skip:
+                out.append(line)
+    with open(daemon.config_path, "w") as f:
+        f.writelines(out)
+
+
+class DashboardOnly(unittest.TestCase):
+    """No [map] section at all: the engine runs on the credentials alone, a mapping
+    created in the dashboard syncs at once and backfills what its list and project
+    already hold (product.md §1), and the event stream reports the backfill."""
+
+    def setUp(self):
+        self.t0 = time.time()
+        self.world = World(seed_patch=add_support_list, wait_webhooks=False,
+                           config={"dashboard": {"admin_password_hash":
+                                                 hash_password(PASSWORD)},
+                                   # ADO riley -> the ClickUp user 54098741 (override).
+                                   "users": {"riley.park@example.com": "54098741"}})
+        drop_file_mappings(self.world.daemon)
+        self.world.start()
+        st, h, body = self.world.daemon.request(
+            "POST", "/api/login", body=json.dumps({"password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"})
+        self.assertEqual(st, 200, body)
+        self.cookie = h["set-cookie"].split(";")[0]
+        self.csrf = json.loads(body)["csrf_token"]
+
+    tearDown = DashboardMappings.tearDown
+    call = DashboardMappings.call
+    hook_covers_support = DashboardMappings.hook_covers_support
+    support_task = DashboardMappings.support_task
+
+    def test_dashboard_only_mapping_backfills_and_syncs(self):
+        w = self.world
+        i = w.sim.info
+        self.assertIn("sync running (0 mappings)", w.daemon.log())
+        # Items that exist before the mapping does.
+        old_tid = self.support_task("existed in clickup %s" % uuid.uuid4().hex)
+        old_wi = w.ado.create("Bug", **{"System.Title": "existed in ado %s" % uuid.uuid4().hex,
+                                        "System.AssignedTo": "riley.park@example.com"})
+        # The event stream, open before the create.
+        conn = http.client.HTTPConnection("127.0.0.1", w.daemon.port, timeout=60)
+        conn.request("GET", "/api/events", headers={"Cookie": self.cookie})
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        events = EventReader(resp)
+        events.start()
+        try:
+            st, item = self.call("POST", "/api/dashboard/project-maps", {
+                "name": "support", "ado_project": i["ado"]["project"],
+                "ado_work_item_types": ["Task", "Bug"], "ado_new_item_type": "Bug",
+                "clickup_list_id": SUPPORT})
+            self.assertEqual(st, 201, item)
+            # Backfilled without calling the backfill route: both get twins.
+            wid = w.twin_of_task(old_tid, timeout=30)
+            self.assertEqual(w.ado.get(wid)["fields"]["System.WorkItemType"], "Bug")
+            tid = w.twin_of_ado(old_wi["id"], timeout=30)
+            t = w.cu.get(tid)
+            self.assertEqual(t["list"]["id"], SUPPORT)
+            # [users] override: ADO riley is ClickUp user 54098741.
+            self.assertEqual([a["id"] for a in t["assignees"]], [54098741])
+            ev = events.wait_for(lambda e: e[0] == "backfill" and
+                                 json.loads(e[1]).get("phase") == "done", timeout=30)
+            done = json.loads(ev[1])
+            self.assertEqual(done["map"], "support")
+            self.assertFalse(done["running"])
+            self.assertGreaterEqual(done["created_ado"] + done["created_clickup"], 2)
+        finally:
+            conn.close()
+        # ClickUp -> ADO assignee: the ADO identity of the ClickUp user (by e-mail).
+        avery = w.cu.users["avery.chen@example.com"]
+        st, _ = w.cu.api("PUT", "/task/%s" % tid,
+                         {"assignees": {"add": [avery], "rem": [54098741]}})
+        self.assertEqual(st, 200)
+        wait_until("the ADO assignee to follow ClickUp",
+                   lambda: ((w.ado.get(old_wi["id"])["fields"].get("System.AssignedTo") or {})
+                            .get("uniqueName") == "avery.chen@example.com"),
+                   timeout=20, interval=0.05, detail=lambda: w.daemon.log()[-3000:])
+        # The webhook now covers the list: a new task syncs at once.
+        wait_until("the ClickUp webhook to cover the new list", self.hook_covers_support,
+                   timeout=20, interval=0.05, detail=lambda: w.daemon.log()[-3000:])
+        new_tid = self.support_task("new in clickup %s" % uuid.uuid4().hex)
+        w.twin_of_task(new_tid, timeout=20)
 
 
 if __name__ == "__main__":

@@ -2740,6 +2740,24 @@ static json_t *project_json(struct sim_ado *a, bool full)
 	return j;
 }
 
+/* GET {org}/_apis/connectionData: who the PAT is (what WIQL's @Me means). Shape from
+ * the public docs and clients (UNCONFIRMED against a capture): authenticatedUser and
+ * authorizedUser {id, descriptor, subjectDescriptor, providerDisplayName, isActive,
+ * properties.Account.$value = e-mail}, instanceId, deploymentType. */
+static void h_connection_data(struct ado_req *r)
+{
+	const struct ado_user *u = r->me;
+	json_t *who = json_pack("{s:s,s:s,s:s,s:s,s:b,s:{s:{s:s,s:s}},s:i,s:i}", "id", u->id,
+				"descriptor", u->descriptor, "subjectDescriptor", u->descriptor,
+				"providerDisplayName", u->name, "isActive", 1, "properties",
+				"Account", "$type", "System.String", "$value", u->email,
+				"resourceVersion", 2, "metaTypeId", 0);
+	sim_respond_json(r->req, 200,
+			 json_pack("{s:O,s:o,s:s,s:s,s:s}", "authenticatedUser", who,
+				   "authorizedUser", who, "instanceId", r->a->host_id,
+				   "deploymentId", r->a->host_id, "deploymentType", "hosted"));
+}
+
 static void h_projects(struct ado_req *r)
 {
 	sim_respond_json(r->req, 200,
@@ -4160,6 +4178,7 @@ static bool check_version(struct ado_req *r, bool preview_resource)
 #define R_PREVIEW 4u /* comments: 7.1-preview.4 */
 #define R_TEAM 8u    /* a team segment may follow the project */
 #define R_PREFIX 16u /* more segments may follow the pattern */
+#define R_ANYVER 32u /* api-version optional (connectionData) */
 
 typedef void (*ado_handler)(struct ado_req *r);
 
@@ -4329,6 +4348,7 @@ static const struct ado_route ado_routes[] = {
 	{ "GET", "projects", R_ORG, h_projects },
 	{ "GET", "projects/*", R_ORG, r_project },
 	{ "GET", "wit/fields/*", 0, r_field },
+	{ "GET", "connectionData", R_ORG | R_ANYVER, h_connection_data },
 	{ "GET", "hooks/subscriptions", R_ORG, h_subs_list },
 	{ "POST", "hooks/subscriptions", R_ORG, h_sub_create },
 	{ "GET", "hooks/subscriptions/*", R_ORG, r_sub_get },
@@ -4441,7 +4461,8 @@ static void ado_dispatch(struct acs_http_req *req, void *arg)
 		free(r);
 		return;
 	}
-	if (check_version(r, hit->flags & R_PREVIEW))
+	if (((hit->flags & R_ANYVER) && !acs_http_req_query(req, "api-version")) ||
+	    check_version(r, hit->flags & R_PREVIEW))
 		hit->cb(r);
 	free(r);
 }

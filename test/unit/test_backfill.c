@@ -491,6 +491,58 @@ static void test_close_mid_run(void **state)
 	json_decref(j);
 }
 
+/* What the watcher saw: every progress, and the end of each run. */
+struct watch_cap {
+	unsigned calls, ends;
+	int two; /**< set at the second end */
+	char end_phase[4][16];
+	uint64_t end_already[4];
+};
+
+static void on_watch(const struct acs_backfill_progress *p, void *arg)
+{
+	struct watch_cap *c = arg;
+	c->calls++;
+	if (p->running)
+		return;
+	if (c->ends < 4) {
+		snprintf(c->end_phase[c->ends], sizeof(c->end_phase[0]), "%s", p->phase);
+		c->end_already[c->ends] = p->already;
+	}
+	c->ends++;
+	c->two = c->ends >= 2;
+}
+
+/* A mapping enqueued while a run is in flight runs after it (once however often it is
+ * asked), one gone by its turn is skipped, and the watcher sees every run, whoever
+ * started it, with its end. */
+static void test_enqueue_and_watch(void **state)
+{
+	struct world *w = *state;
+	struct env *e = w->e;
+	free(cu_human_create(e, "Queued task"));
+	struct watch_cap wc = { 0 };
+	acs_backfill_set_watch(w->bf, on_watch, &wc);
+	assert_int_equal(acs_backfill_enqueue(w->bf, "integ"), 0); /* starts at once */
+	struct acs_backfill_progress p;
+	acs_backfill_get_progress(w->bf, &p);
+	assert_true(p.running);
+	assert_true(wc.calls >= 1);
+	assert_int_equal(acs_backfill_enqueue(w->bf, "nope"), 0);  /* queued */
+	assert_int_equal(acs_backfill_enqueue(w->bf, "integ"), 0); /* queued */
+	assert_int_equal(acs_backfill_enqueue(w->bf, "integ"), 0); /* already queued */
+	assert_int_equal(acs_backfill_enqueue(w->bf, ""), -EINVAL);
+	acs_test_run_until(&e->loop, &wc.two, WAIT_MS);
+	assert_int_equal(wc.ends, 2);
+	assert_string_equal(wc.end_phase[0], "done");
+	assert_string_equal(wc.end_phase[1], "done");
+	assert_int_equal(wc.end_already[0], 0);
+	assert_true(wc.end_already[1] >= 1); /* the second run finds the first one's pairs */
+	acs_backfill_get_progress(w->bf, &p);
+	assert_false(p.running);
+	acs_backfill_set_watch(w->bf, NULL, NULL);
+}
+
 static void test_lock(void **state)
 {
 	(void)state;
@@ -523,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test_setup_teardown(test_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_mid_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enqueue_and_watch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -585,9 +585,44 @@ static void test_repairs_counted(void **state)
 	acs_metrics_free(m);
 }
 
+/* Credentials are enough: mappings may all come from the dashboard (a project is needed
+ * for the ADO client when no [map] names one). */
+static void test_configured_without_maps(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		bool want;
+		const char *missing;
+	} cases[] = {
+		{ "[ado]\norganization = o\nproject = P\npat = x\n"
+		  "[clickup]\ntoken = pk_1_X\nworkspace_id = 1\n",
+		  true, NULL },
+		{ "[ado]\norganization = o\npat = x\n[clickup]\ntoken = pk_1_X\nworkspace_id = 1\n",
+		  false, "[ado] project" },
+		{ "[ado]\norganization = o\nproject = P\npat = x\n[clickup]\ntoken = pk_1_X\n",
+		  false, "workspace_id" },
+	};
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(cases); i++) {
+		struct acs_config *cfg = acs_config_new_defaults();
+		struct acs_config_errors *errs = acs_config_errors_new();
+		acs_config_set_getenv(cfg, NULL, NULL);
+		acs_config_load_string(cfg, "<test>", cases[i].text, errs);
+		acs_config_finish(cfg, errs);
+		acs_config_errors_free(errs);
+		assert_int_equal(cfg->n_maps, 0);
+		char reason[ACS_ERR_LEN] = "";
+		assert_int_equal(acs_engine_configured(cfg, reason), cases[i].want);
+		if (cases[i].missing)
+			assert_non_null(strstr(reason, cases[i].missing));
+		acs_config_free(cfg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_configured_without_maps),
 		cmocka_unit_test_setup_teardown(test_check_repairs_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_now, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_now_then_close, setup, teardown),

@@ -1768,6 +1768,158 @@ static void test_custom_field_definitions(void **state)
 	free(tid);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Identities and the assigned_to filter                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Replace every `from` in the heap string *p by `to`. */
+static void replace_all(char **p, const char *from, const char *to)
+{
+	struct acs_buf b;
+	acs_buf_init(&b, 1u << 24);
+	const char *cur = *p, *hit;
+	while ((hit = strstr(cur, from))) {
+		assert_int_equal(acs_buf_append(&b, cur, (size_t)(hit - cur)), 0);
+		assert_int_equal(acs_buf_append(&b, to, strlen(to)), 0);
+		cur = hit + strlen(from);
+	}
+	assert_int_equal(acs_buf_append(&b, cur, strlen(cur)), 0);
+	free(*p);
+	size_t len;
+	*p = acs_buf_steal(&b, &len);
+}
+
+/* A hook value carrying only a display name (as the service's own sample does) maps to
+ * the person's ClickUp user once the syncer has seen that identity anywhere; and the
+ * ClickUp -> ADO direction writes the e-mail (uniqueName). */
+static void test_identity_display_name_only(void **state)
+{
+	struct env *e = *state;
+	char key[32];
+	int64_t id1 = ado_human_create(e, "Seen first", "Platform\\Integrations");
+	snprintf(key, sizeof(key), "ado:%" PRId64, id1);
+	struct outcome o = sync_rx(e, key, true, false);
+	assert_done(&o);
+
+	int64_t id2 = ado_human_create(e, "Name only", "Platform\\Integrations");
+	drain(e);
+	size_t changed = 0;
+	for (size_t i = 0; i < e->ado_rx.n; i++) {
+		if (!strstr(e->ado_rx.v[i], "Avery Chen <avery.chen@example.com>"))
+			continue;
+		replace_all(&e->ado_rx.v[i], "Avery Chen <avery.chen@example.com>", "Avery Chen");
+		changed++;
+	}
+	assert_true(changed > 0);
+	snprintf(key, sizeof(key), "ado:%" PRId64, id2);
+	o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	struct acs_pair *p = pair_of_ado(e, id2);
+	assert_non_null(p);
+	struct acs_clickup_task *t = cu_get(e, p->clickup_id);
+	assert_int_equal(t->n_assignees, 1);
+	assert_int_equal(t->assignees[0].id, AVERY);
+	acs_clickup_task_free(t);
+
+	/* ClickUp -> ADO: the new assignee is written as the bare e-mail. */
+	drain(e);
+	bodies_clear(&e->ado_rx);
+	bodies_clear(&e->cu_rx);
+	static const int64_t sam[] = { SAM };
+	static const int64_t avery[] = { AVERY };
+	struct acs_clickup_task_changes ch = { .assignees_add = sam,
+					       .n_assignees_add = 1,
+					       .assignees_rem = avery,
+					       .n_assignees_rem = 1 };
+	cu_human_update(e, p->clickup_id, &ch);
+	char ckey[64];
+	snprintf(ckey, sizeof(ckey), "clickup:%s", p->clickup_id);
+	(void)ado_reqs(e);
+	o = sync_rx(e, ckey, false, true);
+	assert_done(&o);
+	struct acs_ado_work_item *wi = ado_get(e, id2);
+	assert_string_equal(wi->assigned_to.unique_name, "sam.ortiz@example.com");
+	acs_ado_work_item_free(wi);
+	acs_pair_free(p);
+}
+
+/* [ado] assigned_to = @Me: the PAT's identity is read at start (connectionData), and
+ * only items assigned to it get a twin. */
+static const char *cfg_me = "[ado]\norganization = contoso\nproject = Platform\n"
+			    "assigned_to = @Me\n"
+			    "[map integ]\nado_project = Platform\n"
+			    "ado_area_path = Platform\\Integrations\n"
+			    "ado_work_item_types = Task, Bug\nado_new_item_type = Task\n"
+			    "clickup_list_id = " LIST_ID "\n";
+
+static int setup_me(void **state)
+{
+	struct env *e = acs_xcalloc(1, sizeof(*e));
+	sim_env_setup(e, cfg_me);
+	syncer_up(e);
+	(void)ado_reqs(e);
+	(void)cu_reqs(e);
+	*state = e;
+	return 0;
+}
+
+static void test_assigned_to_me(void **state)
+{
+	struct env *e = *state;
+	char key[32];
+	/* Assigned to someone else (the newest revision): no twin. */
+	int64_t other = ado_human_create(e, "Not mine", "Platform\\Integrations");
+	struct acs_ado_fields f = { .assigned_to = "sam.ortiz@example.com" };
+	ado_human_update(e, other, &f);
+	snprintf(key, sizeof(key), "ado:%" PRId64, other);
+	(void)cu_reqs(e);
+	struct outcome o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	assert_null(pair_of_ado(e, other));
+	assert_int_equal(cu_reqs(e).writes, 0);
+	/* Assigned to the PAT's user (Avery): a twin. */
+	int64_t mine = ado_human_create(e, "Mine", "Platform\\Integrations");
+	snprintf(key, sizeof(key), "ado:%" PRId64, mine);
+	o = sync_rx(e, key, true, false);
+	assert_done(&o);
+	struct acs_pair *p = pair_of_ado(e, mine);
+	assert_non_null(p);
+	acs_pair_free(p);
+}
+
+/* A PAT connectionData refuses: the start fails with a message, nothing is synced. */
+static void on_ready_rc(int rc, const char *err, void *arg)
+{
+	struct outcome *o = arg;
+	o->outcome = rc ? ACS_JOB_FAILED : ACS_JOB_DONE;
+	snprintf(o->msg, sizeof(o->msg), "%s", err ? err : "");
+	o->done = 1;
+}
+
+static void test_assigned_to_me_unreadable(void **state)
+{
+	struct env *e = acs_xcalloc(1, sizeof(*e));
+	(void)state;
+	sim_env_setup(e, cfg_me);
+	fault(e, e->ado_origin,
+	      "{\"path\":\"/_apis/connectionData\",\"method\":\"GET\",\"status\":500,\"count\":1}");
+	char err[ACS_ERR_LEN] = "";
+	e->s = acs_syncer_new(&e->loop, e->st, e->ado, e->cu, e->cfg, err);
+	assert_non_null(e->s);
+	struct outcome o = { 0 };
+	assert_int_equal(acs_syncer_start(e->s, on_ready_rc, &o), 0);
+	acs_test_run_until(&e->loop, &o.done, WAIT_MS);
+	assert_int_equal(o.outcome, ACS_JOB_FAILED);
+	assert_non_null(strstr(o.msg, "@Me"));
+	/* A failed start may be started again. */
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(acs_syncer_start(e->s, on_ready_rc, &o), 0);
+	acs_test_run_until(&e->loop, &o.done, WAIT_MS);
+	assert_int_equal(o.outcome, ACS_JOB_DONE);
+	syncer_down(e);
+	sim_env_teardown(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1793,6 +1945,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_delete_policies, setup_all_events, teardown),
 		cmocka_unit_test_setup_teardown(test_moves, setup_all_events, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_display_name_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_assigned_to_me, setup_me, teardown),
+		cmocka_unit_test(test_assigned_to_me_unreadable),
 	};
 	if (getenv("ACS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ACS_TEST_FILTER"));
