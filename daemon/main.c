@@ -795,7 +795,11 @@ static int cmd_register_webhooks(const struct opts *o)
 		return EXIT_USAGE;
 	apply_log_config(cfg);
 	if (cfg->n_maps == 0) {
-		printf("no [map] sections: nothing to register\n");
+		/* Dashboard mappings live in the daemon's database and are registered by the
+		 * running daemon (at each reload and every webhook_check_interval). */
+		printf("no [map] sections in the config file: nothing to register here; mappings "
+		       "created in the dashboard are registered by the running daemon (Webhooks "
+		       "page, or POST /api/setup/register-webhooks)\n");
 		acs_config_free(cfg);
 		return 0;
 	}
