@@ -85,6 +85,30 @@ static int step_done(sqlite3 *db, sqlite3_stmt *s, const char *what, char err[AC
 	return rc;
 }
 
+/* The scheduler's statements (a queue read per kick, a claim and a mark per job) are
+ * cached on their connection (acs_store_cached) and put back with put_back. */
+static int cached(sqlite3 *db, const char *sql, sqlite3_stmt **s, char err[ACS_ERR_LEN])
+{
+	return acs_store_cached(db, sql, s, err);
+}
+
+static void put_back(sqlite3_stmt *s)
+{
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+/* step_done for a cached statement. */
+static int step_put_back(sqlite3 *db, sqlite3_stmt *s, const char *what, char err[ACS_ERR_LEN])
+{
+	int rc = sqlite3_step(s);
+	rc = rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, what, err);
+	put_back(s);
+	return rc;
+}
+
 static void row_deinit(struct acs_inbox_row *r)
 {
 	free(r->source);
@@ -258,12 +282,12 @@ static int due_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 	struct acs_inbox_due *j = arg;
 	size_t max = j->max_items ? j->max_items : 64, cap = 0;
 	sqlite3_stmt *s = NULL;
-	int rc = prepare(db,
-			 "WITH p AS (SELECT id, next_attempt_at AS na, " RESOLVED_KEY " AS k"
-			 " FROM inbox WHERE state = 'pending')"
-			 " SELECT k, min(id) AS first_id, count(*), max(na) FROM p"
-			 " GROUP BY k ORDER BY first_id",
-			 &s, err);
+	int rc = cached(db,
+			"WITH p AS (SELECT id, next_attempt_at AS na, " RESOLVED_KEY " AS k"
+			" FROM inbox WHERE state = 'pending')"
+			" SELECT k, min(id) AS first_id, count(*), max(na) FROM p"
+			" GROUP BY k ORDER BY first_id",
+			&s, err);
 	if (rc)
 		return rc;
 	j->items = NULL;
@@ -295,7 +319,7 @@ static int due_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		it->due_at = due_at;
 	}
 	rc = rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, "reading the inbox queue", err);
-	sqlite3_finalize(s);
+	put_back(s);
 	return rc;
 }
 
@@ -329,16 +353,14 @@ static int resolve_pair(sqlite3 *db, struct acs_inbox_claim *j, char err[ACS_ERR
 		j->key = acs_xstrdup(k);
 		if (errno || end == k + 4 || *end || id <= 0)
 			return 0;
-		if ((rc = prepare(db, "SELECT clickup_id FROM sync_map WHERE ado_id = ?1", &s,
-				  err)))
+		if ((rc = cached(db, "SELECT clickup_id FROM sync_map WHERE ado_id = ?1", &s, err)))
 			return rc;
 		sqlite3_bind_int64(s, 1, id);
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW)
 			j->twin = acs_xasprintf("clickup:%s", sqlite3_column_text(s, 0));
 	} else if (!strncmp(k, "clickup:", 8)) {
-		if ((rc = prepare(db, "SELECT ado_id FROM sync_map WHERE clickup_id = ?1", &s,
-				  err)))
+		if ((rc = cached(db, "SELECT ado_id FROM sync_map WHERE clickup_id = ?1", &s, err)))
 			return rc;
 		bind_text(s, 1, k + 8);
 		rc = sqlite3_step(s);
@@ -355,7 +377,7 @@ static int resolve_pair(sqlite3 *db, struct acs_inbox_claim *j, char err[ACS_ERR
 	rc = rc == SQLITE_ROW || rc == SQLITE_DONE
 		     ? 0
 		     : acs_store_error(db, rc, "resolving the pair", err);
-	sqlite3_finalize(s);
+	put_back(s);
 	return rc;
 }
 
@@ -375,15 +397,15 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 	 * (e.g. under the other key, claimed before the pair existed): wait for it.
 	 * The unary + keeps sqlite on the (state, ...) index: few rows are processing,
 	 * while an item may have a long history. */
-	if ((rc = prepare(db,
-			  "SELECT 1 FROM inbox WHERE state = 'processing'"
-			  " AND +item_key IN (?1, ?2) LIMIT 1",
-			  &s, err)))
+	if ((rc = cached(db,
+			 "SELECT 1 FROM inbox WHERE state = 'processing'"
+			 " AND +item_key IN (?1, ?2) LIMIT 1",
+			 &s, err)))
 		return rc;
 	bind_text(s, 1, j->key);
 	bind_text(s, 2, j->twin);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	put_back(s);
 	if (rc == SQLITE_ROW) {
 		j->busy = true;
 		return 0;
@@ -393,11 +415,11 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 
 	/* By item (+state keeps sqlite off the state index): a backlog can hold many
 	 * pending rows of other items, while one item's history is short. */
-	if ((rc = prepare(db,
-			  "SELECT id, source, event_type, event_key, item_key, body, received_at,"
-			  " attempts, next_attempt_at, last_error FROM inbox"
-			  " WHERE item_key IN (?1, ?2) AND +state = 'pending' ORDER BY id",
-			  &s, err)))
+	if ((rc = cached(db,
+			 "SELECT id, source, event_type, event_key, item_key, body, received_at,"
+			 " attempts, next_attempt_at, last_error FROM inbox"
+			 " WHERE item_key IN (?1, ?2) AND +state = 'pending' ORDER BY id",
+			 &s, err)))
 		return rc;
 	bind_text(s, 1, j->key);
 	bind_text(s, 2, j->twin);
@@ -424,20 +446,20 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		rc = acs_store_error(db, rc, "reading the item's events", err);
 	else
 		rc = 0;
-	sqlite3_finalize(s);
+	put_back(s);
 	if (rc || !j->n_rows)
 		return rc;
 
 	/* Same transaction as the read: no other claim sees these rows pending. */
-	if ((rc = prepare(db,
-			  "UPDATE inbox SET state = 'processing'"
-			  " WHERE item_key IN (?1, ?2) AND state = 'pending' AND id <= ?3",
-			  &s, err)))
+	if ((rc = cached(db,
+			 "UPDATE inbox SET state = 'processing'"
+			 " WHERE item_key IN (?1, ?2) AND state = 'pending' AND id <= ?3",
+			 &s, err)))
 		return rc;
 	bind_text(s, 1, j->key);
 	bind_text(s, 2, j->twin);
 	sqlite3_bind_int64(s, 3, last_id);
-	return step_done(db, s, "claiming the item's events", err);
+	return step_put_back(db, s, "claiming the item's events", err);
 }
 
 int acs_inbox_claim(struct acs_store *st, struct acs_inbox_claim *job, acs_store_done_cb done)
@@ -466,13 +488,13 @@ static int mark_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 {
 	struct acs_inbox_mark *j = arg;
 	sqlite3_stmt *s = NULL;
-	int rc = prepare(db,
-			 "UPDATE inbox SET state = ?1, attempts = attempts + ?2,"
-			 " next_attempt_at = CASE WHEN ?3 < 0 THEN next_attempt_at ELSE ?3 END,"
-			 " last_error = CASE WHEN ?4 IS NULL THEN last_error"
-			 "   WHEN ?4 = '' THEN NULL ELSE ?4 END"
-			 " WHERE id = ?5 AND (?6 IS NULL OR state = ?6)",
-			 &s, err);
+	int rc = cached(db,
+			"UPDATE inbox SET state = ?1, attempts = attempts + ?2,"
+			" next_attempt_at = CASE WHEN ?3 < 0 THEN next_attempt_at ELSE ?3 END,"
+			" last_error = CASE WHEN ?4 IS NULL THEN last_error"
+			"   WHEN ?4 = '' THEN NULL ELSE ?4 END"
+			" WHERE id = ?5 AND (?6 IS NULL OR state = ?6)",
+			&s, err);
 	if (rc)
 		return rc;
 	j->changed = 0;
@@ -486,13 +508,13 @@ static int mark_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		rc = sqlite3_step(s);
 		if (rc != SQLITE_DONE) {
 			rc = acs_store_error(db, rc, "updating inbox rows", err);
-			sqlite3_finalize(s);
+			put_back(s);
 			return rc;
 		}
 		j->changed += sqlite3_changes(db);
 		sqlite3_reset(s);
 	}
-	sqlite3_finalize(s);
+	put_back(s);
 	return 0;
 }
 

@@ -25,6 +25,14 @@
 /* Most items remembered for the cooldown; older entries are dropped first. */
 #define MAX_RECENT 8192
 
+/* A queue read costs time in proportion to the pending rows. Under a steady stream
+ * of kicks (a burst of deliveries) reads would run back to back and keep the reader
+ * thread and a core busy re-reading the same backlog, so the next read waits as
+ * long as the last one took (at most this long): reads of a large backlog use at
+ * most half of the reader's time, and a read of a small queue (under a millisecond)
+ * is never delayed. */
+#define MAX_READ_GAP_MS 20
+
 /*
  * DESIGN
  *   The queue lives in the database only; the scheduler's memory holds the jobs
@@ -91,6 +99,8 @@ struct acs_scheduler {
 	bool recover_inflight;
 
 	struct acs_inbox_due due;
+	uint64_t read_started; /**< uv_hrtime() when the read in flight began */
+	uint64_t next_read_at; /**< loop time before which no read starts (see MAX_READ_GAP_MS) */
 	bool read_inflight;
 	bool read_again; /**< a kick came while a read was in flight */
 	bool more_due;
@@ -146,6 +156,13 @@ static void arm_after_read(struct acs_scheduler *s, int64_t next_due_at)
 	arm(s, ms);
 }
 
+/* ms until the next read may start (MAX_READ_GAP_MS). */
+static uint64_t read_gap(const struct acs_scheduler *s)
+{
+	uint64_t now = uv_now(s->loop);
+	return s->next_read_at > now ? s->next_read_at - now : 0;
+}
+
 static void request_read(struct acs_scheduler *s)
 {
 	if (s->closing || !s->recovered)
@@ -153,7 +170,7 @@ static void request_read(struct acs_scheduler *s)
 	if (s->read_inflight)
 		s->read_again = true;
 	else
-		arm(s, 0); /* many kicks in one loop turn: one read */
+		arm(s, read_gap(s)); /* many kicks in one loop turn: one read */
 }
 
 void acs_scheduler_kick(struct acs_scheduler *s)
@@ -440,6 +457,8 @@ static void due_done(int rc, const char *err, void *arg)
 {
 	struct acs_scheduler *s = acs_container_of(arg, struct acs_scheduler, due);
 	s->read_inflight = false;
+	uint64_t took_ms = (uv_hrtime() - s->read_started) / 1000000;
+	s->next_read_at = uv_now(s->loop) + ACS_MIN(took_ms, (uint64_t)MAX_READ_GAP_MS);
 	if (s->closing) {
 		acs_inbox_due_deinit(&s->due);
 		maybe_closed(s);
@@ -477,7 +496,7 @@ static void due_done(int rc, const char *err, void *arg)
 	acs_inbox_due_deinit(&s->due);
 	if (s->read_again) {
 		s->read_again = false;
-		arm(s, 0); /* a kick may name another item: never delay it */
+		arm(s, read_gap(s)); /* a kick may name another item: no longer than the gap */
 	} else if (wait && wait < s->o.poll_interval_ms) {
 		int64_t d = next_due_at > 0 ? next_due_at - acs_inbox_now_ms() : INT64_MAX;
 		arm(s, d >= 0 && (uint64_t)d < wait ? (uint64_t)d : wait);
@@ -501,6 +520,7 @@ static void start_read(struct acs_scheduler *s)
 		 * newer items from every read. */
 		.max_items = 2 * (size_t)s->o.concurrency + 16 + s->n_recent,
 	};
+	s->read_started = uv_hrtime();
 	int rc = acs_inbox_due(s->store, &s->due, due_done);
 	if (rc) {
 		acs_log(ACS_LOG_WARN, MOD, "cannot read the inbox: %s", acs_strerror(rc));

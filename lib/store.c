@@ -165,10 +165,66 @@ int acs_store_exec(sqlite3 *db, const char *sql, char err[ACS_ERR_LEN])
 	return rc == SQLITE_OK ? 0 : acs_store_error(db, rc, NULL, err);
 }
 
-/* Statements the store itself runs between jobs; their failure is the store's. */
+/* Cached statements carry this comment first: the connection's list of statements
+ * (sqlite3_next_stmt) is the cache, and closing finalizes exactly these. */
+#define CACHED_TAG "/* acs_store_cached */ "
+
+static bool is_cached(sqlite3_stmt *s)
+{
+	const char *t = sqlite3_sql(s);
+	return t && !strncmp(t, CACHED_TAG, sizeof(CACHED_TAG) - 1);
+}
+
+int acs_store_cached(sqlite3 *db, const char *sql, sqlite3_stmt **out, char err[ACS_ERR_LEN])
+{
+	const size_t tag = sizeof(CACHED_TAG) - 1;
+	for (sqlite3_stmt *s = sqlite3_next_stmt(db, NULL); s; s = sqlite3_next_stmt(db, s)) {
+		const char *t = sqlite3_sql(s);
+		if (t && !strncmp(t, CACHED_TAG, tag) && !strcmp(t + tag, sql) &&
+		    !sqlite3_stmt_busy(s)) {
+			sqlite3_clear_bindings(s);
+			*out = s;
+			return 0;
+		}
+	}
+	char *full = acs_xasprintf("%s%s", CACHED_TAG, sql);
+	int rc = sqlite3_prepare_v3(db, full, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	free(full);
+	if (rc != SQLITE_OK) {
+		*out = NULL;
+		return acs_store_error(db, rc, "prepare", err);
+	}
+	return 0;
+}
+
+/* Before sqlite3_close: the cache goes, a job's leaked statement stays (reported). */
+static void drop_cached(sqlite3 *db)
+{
+	sqlite3_stmt *s = sqlite3_next_stmt(db, NULL);
+	while (s) {
+		sqlite3_stmt *next = sqlite3_next_stmt(db, s);
+		if (is_cached(s))
+			sqlite3_finalize(s);
+		s = next;
+	}
+}
+
+/* Statements the store itself runs between jobs; their failure is the store's. The
+ * ones run around every job are cached (no parse per job). */
 static int exec_quiet(sqlite3 *db, const char *sql)
 {
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static int exec_cached(sqlite3 *db, const char *sql)
+{
+	char err[ACS_ERR_LEN];
+	sqlite3_stmt *s = NULL;
+	if (acs_store_cached(db, sql, &s, err))
+		return exec_quiet(db, sql); /* the same error, with its message */
+	int rc = sqlite3_step(s);
+	int rrc = sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rrc != SQLITE_OK ? rrc : rc;
 }
 
 static void fail_job(struct job *j, int rc, const char *msg)
@@ -205,7 +261,7 @@ static void txn_failed(struct batch_result *res, const char *msg)
  * transaction itself ended, which the caller detects with sqlite3_get_autocommit. */
 static void run_write_job(sqlite3 *db, struct job *j)
 {
-	int rc = exec_quiet(db, "SAVEPOINT acs_job");
+	int rc = exec_cached(db, "SAVEPOINT acs_job");
 	if (rc != SQLITE_OK) {
 		j->rc = acs_store_error(db, rc, "cannot start the job's savepoint", j->err);
 		return;
@@ -215,7 +271,7 @@ static void run_write_job(sqlite3 *db, struct job *j)
 	if (sqlite3_get_autocommit(db))
 		return;
 	if (j->rc >= 0) {
-		rc = exec_quiet(db, "RELEASE acs_job");
+		rc = exec_cached(db, "RELEASE acs_job");
 		if (rc == SQLITE_OK)
 			return;
 		j->rc = acs_store_error(db, rc, "cannot release the job's savepoint", j->err);
@@ -233,7 +289,7 @@ static void commit_txn(struct acs_store *st, size_t first, size_t n, struct batc
 {
 	sqlite3 *db = st->wdb;
 	char msg[ACS_ERR_LEN];
-	int rc = exec_quiet(db, "COMMIT");
+	int rc = exec_cached(db, "COMMIT");
 	if (rc == SQLITE_OK) {
 		res->commits++;
 		res->commit_rc = 0;
@@ -261,7 +317,7 @@ static void run_batch(struct acs_store *st, size_t n, struct batch_result *res)
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = st->batch[i];
 		if (!in_txn) {
-			int rc = exec_quiet(db, "BEGIN IMMEDIATE");
+			int rc = exec_cached(db, "BEGIN IMMEDIATE");
 			if (rc != SQLITE_OK) {
 				(void)acs_store_error(db, rc, "cannot begin a write transaction",
 						      msg);
@@ -374,6 +430,7 @@ static void writer_main(void *arg)
 	while (!st->reader_exited)
 		uv_cond_wait(&st->wcond, &st->mu);
 	uv_mutex_unlock(&st->mu);
+	drop_cached(st->wdb);
 	if (sqlite3_close(st->wdb) != SQLITE_OK) {
 		acs_log(ACS_LOG_ERR, MOD,
 			"closing the writer connection: %s (a job leaked a statement)",
@@ -394,7 +451,7 @@ static void writer_main(void *arg)
  * itself is unreachable, as opposed to a job's failure). */
 static int run_read_job(sqlite3 *db, struct job *j)
 {
-	int rc = exec_quiet(db, "BEGIN");
+	int rc = exec_cached(db, "BEGIN");
 	if (rc != SQLITE_OK) {
 		j->rc = acs_store_error(db, rc, "cannot begin a read transaction", j->err);
 		return j->rc;
@@ -403,7 +460,7 @@ static int run_read_job(sqlite3 *db, struct job *j)
 	j->rc = j->fn(db, j->arg, j->err);
 	fill_err(j);
 	if (!sqlite3_get_autocommit(db)) {
-		rc = exec_quiet(db, j->rc < 0 ? "ROLLBACK" : "COMMIT");
+		rc = exec_cached(db, j->rc < 0 ? "ROLLBACK" : "COMMIT");
 		if (rc != SQLITE_OK) {
 			char msg[ACS_ERR_LEN];
 			int code = acs_store_error(db, rc, "cannot end the read transaction", msg);
@@ -480,6 +537,7 @@ static void reader_main(void *arg)
 		notify_loop(st);
 	}
 
+	drop_cached(st->rdb);
 	if (sqlite3_close(st->rdb) != SQLITE_OK) {
 		acs_log(ACS_LOG_ERR, MOD,
 			"closing the reader connection: %s (a job leaked a statement)",

@@ -151,6 +151,14 @@ int acs_store_backup(const char *db_path, const char *out_path, char err[ACS_ERR
  *  ACS_ESTORE. */
 int acs_store_error(sqlite3 *db, int sqlite_rc, const char *what, char err[ACS_ERR_LEN]);
 
+/** For job functions: a prepared statement of sql (the same text each time, e.g. a
+ *  literal) cached on the job's connection, so a statement run by every job is parsed
+ *  once per connection. The statement is the connection's: reset it (sqlite3_reset)
+ *  before the job returns and never finalize it; bindings are cleared here. A
+ *  statement still in use (not reset) is not handed out again. Returns 0 or
+ *  acs_store_error() with *out NULL. */
+int acs_store_cached(sqlite3 *db, const char *sql, sqlite3_stmt **out, char err[ACS_ERR_LEN]);
+
 /** For job functions: sqlite3_exec(sql) with no result rows. Returns 0 or
  *  acs_store_error(). */
 int acs_store_exec(sqlite3 *db, const char *sql, char err[ACS_ERR_LEN]);

@@ -672,6 +672,70 @@ def t_webhook_failing_suspended():
         sim.kill()
 
 
+def t_webhook_concurrency():
+    # webhook.concurrency = 3: three deliveries of one webhook in flight at once,
+    # the fourth waits for a slot; each keeps its own retries (the first attempt
+    # of task "two" fails and is retried while the others are delivered).
+    seed = seed_with(webhook={"concurrency": 3, "retry_delay_ms": 1})
+    sim = Sim(seed=seed)
+    gate = threading.Event()
+    state = {"inflight": 0, "max": 0, "failed_two": False}
+    lock = threading.Lock()
+    got = []
+    ids = []
+    cond = threading.Condition()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                state["inflight"] += 1
+                state["max"] = max(state["max"], state["inflight"])
+            with cond:
+                got.append(body)
+                cond.notify_all()
+            gate.wait(30)  # set once ids are known
+            status = 200
+            with lock:
+                if json.loads(body)["task_id"] == ids[1] and not state["failed_two"]:
+                    state["failed_two"] = True
+                    status = 500
+                state["inflight"] -= 1
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/hooks/clickup"
+    try:
+        st, _, r = sim.api("POST", f"/team/{TEAM}/webhook",
+                           {"endpoint": url, "events": ["taskCreated"]})
+        for n in ("one", "two", "three", "four", "five", "six"):
+            ids.append(sim.create_task(name=n)["id"])
+        with cond:
+            assert cond.wait_for(lambda: len(got) >= 3, 15 * SLOW), len(got)
+        assert state["max"] >= 3  # three held at once
+        gate.set()
+        with cond:
+            assert cond.wait_for(lambda: len(got) >= 7, 15 * SLOW), len(got)
+        sim.wait_idle()
+        assert state["max"] == 3, state
+        assert state["failed_two"]
+        tasks = [json.loads(b)["task_id"] for b in got]
+        assert sorted(set(tasks)) == sorted(ids) and len(tasks) == 7, tasks
+        assert sum(1 for t in tasks if t == ids[1]) == 2  # "two" retried once
+        sim.stop()
+    finally:
+        gate.set()
+        srv.shutdown()
+        srv.server_close()
+        sim.kill()
+
+
 def t_default_webhook_rules_faithful(sim):
     # The defaults follow clickup.md §7: 5 attempts, suspension at 100, 7 s.
     seed = json.loads(subprocess.run([SIM, "--print-seed"], capture_output=True,
@@ -960,7 +1024,8 @@ WITH_SIM = [t_auth, t_hierarchy, t_task_roundtrip, t_validation, t_paging, t_com
             t_attachments, t_tags_fields, t_webhooks_crud, t_webhook_deliveries,
             t_webhook_filters, t_default_webhook_rules_faithful, t_requests_log, t_faults,
             t_reset, t_info]
-STANDALONE = [t_signature_vectors, t_webhook_failing_suspended, t_rate_limit,
+STANDALONE = [t_signature_vectors, t_webhook_failing_suspended, t_webhook_concurrency,
+              t_rate_limit,
               t_pause_webhooks, t_fixture_shapes, t_inflight_reset_and_shutdown, t_bad_args]
 
 
