@@ -91,7 +91,8 @@ struct call {
 		acs_ado_identity_cb identity;
 	} cb;
 	void *arg;
-	unsigned attempts; /**< summed over the chained requests */
+	enum acs_governor_class cls; /**< every request of the call (pages too) */
+	unsigned attempts;	     /**< summed over the chained requests */
 	/* Batch get: ids still to ask for and what came back so far. */
 	int64_t *ids;
 	size_t n_ids;
@@ -550,6 +551,21 @@ static struct acs_ado_comment_list *comment_list_parse(const json_t *body)
 }
 
 /* --- attachments, blobs --- */
+
+/* An upload's answer {"id": ..., "url": ...}; NULL when either is missing. */
+static struct acs_ado_attachment_ref *attachment_ref_parse(const json_t *body)
+{
+	char *id = jdup(body, "id"), *url = jdup(body, "url");
+	if (!id || !url) {
+		free(id);
+		free(url);
+		return NULL;
+	}
+	struct acs_ado_attachment_ref *ref = acs_xmalloc(sizeof(*ref));
+	ref->id = id;
+	ref->url = url;
+	return ref;
+}
 
 void acs_ado_attachment_ref_free(struct acs_ado_attachment_ref *ref)
 {
@@ -1131,6 +1147,7 @@ static int call_send(struct call *k, const char *method, const char *path, const
 		.content_type = ctype,
 		.body = body,
 		.body_len = len,
+		.cls = k->cls,
 		.raw = raw,
 		.max_response_bytes = max_bytes,
 	};
@@ -1434,15 +1451,9 @@ static bool deliver_payload(struct call *k, const struct acs_ado_result *res,
 		return true;
 	}
 	case OP_ATTACHMENT: {
-		char *id = jdup(body, "id"), *url = jdup(body, "url");
-		if (!id || !url) {
-			free(id);
-			free(url);
+		struct acs_ado_attachment_ref *ref = attachment_ref_parse(body);
+		if (!ref)
 			return false;
-		}
-		struct acs_ado_attachment_ref *ref = acs_xmalloc(sizeof(*ref));
-		ref->id = id;
-		ref->url = url;
 		k->cb.attachment(res, ref, k->arg);
 		return true;
 	}
@@ -1531,22 +1542,30 @@ static bool chain_next(struct call *k, const struct acs_rest_result *rr, int *rc
 	return false;
 }
 
-static void rest_done(const struct acs_rest_result *rr, void *arg)
+/* The caller's view of a finished REST call (attempts: summed over a chained call);
+ * borrows rr's strings. ADO's typeKey is only meaningful on a failure. */
+static struct acs_ado_result result_of(const struct acs_rest_result *rr, unsigned attempts)
 {
-	struct call *k = arg;
-	k->attempts += rr->attempts;
 	struct acs_ado_result res = {
 		.cls = rr->cls,
 		.error = rr->error,
 		.status = rr->status,
 		.message = rr->message ? rr->message : "",
 		.type_key = "",
-		.attempts = k->attempts,
+		.attempts = attempts,
 	};
+	const char *tk = json_string_value(json_object_get(rr->json, "typeKey"));
+	if (tk && rr->cls != ACS_REST_OK)
+		res.type_key = tk;
+	return res;
+}
+
+static void rest_done(const struct acs_rest_result *rr, void *arg)
+{
+	struct call *k = arg;
+	k->attempts += rr->attempts;
+	struct acs_ado_result res = result_of(rr, k->attempts);
 	if (rr->cls != ACS_REST_OK) {
-		const char *tk = json_string_value(json_object_get(rr->json, "typeKey"));
-		if (tk)
-			res.type_key = tk;
 		deliver_none(k, &res);
 		call_free(k);
 		return;
@@ -1731,11 +1750,18 @@ const char *acs_ado_client_org_url(const struct acs_ado_client *c)
 
 int acs_ado_get_work_item(struct acs_ado_client *c, int64_t id, acs_ado_work_item_cb cb, void *arg)
 {
+	return acs_ado_get_work_item_cls(c, ACS_GOVERNOR_INTERACTIVE, id, cb, arg);
+}
+
+int acs_ado_get_work_item_cls(struct acs_ado_client *c, enum acs_governor_class cls, int64_t id,
+			      acs_ado_work_item_cb cb, void *arg)
+{
 	CHECK_CLIENT(c, cb);
 	if (id <= 0)
 		return -EINVAL;
 	struct call *k = call_new(c, OP_WORK_ITEM, arg);
 	k->cb.work_item = cb;
+	k->cls = cls;
 	return start(k, "GET",
 		     proj_path(c, "/_apis/wit/workitems/%" PRId64 "?$expand=relations&" API, id),
 		     NULL, NULL, 0, false, 0);
@@ -1745,6 +1771,14 @@ int acs_ado_get_work_items(struct acs_ado_client *c, const int64_t *ids, size_t 
 			   const char *const *fields, size_t n_fields, acs_ado_work_items_cb cb,
 			   void *arg)
 {
+	return acs_ado_get_work_items_cls(c, ACS_GOVERNOR_INTERACTIVE, ids, n, fields, n_fields, cb,
+					  arg);
+}
+
+int acs_ado_get_work_items_cls(struct acs_ado_client *c, enum acs_governor_class cls,
+			       const int64_t *ids, size_t n, const char *const *fields,
+			       size_t n_fields, acs_ado_work_items_cb cb, void *arg)
+{
 	CHECK_CLIENT(c, cb);
 	if (!ids || !n)
 		return -EINVAL;
@@ -1753,6 +1787,7 @@ int acs_ado_get_work_items(struct acs_ado_client *c, const int64_t *ids, size_t 
 			return -EINVAL;
 	struct call *k = call_new(c, OP_WORK_ITEMS, arg);
 	k->cb.work_items = cb;
+	k->cls = cls;
 	k->ids = acs_xmalloc(n * sizeof(*k->ids));
 	memcpy(k->ids, ids, n * sizeof(*k->ids));
 	k->n_ids = n;
@@ -1855,11 +1890,18 @@ int acs_ado_delete_work_item(struct acs_ado_client *c, int64_t id, bool destroy,
 int acs_ado_wiql(struct acs_ado_client *c, const char *query, size_t top, acs_ado_ids_cb cb,
 		 void *arg)
 {
+	return acs_ado_wiql_cls(c, ACS_GOVERNOR_INTERACTIVE, query, top, cb, arg);
+}
+
+int acs_ado_wiql_cls(struct acs_ado_client *c, enum acs_governor_class cls, const char *query,
+		     size_t top, acs_ado_ids_cb cb, void *arg)
+{
 	CHECK_CLIENT(c, cb);
 	if (!query || !*query || strlen(query) > ACS_ADO_MAX_WIQL)
 		return -EINVAL;
 	struct call *k = call_new(c, OP_WIQL, arg);
 	k->cb.ids = cb;
+	k->cls = cls;
 	json_t *body = json_object();
 	json_object_set_new(body, "query", json_string(query));
 	char topq[40] = "";
@@ -2074,16 +2116,16 @@ int acs_ado_add_attachment_relation(struct acs_ado_client *c, int64_t work_item_
 	return acs_ado_update_work_item(c, work_item_id, rev, &f, NULL, cb, arg);
 }
 
-int acs_ado_download_attachment(struct acs_ado_client *c, const char *url, acs_ado_blob_cb cb,
-				void *arg)
+/* The URL to download an attachment url from (heap), with download=true and the
+ * api-version added unless present; NULL when url is not on the client's origin:
+ * the PAT travels with the request, so only there. */
+static char *download_url(const struct acs_ado_client *c, const char *url)
 {
-	CHECK_CLIENT(c, cb);
 	if (!url || !c->origin)
-		return -EINVAL;
-	/* The PAT travels with the request: only to the configured origin. */
+		return NULL;
 	size_t olen = strlen(c->origin);
 	if (strncasecmp(url, c->origin, olen) != 0 || url[olen] != '/')
-		return -EINVAL;
+		return NULL;
 	bool has_query = strchr(url, '?') != NULL;
 	char *full = acs_xasprintf("%s%s%s%s", url, has_query ? "&" : "?",
 				   strstr(url, "download=") ? "" : "download=true&",
@@ -2091,6 +2133,16 @@ int acs_ado_download_attachment(struct acs_ado_client *c, const char *url, acs_a
 	size_t n = strlen(full);
 	if (full[n - 1] == '&')
 		full[n - 1] = '\0';
+	return full;
+}
+
+int acs_ado_download_attachment(struct acs_ado_client *c, const char *url, acs_ado_blob_cb cb,
+				void *arg)
+{
+	CHECK_CLIENT(c, cb);
+	char *full = download_url(c, url);
+	if (!full)
+		return -EINVAL;
 	struct call *k = call_new(c, OP_DOWNLOAD, arg);
 	k->cb.blob = cb;
 	return start(k, "GET", full, NULL, NULL, 0, true, c->max_download);
@@ -2237,38 +2289,36 @@ struct file_call {
 static void file_rest_done(const struct acs_rest_result *rr, void *arg)
 {
 	struct file_call *f = arg;
-	struct acs_ado_result res = {
-		.cls = rr->cls,
-		.error = rr->error,
-		.status = rr->status,
-		.message = rr->message ? rr->message : "",
-		.type_key = "",
-		.attempts = rr->attempts,
-	};
-	const char *tk = json_string_value(json_object_get(rr->json, "typeKey"));
-	if (tk && rr->cls != ACS_REST_OK)
-		res.type_key = tk;
+	struct acs_ado_result res = result_of(rr, rr->attempts);
 	if (f->down_cb) {
 		f->down_cb(&res, rr->cls == ACS_REST_OK ? rr->file_bytes : 0, f->arg);
 	} else if (rr->cls != ACS_REST_OK) {
 		f->up_cb(&res, NULL, f->arg);
 	} else {
-		char *id = jdup(rr->json, "id"), *url = jdup(rr->json, "url");
-		if (!id || !url) {
-			free(id);
-			free(url);
+		struct acs_ado_attachment_ref *ref = attachment_ref_parse(rr->json);
+		if (!ref) {
 			res.cls = ACS_REST_PERMANENT;
 			res.error = ACS_EPARSE;
 			res.message = "unexpected response shape";
-			f->up_cb(&res, NULL, f->arg);
-		} else {
-			struct acs_ado_attachment_ref *ref = acs_xmalloc(sizeof(*ref));
-			ref->id = id;
-			ref->url = url;
-			f->up_cb(&res, ref, f->arg);
 		}
+		f->up_cb(&res, ref, f->arg);
 	}
 	free(f);
+}
+
+/* Queue rc with one of up_cb / down_cb; on failure neither ever runs. */
+static int file_start(struct acs_ado_client *c, const struct acs_rest_call *rc,
+		      acs_ado_attachment_cb up_cb, acs_ado_file_cb down_cb, void *arg)
+{
+	struct file_call *f = acs_xcalloc(1, sizeof(*f));
+	f->c = c;
+	f->up_cb = up_cb;
+	f->down_cb = down_cb;
+	f->arg = arg;
+	int err = acs_rest_request(c->rest, rc, file_rest_done, f);
+	if (err)
+		free(f);
+	return err;
 }
 
 int acs_ado_upload_attachment_file(struct acs_ado_client *c, enum acs_governor_class cls,
@@ -2290,14 +2340,8 @@ int acs_ado_upload_attachment_file(struct acs_ado_client *c, enum acs_governor_c
 		.upload = &up,
 		.timeout_ms = timeout_ms,
 	};
-	struct file_call *f = acs_xcalloc(1, sizeof(*f));
-	f->c = c;
-	f->up_cb = cb;
-	f->arg = arg;
-	int err = acs_rest_request(c->rest, &rc, file_rest_done, f);
+	int err = file_start(c, &rc, cb, NULL, arg);
 	free(path);
-	if (err)
-		free(f);
 	return err;
 }
 
@@ -2307,19 +2351,11 @@ int acs_ado_download_attachment_to_file(struct acs_ado_client *c, enum acs_gover
 					void *bytes_arg, acs_ado_file_cb cb, void *arg)
 {
 	CHECK_CLIENT(c, cb);
-	if (!url || !c->origin || fd < 0)
+	if (fd < 0)
 		return -EINVAL;
-	/* The PAT travels with the request: only to the configured origin. */
-	size_t olen = strlen(c->origin);
-	if (strncasecmp(url, c->origin, olen) != 0 || url[olen] != '/')
+	char *full = download_url(c, url);
+	if (!full)
 		return -EINVAL;
-	bool has_query = strchr(url, '?') != NULL;
-	char *full = acs_xasprintf("%s%s%s%s", url, has_query ? "&" : "?",
-				   strstr(url, "download=") ? "" : "download=true&",
-				   strstr(url, "api-version=") ? "" : API);
-	size_t n = strlen(full);
-	if (full[n - 1] == '&')
-		full[n - 1] = '\0';
 	struct acs_rest_download down = { .fd = fd, .bytes = bytes, .bytes_arg = bytes_arg };
 	struct acs_rest_call rc = {
 		.method = "GET",
@@ -2330,13 +2366,7 @@ int acs_ado_download_attachment_to_file(struct acs_ado_client *c, enum acs_gover
 		.download = &down,
 		.timeout_ms = timeout_ms,
 	};
-	struct file_call *f = acs_xcalloc(1, sizeof(*f));
-	f->c = c;
-	f->down_cb = cb;
-	f->arg = arg;
-	int err = acs_rest_request(c->rest, &rc, file_rest_done, f);
+	int err = file_start(c, &rc, NULL, cb, arg);
 	free(full);
-	if (err)
-		free(f);
 	return err;
 }

@@ -367,6 +367,11 @@ const char *acs_ado_client_org_url(const struct acs_ado_client *c);
 
 /** GET a work item with its relations ($expand=relations). */
 int acs_ado_get_work_item(struct acs_ado_client *c, int64_t id, acs_ado_work_item_cb cb, void *arg);
+/** As acs_ado_get_work_item, queued in governor class cls (the plain call is
+ *  ACS_GOVERNOR_INTERACTIVE; sweeps, scans and backfill pass BACKGROUND so that they
+ *  only spend the budget webhook-driven work leaves). */
+int acs_ado_get_work_item_cls(struct acs_ado_client *c, enum acs_governor_class cls, int64_t id,
+			      acs_ado_work_item_cb cb, void *arg);
 /** Get n work items (any n: asked ACS_ADO_MAX_BATCH at a time, in order,
  *  through POST workitemsbatch with errorPolicy "omit", so ids that do not
  *  exist are left out). fields (n_fields refs) limits the fields returned;
@@ -374,6 +379,10 @@ int acs_ado_get_work_item(struct acs_ado_client *c, int64_t id, acs_ado_work_ite
 int acs_ado_get_work_items(struct acs_ado_client *c, const int64_t *ids, size_t n,
 			   const char *const *fields, size_t n_fields, acs_ado_work_items_cb cb,
 			   void *arg);
+/** As acs_ado_get_work_items, every batch queued in governor class cls. */
+int acs_ado_get_work_items_cls(struct acs_ado_client *c, enum acs_governor_class cls,
+			       const int64_t *ids, size_t n, const char *const *fields,
+			       size_t n_fields, acs_ado_work_items_cb cb, void *arg);
 /** POST .../workitems/$type with a JSON Patch of "add" ops built from f. */
 int acs_ado_create_work_item(struct acs_ado_client *c, const char *type,
 			     const struct acs_ado_fields *f, acs_ado_work_item_cb cb, void *arg);
@@ -404,6 +413,9 @@ int acs_ado_delete_work_item(struct acs_ado_client *c, int64_t id, bool destroy,
  *  time). top = 0: no $top. The ids come back in the query's order. */
 int acs_ado_wiql(struct acs_ado_client *c, const char *query, size_t top, acs_ado_ids_cb cb,
 		 void *arg);
+/** As acs_ado_wiql, queued in governor class cls. */
+int acs_ado_wiql_cls(struct acs_ado_client *c, enum acs_governor_class cls, const char *query,
+		     size_t top, acs_ado_ids_cb cb, void *arg);
 /** Build "SELECT [System.Id] FROM WorkItems WHERE ... ORDER BY
  *  [System.ChangedDate], [System.Id]" with every literal quoted ('' doubles
  *  a quote). Returns a heap string (free()), or NULL when project is

@@ -911,7 +911,7 @@ static void link_start(struct job *j)
 		item_end(j);
 		return;
 	}
-	int rc = acs_ado_get_work_item(j->a->ado, j->ado_id, link_item_cb, j);
+	int rc = acs_ado_get_work_item_cls(j->a->ado, job_cls(j), j->ado_id, link_item_cb, j);
 	if (rc) {
 		job_retry(j, "read work item %" PRId64 ": %s", j->ado_id, acs_strerror(rc));
 		item_end(j);
@@ -1373,7 +1373,7 @@ static void fetch(struct job *j)
 		return;
 	}
 	if (!j->ado.have)
-		rc = acs_ado_get_work_item(j->a->ado, j->ado_id, got_item_cb, j);
+		rc = acs_ado_get_work_item_cls(j->a->ado, job_cls(j), j->ado_id, got_item_cb, j);
 	else if (!j->cu.have)
 		rc = acs_clickup_get_task_json(j->a->cu, job_cls(j), j->cu_id, got_task_cb, j);
 	else
@@ -1658,8 +1658,8 @@ static void scan_next(struct scan *s)
 		s->items = NULL;
 		s->batch_start = s->i;
 		size_t n = ACS_MIN((size_t)ACS_ADO_MAX_BATCH, s->n - s->i);
-		rc = acs_ado_get_work_items(a->ado, s->ado_ids + s->i, n, NULL, 0, scan_items_cb,
-					    s);
+		rc = acs_ado_get_work_items_cls(a->ado, ACS_GOVERNOR_BACKGROUND, s->ado_ids + s->i,
+						n, NULL, 0, scan_items_cb, s);
 		if (rc)
 			scan_fail(s, rc, "read work items: %s", acs_strerror(rc));
 		return;

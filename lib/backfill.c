@@ -1396,7 +1396,8 @@ static void ado_fetch(struct acs_backfill *b)
 		return;
 	}
 	size_t n = ACS_MIN(b->n_ids - b->pos, (size_t)ACS_ADO_MAX_BATCH);
-	int rc = acs_ado_get_work_items(b->ado, b->ids + b->pos, n, NULL, 0, items_cb, b);
+	int rc = acs_ado_get_work_items_cls(b->ado, ACS_GOVERNOR_BACKGROUND, b->ids + b->pos, n,
+					    NULL, 0, items_cb, b);
 	b->pos += n;
 	if (rc) {
 		fail(b, rc, "ADO work items", NULL);
@@ -1435,7 +1436,7 @@ static void list_ado(struct acs_backfill *b)
 		.n_types = m->ado_work_item_types.n,
 	};
 	char *q = acs_ado_wiql_build(&f);
-	int rc = q ? acs_ado_wiql(b->ado, q, 0, wiql_cb, b) : -EINVAL;
+	int rc = q ? acs_ado_wiql_cls(b->ado, ACS_GOVERNOR_BACKGROUND, q, 0, wiql_cb, b) : -EINVAL;
 	free(q);
 	if (rc) {
 		fail(b, rc, "ADO WIQL", "cannot query the mapping's project");

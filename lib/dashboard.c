@@ -1219,10 +1219,18 @@ static json_t *ms_or_null(int64_t ms)
 	return ms > 0 ? json_integer(ms) : json_null();
 }
 
+/* remaining: -1 (unknown, e.g. ADO's figure went stale) is null, never 0. limit: the
+ * governor's request limit, else the server's own last X-RateLimit-Limit (ADO's
+ * TSTUs, sent only near or over the limit), else null. */
 static json_t *budget_json(int64_t left, const struct acs_governor_stats *gs)
 {
+	json_t *limit = json_null();
+	if (gs && gs->limit)
+		limit = json_integer(gs->limit);
+	else if (gs && gs->server_limit > 0)
+		limit = json_integer(gs->server_limit);
 	return json_pack("{s:o, s:o}", "remaining", left >= 0 ? json_integer(left) : json_null(),
-			 "limit", gs && gs->limit ? json_integer(gs->limit) : json_null());
+			 "limit", limit);
 }
 
 static json_t *stats_json(struct acs_dashboard *d, const struct acs_dashboard_counts *c)

@@ -62,6 +62,10 @@ struct acs_governor {
 	bool server_exhausted;
 	int64_t server_left;
 	int64_t server_limit; /**< last X-RateLimit-Limit as sent, -1 */
+	/* Opaque units: an answer came back without a figure after the last one.
+	 * ADO sends its figures only near or over its limit, so that one no longer
+	 * says how much is left (reported as unknown; pacing still honours it). */
+	bool server_stale;
 	uint64_t server_reset_at;
 
 	uint64_t blocked_until; /**< Retry-After, 429 */
@@ -393,6 +397,7 @@ static void update_server(struct acs_governor *g, uint64_t now,
 		g->server_reset_at = reset_at;
 	}
 	g->server_known = true;
+	g->server_stale = false;
 	g->server_exhausted = g->server_left - (int64_t)g->reserve <= 0;
 }
 
@@ -444,6 +449,7 @@ void acs_governor_release(struct acs_governor *g, uint64_t now_ms, int http_stat
 		g->blocked_until = ACS_MAX(g->blocked_until, now + wait);
 		/* Whatever Remaining said, the server just refused us. */
 		g->server_known = true;
+		g->server_stale = false;
 		g->server_exhausted = true;
 		g->server_left = 0;
 		/* A Retry-After without a Reset is the server's own word on when to
@@ -463,8 +469,11 @@ void acs_governor_release(struct acs_governor *g, uint64_t now_ms, int http_stat
 		g->fail_streak = 0;
 		g->backoff_until = 0;
 		/* Accepted without a figure: there was budget after all. */
-		if (h->remaining < 0)
+		if (h->remaining < 0) {
 			g->server_exhausted = false;
+			if (g->units == ACS_GOVERNOR_UNITS_OPAQUE)
+				g->server_stale = true;
+		}
 	}
 
 	if (h->delay_ms > 0) {
@@ -483,7 +492,7 @@ int64_t acs_governor_budget_left(const struct acs_governor *g, uint64_t now_ms)
 {
 	uint64_t now = ACS_MAX(now_ms, g->last_now);
 
-	if (server_fresh(g, now))
+	if (server_fresh(g, now) && !g->server_stale)
 		return ACS_MAX(g->server_left, (int64_t)0);
 	if (g->limit == 0)
 		return -1;
@@ -494,6 +503,7 @@ void acs_governor_stats(const struct acs_governor *g, struct acs_governor_stats 
 {
 	*out = g->stats;
 	out->limit = g->limit;
+	out->server_limit = g->server_limit;
 }
 
 /* ---- header parsing ----------------------------------------------------- */

@@ -110,6 +110,7 @@ struct acs_governor_stats {
 	uint64_t held_ms;	/**< summed time from a refusal to the next grant */
 	uint32_t in_flight;	/**< granted and not yet released */
 	uint32_t limit;		/**< current per-window request limit (0: none) */
+	int64_t server_limit;	/**< the server's last X-RateLimit-Limit (ADO: TSTUs), -1 */
 };
 
 /** Lookup of one response header by name (case-insensitive), trimmed value
@@ -146,7 +147,8 @@ void acs_governor_release(struct acs_governor *g, uint64_t now_ms, int http_stat
 /** Requests (or, for opaque units, whatever the server counts) left in the
  *  current window at now_ms: the server's Remaining less what we started
  *  since, while its Reset is ahead; else the limit less our starts in the
- *  last window. -1 when unknown (no limit and no server figure). */
+ *  last window. -1 when unknown (no limit and no server figure, or, for
+ *  opaque units, a later answer came without one: the figure is stale). */
 int64_t acs_governor_budget_left(const struct acs_governor *g, uint64_t now_ms);
 
 /** Copy the counters into out. */

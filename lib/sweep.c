@@ -300,7 +300,8 @@ static void ado_fetch(struct acs_sweep *s)
 	size_t n = s->n_ids - s->pos;
 	if (n > ACS_ADO_MAX_BATCH)
 		n = ACS_ADO_MAX_BATCH;
-	int rc = acs_ado_get_work_items(s->ado, s->ids + s->pos, n, NULL, 0, items_cb, s);
+	int rc = acs_ado_get_work_items_cls(s->ado, ACS_GOVERNOR_BACKGROUND, s->ids + s->pos, n,
+					    NULL, 0, items_cb, s);
 	s->pos += n;
 	if (rc) {
 		fail(s, rc, "ADO work items", NULL);
@@ -336,7 +337,7 @@ static void ado_query(struct acs_sweep *s)
 		.changed_since_ms = since(s, s->wm.ado),
 	};
 	char *q = acs_ado_wiql_build(&f);
-	int rc = q ? acs_ado_wiql(s->ado, q, 0, wiql_cb, s) : -EINVAL;
+	int rc = q ? acs_ado_wiql_cls(s->ado, ACS_GOVERNOR_BACKGROUND, q, 0, wiql_cb, s) : -EINVAL;
 	free(q);
 	if (rc) {
 		fail(s, rc, "ADO WIQL", "cannot query the mapping's project");

@@ -3,15 +3,19 @@
 #include "sim_env.h"
 
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "inbox.h"
 #include "log.h"
 #include "mem.h"
+#include "scheduler.h"
 #include "sim_ado.h"
 #include "sim_clickup.h"
+#include "syncer.h"
 
 void set_flag(void *arg)
 {
@@ -53,20 +57,112 @@ void bodies_drop(struct bodies *b, size_t n)
 	b->n -= n;
 }
 
+/* --- the simulator world --- */
+
+void sim_world_start(struct sim_world *w, uv_loop_t *loop, const struct sim_world_opts *o)
+{
+	static const struct sim_world_opts defaults = { 0 };
+	char err[ACS_ERR_LEN] = "";
+	o = o ? o : &defaults;
+	memset(w, 0, sizeof(*w));
+	w->sim = sim_new(loop, o->seed_path, err);
+	if (!w->sim)
+		fail_msg("sim_new: %s", err);
+	w->sa = sim_ado_new(w->sim, o->ado_rate_limit, err);
+	if (!w->sa)
+		fail_msg("sim_ado_new: %s", err);
+	w->ado_svc = sim_ado_service(w->sa);
+	if (sim_service_listen(w->ado_svc, "127.0.0.1:0", err))
+		fail_msg("listen: %s", err);
+	if (!o->ado_only) {
+		/* A rate limit far out of the way: tests that want 429s inject them. */
+		w->sc = sim_clickup_new(w->sim, 1000000, err);
+		if (!w->sc)
+			fail_msg("sim_clickup_new: %s", err);
+		w->cu_svc = sim_clickup_service(w->sc);
+		if (sim_service_listen(w->cu_svc, "127.0.0.1:0", err))
+			fail_msg("listen: %s", err);
+	}
+
+	json_t *info = sim_info(w->sim);
+	json_t *a = json_object_get(info, "ado");
+	copy_str(w->ado_origin, sizeof(w->ado_origin), a, "base_url");
+	copy_str(w->org, sizeof(w->org), a, "organization");
+	copy_str(w->project, sizeof(w->project), a, "project");
+	copy_str(w->pat, sizeof(w->pat), a, "pat");
+	json_t *users = json_object_get(info, "users");
+	assert_true(json_array_size(users) >= 2);
+	copy_str(w->user_email, sizeof(w->user_email), json_array_get(users, 0), "email");
+	copy_str(w->user_name, sizeof(w->user_name), json_array_get(users, 0), "name");
+	copy_str(w->user_id, sizeof(w->user_id), json_array_get(users, 0), "ado_id");
+	copy_str(w->other_email, sizeof(w->other_email), json_array_get(users, 1), "email");
+	copy_str(w->other_name, sizeof(w->other_name), json_array_get(users, 1), "name");
+	if (w->sc) {
+		json_t *c = json_object_get(info, "clickup");
+		copy_str(w->cu_base, sizeof(w->cu_base), c, "base_url");
+		copy_str(w->cu_token, sizeof(w->cu_token), c, "token");
+		copy_str(w->team, sizeof(w->team), c, "team_id");
+		const char *list =
+			json_string_value(json_array_get(json_object_get(c, "list_ids"), 0));
+		assert_non_null(list);
+		snprintf(w->list, sizeof(w->list), "%s", list);
+		snprintf(w->cu_origin, sizeof(w->cu_origin), "%s", sim_service_origin(w->cu_svc));
+	}
+	json_decref(info);
+}
+
+void sim_world_close(struct sim_world *w, uv_loop_t *loop)
+{
+	int n = 0;
+	sim_close(w->sim, set_flag, &n);
+	acs_test_run_until(loop, &n, WAIT_MS);
+	w->sim = NULL;
+}
+
+json_t *sim_world_default_seed(void)
+{
+	json_t *seed = json_loads(sim_default_seed(), 0, NULL);
+	assert_non_null(seed);
+	return seed;
+}
+
+char *sim_world_seed_file(json_t *seed, const char *dir)
+{
+	char *path = acs_xasprintf("%s/seed.json", dir);
+	assert_int_equal(json_dump_file(seed, path, 0), 0);
+	json_decref(seed);
+	return path;
+}
+
+struct acs_config *sim_config_load(const char *name, const char *text)
+{
+	struct acs_config *cfg = acs_config_new_defaults();
+	struct acs_config_errors *errs = acs_config_errors_new();
+	acs_config_set_getenv(cfg, NULL, NULL);
+	acs_config_load_string(cfg, name, text, errs);
+	acs_config_finish(cfg, errs);
+	if (acs_config_errors_count(errs))
+		fail_msg("config: %s", acs_config_errors_get(errs, 0));
+	acs_config_errors_free(errs);
+	return cfg;
+}
+
 /* --- raw HTTP --- */
 
 void on_raw(const struct acs_http_response *resp, void *arg)
 {
 	struct raw *r = arg;
 	r->status = resp->status;
+	r->error = resp->error;
 	r->body = acs_xstrndup(resp->body ? resp->body : "", resp->body_len);
 	r->done = 1;
 }
 
-char *http(struct env *e, const char *method, const char *url, const char *auth, const char *body)
+char *sim_http(uv_loop_t *loop, struct acs_curl_loop *cl, const char *method, const char *url,
+	       const char *header, const char *body, long want_status)
 {
 	struct raw r = { 0 };
-	const char *hdrs[] = { "Content-Type: application/json", auth, NULL };
+	const char *hdrs[] = { "Content-Type: application/json", header, NULL };
 	struct acs_http_request req = {
 		.method = method,
 		.url = url,
@@ -74,11 +170,17 @@ char *http(struct env *e, const char *method, const char *url, const char *auth,
 		.body = body,
 		.body_len = body ? strlen(body) : 0,
 	};
-	assert_int_equal(acs_curl_loop_request(e->cl, &req, on_raw, &r, NULL), 0);
-	acs_test_run_until(&e->loop, &r.done, WAIT_MS);
-	if (r.status < 200 || r.status > 299)
+	assert_int_equal(acs_curl_loop_request(cl, &req, on_raw, &r, NULL), 0);
+	acs_test_run_until(loop, &r.done, WAIT_MS);
+	assert_int_equal(r.error, 0);
+	if (want_status ? r.status != want_status : r.status < 200 || r.status > 299)
 		fail_msg("%s %s: HTTP %ld %s", method, url, r.status, r.body);
 	return r.body;
+}
+
+char *http(struct env *e, const char *method, const char *url, const char *auth, const char *body)
+{
+	return sim_http(&e->loop, e->cl, method, url, auth, body, 0);
 }
 
 void fault(struct env *e, const char *origin, const char *json)
@@ -276,26 +378,19 @@ void sim_env_setup(struct env *e, const char *cfg_text)
 	char err[ACS_ERR_LEN] = "";
 	acs_log_set_level(getenv("ACS_TEST_DEBUG") ? ACS_LOG_DEBUG : ACS_LOG_CRIT);
 	assert_int_equal(uv_loop_init(&e->loop), 0);
-	e->sim = sim_new(&e->loop, NULL, err);
-	assert_non_null(e->sim);
-	struct sim_ado *sa = sim_ado_new(e->sim, 0, err);
-	assert_non_null(sa);
-	struct sim_clickup *sc = sim_clickup_new(e->sim, 1000000, err);
-	assert_non_null(sc);
-	e->ado_svc = sim_ado_service(sa);
-	e->cu_svc = sim_clickup_service(sc);
-	assert_int_equal(sim_service_listen(e->ado_svc, "127.0.0.1:0", err), 0);
-	assert_int_equal(sim_service_listen(e->cu_svc, "127.0.0.1:0", err), 0);
-	json_t *info = sim_info(e->sim);
-	json_t *a = json_object_get(info, "ado"), *c = json_object_get(info, "clickup");
-	copy_str(e->ado_origin, sizeof(e->ado_origin), a, "base_url");
-	copy_str(e->org, sizeof(e->org), a, "organization");
-	copy_str(e->project, sizeof(e->project), a, "project");
-	copy_str(e->pat, sizeof(e->pat), a, "pat");
-	copy_str(e->cu_base, sizeof(e->cu_base), c, "base_url");
-	copy_str(e->cu_token, sizeof(e->cu_token), c, "token");
-	json_decref(info);
-	snprintf(e->cu_origin, sizeof(e->cu_origin), "%s", sim_service_origin(e->cu_svc));
+	/* env keeps its own copies of the world's names (its users read them there). */
+	struct sim_world w;
+	sim_world_start(&w, &e->loop, NULL);
+	e->sim = w.sim;
+	e->ado_svc = w.ado_svc;
+	e->cu_svc = w.cu_svc;
+	memcpy(e->ado_origin, w.ado_origin, sizeof(e->ado_origin));
+	memcpy(e->org, w.org, sizeof(e->org));
+	memcpy(e->project, w.project, sizeof(e->project));
+	memcpy(e->pat, w.pat, sizeof(e->pat));
+	memcpy(e->cu_base, w.cu_base, sizeof(e->cu_base));
+	memcpy(e->cu_token, w.cu_token, sizeof(e->cu_token));
+	memcpy(e->cu_origin, w.cu_origin, sizeof(e->cu_origin));
 
 	e->cl = acs_curl_loop_new(&e->loop, err);
 	assert_non_null(e->cl);
@@ -389,4 +484,202 @@ void sim_env_teardown(struct env *e)
 	free(e->dir);
 	free(e->db);
 	free(e);
+}
+
+/* --- typed client callbacks into one capture --- */
+
+static void cap_set(struct call_cap *k, enum acs_rest_class cls, long status, void *payload)
+{
+	assert_false(k->done);
+	k->cls = cls;
+	k->status = status;
+	k->payload = payload;
+	k->done = 1;
+}
+
+void cap_ado_done(const struct acs_ado_result *res, void *arg)
+{
+	cap_set(arg, res->cls, res->status, NULL);
+}
+
+void cap_ado_wi(const struct acs_ado_result *res, struct acs_ado_work_item *wi, void *arg)
+{
+	cap_set(arg, res->cls, res->status, wi);
+}
+
+void cap_ado_sub(const struct acs_ado_result *res, struct acs_ado_subscription *s, void *arg)
+{
+	cap_set(arg, res->cls, res->status, s);
+}
+
+void cap_ado_subs(const struct acs_ado_result *res, struct acs_ado_subscription_list *l, void *arg)
+{
+	cap_set(arg, res->cls, res->status, l);
+}
+
+void cap_cu_done(const struct acs_clickup_result *res, void *arg)
+{
+	cap_set(arg, res->cls, res->status, NULL);
+}
+
+void cap_cu_task(const struct acs_clickup_result *res, struct acs_clickup_task *t, void *arg)
+{
+	cap_set(arg, res->cls, res->status, t);
+}
+
+void cap_cu_hook(const struct acs_clickup_result *res, struct acs_clickup_webhook *w, void *arg)
+{
+	cap_set(arg, res->cls, res->status, w);
+}
+
+void cap_cu_hooks(const struct acs_clickup_result *res, struct acs_clickup_webhooks *w, void *arg)
+{
+	cap_set(arg, res->cls, res->status, w);
+}
+
+void cap_wait_ok(uv_loop_t *loop, struct call_cap *k)
+{
+	acs_test_run_until(loop, &k->done, WAIT_MS);
+	if (k->cls != ACS_REST_OK)
+		fail_msg("call failed: class %d status %ld", (int)k->cls, k->status);
+}
+
+/* --- engine parts on the env --- */
+
+static void on_syncer_ready(int rc, const char *err, void *arg)
+{
+	if (rc)
+		fail_msg("syncer start: %s", err);
+	*(int *)arg = 1;
+}
+
+void sim_env_syncer_up(struct env *e)
+{
+	char err[ACS_ERR_LEN] = "";
+	e->s = acs_syncer_new(&e->loop, e->st, e->ado, e->cu, e->cfg, err);
+	if (!e->s)
+		fail_msg("syncer: %s", err);
+	int ready = 0;
+	assert_int_equal(acs_syncer_start(e->s, on_syncer_ready, &ready), 0);
+	acs_test_run_until(&e->loop, &ready, WAIT_MS);
+}
+
+void sim_env_syncer_down(struct env *e)
+{
+	int closed = 0;
+	acs_syncer_close(e->s, set_flag, &closed);
+	acs_test_run_until(&e->loop, &closed, WAIT_MS);
+	e->s = NULL;
+}
+
+void sim_env_scheduler_up(struct env *e)
+{
+	struct acs_scheduler_opts o;
+	acs_scheduler_opts_defaults(&o);
+	o.poll_interval_ms = 50;
+	o.backoff_base_ms = 50;
+	o.backoff_max_ms = 100;
+	e->sched = acs_scheduler_new(&e->loop, e->st, &o, acs_syncer_work, e->s);
+	assert_non_null(e->sched);
+}
+
+void sim_env_scheduler_down(struct env *e)
+{
+	if (e->sched) {
+		int n = 0;
+		acs_scheduler_close(e->sched, set_flag, &n);
+		acs_test_run_until(&e->loop, &n, WAIT_MS);
+	}
+	e->sched = NULL;
+}
+
+void sim_env_pause_deliveries(struct env *e)
+{
+	const char *origins[] = { e->ado_origin, e->cu_origin };
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(origins); i++) {
+		char *url = acs_xasprintf("%s/_sim/webhooks", origins[i]);
+		free(http(e, "POST", url, NULL, "{\"deliver\": false}"));
+		free(url);
+	}
+}
+
+struct sql {
+	const char *text;
+	int64_t result;
+	int done;
+	int rc;
+	char err[ACS_ERR_LEN];
+};
+
+static int sql_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct sql *q = arg;
+	sqlite3_stmt *st = NULL;
+	const char *tail = q->text;
+	while (tail && *tail) {
+		int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
+		if (rc != SQLITE_OK)
+			return acs_store_error(db, rc, q->text, err);
+		if (!st)
+			break;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			q->result = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return acs_store_error(db, rc, q->text, err);
+	}
+	return 0;
+}
+
+static void sql_done(int rc, const char *err, void *arg)
+{
+	struct sql *q = arg;
+	q->rc = rc;
+	if (err)
+		snprintf(q->err, sizeof(q->err), "%s", err);
+	q->done = 1;
+}
+
+int64_t sim_env_sql(struct env *e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char buf[2048];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	struct sql q = { .text = buf };
+	assert_int_equal(acs_store_write(e->st, sql_fn, sql_done, &q), 0);
+	acs_test_run_until(&e->loop, &q.done, WAIT_MS);
+	if (q.rc < 0)
+		fail_msg("sql: %s", q.err);
+	return q.result;
+}
+
+struct counts_cap {
+	int done;
+	struct acs_inbox_counts job;
+};
+
+static void on_counts(int rc, const char *err, void *arg)
+{
+	(void)err;
+	assert_int_equal(rc, 0);
+	acs_container_of(arg, struct counts_cap, job)->done = 1;
+}
+
+struct acs_inbox_counts sim_env_inbox_counts(struct env *e)
+{
+	struct counts_cap c = { 0 };
+	assert_int_equal(acs_inbox_counts(e->st, &c.job, on_counts), 0);
+	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
+	return c.job;
+}
+
+int64_t sim_env_inbox_total(const struct acs_inbox_counts *c)
+{
+	int64_t t = 0;
+	for (int i = 0; i < ACS_INBOX_NSTATES; i++)
+		t += c->n[i];
+	return t;
 }

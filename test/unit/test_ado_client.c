@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sim_env.h"
 #include "test_util.h"
 
 #include "ado_client.h"
@@ -19,8 +20,6 @@
 #include "mem.h"
 #include "sim.h"
 #include "sim_ado.h"
-
-#define WAIT_MS 20000 /* generous for valgrind; a pass never waits this long */
 
 /* 2026-01-21T00:00:00Z */
 #define DUE_MS INT64_C(1768953600000)
@@ -33,19 +32,9 @@
 struct fx {
 	uv_loop_t loop;
 	char *tmpdir;
-	struct sim *sim;
-	struct sim_ado *ado;
+	struct sim_world w; /**< the ADO simulator alone */
 	struct acs_curl_loop *cl;
 	struct acs_ado_client *c;
-	char origin[64];
-	char org[64];
-	char project[64];
-	char pat[128];
-	char user_email[96]; /**< owner of the PAT (first seeded user) */
-	char user_name[96];
-	char user_id[64];
-	char other_email[96]; /**< the second seeded user */
-	char other_name[96];
 	int closed;
 };
 
@@ -76,7 +65,7 @@ static void on_done(const struct acs_ado_result *res, void *arg)
 	cap_res(arg, res);
 }
 
-static void on_wi(const struct acs_ado_result *res, struct acs_ado_work_item *wi, void *arg)
+static void on_item(const struct acs_ado_result *res, struct acs_ado_work_item *wi, void *arg)
 {
 	struct cap *k = arg;
 	cap_res(k, res);
@@ -131,25 +120,13 @@ static void expect_ok(const struct cap *k)
 			 acs_rest_class_name(k->res.cls), k->res.status, k->res.error, k->msg);
 }
 
-static void copy_str(char *dst, size_t n, json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	assert_non_null(s);
-	snprintf(dst, n, "%s", s);
-}
-
 /* Write the default seed with the ADO project renamed into a temp file. */
 static char *seed_with_project(struct fx *fx, const char *project)
 {
-	json_t *seed = json_loads(sim_default_seed(), 0, NULL);
-	assert_non_null(seed);
-	json_t *ado = json_object_get(seed, "ado");
-	json_object_set_new(ado, "project", json_string(project));
+	json_t *seed = sim_world_default_seed();
+	json_object_set_new(json_object_get(seed, "ado"), "project", json_string(project));
 	fx->tmpdir = acs_test_tmpdir();
-	char *path = acs_xasprintf("%s/seed.json", fx->tmpdir);
-	assert_int_equal(json_dump_file(seed, path, 0), 0);
-	json_decref(seed);
-	return path;
+	return sim_world_seed_file(seed, fx->tmpdir);
 }
 
 static struct acs_ado_client *client_new(struct fx *fx, const char *pat, uint64_t timeout_ms,
@@ -165,9 +142,9 @@ static struct acs_ado_client *client_new(struct fx *fx, const char *pat, uint64_
 	g.backoff_max_ms = 100;
 	g.seed = 42;
 	struct acs_ado_client_opts o = {
-		.base_url = fx->origin,
-		.organization = fx->org,
-		.project = fx->project,
+		.base_url = fx->w.ado_origin,
+		.organization = fx->w.org,
+		.project = fx->w.project,
 		.pat = pat,
 		.governor = &g,
 		.timeout_ms = timeout_ms,
@@ -180,44 +157,33 @@ static struct acs_ado_client *client_new(struct fx *fx, const char *pat, uint64_
 	return c;
 }
 
-static void fx_init_full(struct fx *fx, const char *project, uint64_t timeout_ms,
-			 unsigned max_attempts)
+/* rate_limit: the simulator's TSTUs per window (0 = unthrottled). */
+static void fx_init_sim(struct fx *fx, const char *project, uint64_t timeout_ms,
+			unsigned max_attempts, long rate_limit)
 {
 	char err[ACS_ERR_LEN] = "";
 	memset(fx, 0, sizeof(*fx));
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
 	char *seed = project ? seed_with_project(fx, project) : NULL;
-	fx->sim = sim_new(&fx->loop, seed, err);
+	struct sim_world_opts wo = {
+		.seed_path = seed,
+		.ado_rate_limit = rate_limit,
+		.ado_only = true,
+	};
+	sim_world_start(&fx->w, &fx->loop, &wo);
 	free(seed);
-	if (!fx->sim)
-		fail_msg("sim_new: %s", err);
-	fx->ado = sim_ado_new(fx->sim, 0, err);
-	if (!fx->ado)
-		fail_msg("sim_ado_new: %s", err);
-	if (sim_service_listen(sim_ado_service(fx->ado), "127.0.0.1:0", err))
-		fail_msg("listen: %s", err);
-
-	/* What /_sim/info tells a client. */
-	json_t *info = sim_info(fx->sim);
-	json_t *a = json_object_get(info, "ado");
-	copy_str(fx->origin, sizeof(fx->origin), a, "base_url");
-	copy_str(fx->org, sizeof(fx->org), a, "organization");
-	copy_str(fx->project, sizeof(fx->project), a, "project");
-	copy_str(fx->pat, sizeof(fx->pat), a, "pat");
-	json_t *users = json_object_get(info, "users");
-	assert_true(json_array_size(users) >= 2);
-	copy_str(fx->user_email, sizeof(fx->user_email), json_array_get(users, 0), "email");
-	copy_str(fx->user_name, sizeof(fx->user_name), json_array_get(users, 0), "name");
-	copy_str(fx->user_id, sizeof(fx->user_id), json_array_get(users, 0), "ado_id");
-	copy_str(fx->other_email, sizeof(fx->other_email), json_array_get(users, 1), "email");
-	copy_str(fx->other_name, sizeof(fx->other_name), json_array_get(users, 1), "name");
-	json_decref(info);
 	if (project)
-		assert_string_equal(fx->project, project);
+		assert_string_equal(fx->w.project, project);
 
 	fx->cl = acs_curl_loop_new(&fx->loop, err);
 	assert_non_null(fx->cl);
-	fx->c = client_new(fx, fx->pat, timeout_ms, max_attempts);
+	fx->c = client_new(fx, fx->w.pat, timeout_ms, max_attempts);
+}
+
+static void fx_init_full(struct fx *fx, const char *project, uint64_t timeout_ms,
+			 unsigned max_attempts)
+{
+	fx_init_sim(fx, project, timeout_ms, max_attempts, 0);
 }
 
 static void fx_init(struct fx *fx)
@@ -238,7 +204,7 @@ static void fx_close(struct fx *fx)
 	acs_test_run_until(&fx->loop, &n, WAIT_MS);
 	assert_int_equal(n, 1);
 	acs_curl_loop_close(fx->cl, NULL, NULL);
-	sim_close(fx->sim, NULL, NULL);
+	sim_world_close(&fx->w, &fx->loop);
 	acs_test_loop_close(&fx->loop);
 	if (fx->tmpdir) {
 		acs_test_rmtree(fx->tmpdir);
@@ -248,46 +214,27 @@ static void fx_close(struct fx *fx)
 
 /* --- raw HTTP to the simulator's control API --- */
 
-struct raw {
-	int done;
-	long status;
-	int error;
-	char *body;
-};
-
-static void on_raw(const struct acs_http_response *resp, void *arg)
-{
-	struct raw *r = arg;
-	r->status = resp->status;
-	r->error = resp->error;
-	r->body = acs_xstrndup(resp->body, resp->body_len);
-	r->done = 1;
-}
-
 static char *sim_call(struct fx *fx, const char *method, const char *path, const char *body)
 {
-	struct raw r = { 0 };
-	char *url = acs_xasprintf("%s%s", fx->origin, path);
-	const char *hdrs[] = { "Content-Type: application/json", NULL };
-	struct acs_http_request req = {
-		.method = method,
-		.url = url,
-		.headers = hdrs,
-		.body = body,
-		.body_len = body ? strlen(body) : 0,
-	};
-	assert_int_equal(acs_curl_loop_request(fx->cl, &req, on_raw, &r, NULL), 0);
-	acs_test_run_until(&fx->loop, &r.done, WAIT_MS);
+	char *url = acs_xasprintf("%s%s", fx->w.ado_origin, path);
+	char *answer = sim_http(&fx->loop, fx->cl, method, url, NULL, body, 0);
 	free(url);
-	assert_int_equal(r.error, 0);
-	if (r.status < 200 || r.status > 299)
-		fail_msg("%s %s: HTTP %ld %s", method, path, r.status, r.body);
-	return r.body;
+	return answer;
 }
 
-static void fault(struct fx *fx, const char *json)
+static void ado_fault(struct fx *fx, const char *json)
 {
 	free(sim_call(fx, "POST", "/_sim/faults", json));
+}
+
+/* A fault on the work item routes for method: effect is the rest of the JSON rule
+ * (e.g. "\"status\": 500, \"count\": 1"). */
+static void wi_fault(struct fx *fx, const char *method, const char *effect)
+{
+	char *rule = acs_xasprintf("{\"path\": \"/_apis/wit/workitems/\", \"method\": \"%s\", %s}",
+				   method, effect);
+	ado_fault(fx, rule);
+	free(rule);
 }
 
 /* Requests the ADO service logged whose path contains needle. */
@@ -317,7 +264,7 @@ static struct acs_ado_work_item *create_wi(struct fx *fx, const char *type,
 					   const struct acs_ado_fields *f)
 {
 	struct cap k = { 0 };
-	assert_int_equal(acs_ado_create_work_item(fx->c, type, f, on_wi, &k), 0);
+	assert_int_equal(acs_ado_create_work_item(fx->c, type, f, on_item, &k), 0);
 	wait_cap(fx, &k);
 	expect_ok(&k);
 	return k.payload;
@@ -332,7 +279,7 @@ static struct acs_ado_work_item *create_simple(struct fx *fx, const char *type, 
 static void get_wi_cap(struct fx *fx, int64_t id, struct cap *k)
 {
 	memset(k, 0, sizeof(*k));
-	assert_int_equal(acs_ado_get_work_item(fx->c, id, on_wi, k), 0);
+	assert_int_equal(acs_ado_get_work_item(fx->c, id, on_item, k), 0);
 	wait_cap(fx, k);
 }
 
@@ -348,7 +295,7 @@ static void update_cap(struct fx *fx, int64_t id, int64_t rev, const struct acs_
 		       const struct acs_ado_work_item *cur, struct cap *k)
 {
 	memset(k, 0, sizeof(*k));
-	assert_int_equal(acs_ado_update_work_item(fx->c, id, rev, f, cur, on_wi, k), 0);
+	assert_int_equal(acs_ado_update_work_item(fx->c, id, rev, f, cur, on_item, k), 0);
 	wait_cap(fx, k);
 }
 
@@ -742,22 +689,22 @@ static void test_client_args(void **state)
 	struct fx fx;
 	fx_init(&fx);
 	char err[ACS_ERR_LEN] = "";
-	struct acs_ado_client_opts bad = { .base_url = fx.origin, .organization = fx.org };
+	struct acs_ado_client_opts bad = { .base_url = fx.w.ado_origin, .organization = fx.w.org };
 	assert_null(acs_ado_client_new(&fx.loop, fx.cl, &bad, err));
 	assert_true(strstr(err, "required") != NULL);
 	struct cap k = { 0 };
-	assert_int_equal(acs_ado_get_work_item(fx.c, 0, on_wi, &k), -EINVAL);
+	assert_int_equal(acs_ado_get_work_item(fx.c, 0, on_item, &k), -EINVAL);
 	assert_int_equal(acs_ado_get_work_item(fx.c, 1, NULL, &k), -EINVAL);
-	assert_int_equal(acs_ado_create_work_item(fx.c, "", &(struct acs_ado_fields){ 0 }, on_wi,
+	assert_int_equal(acs_ado_create_work_item(fx.c, "", &(struct acs_ado_fields){ 0 }, on_item,
 						  &k),
 			 -EINVAL);
 	assert_int_equal(acs_ado_create_work_item(fx.c, "Task", &(struct acs_ado_fields){ 0 },
-						  on_wi, &k),
+						  on_item, &k),
 			 -ENODATA);
 	/* The PAT only goes to the configured origin. */
 	assert_int_equal(acs_ado_download_attachment(fx.c, "https://evil.example/x", on_blob, &k),
 			 -EINVAL);
-	char *sneaky = acs_xasprintf("%s.evil.example/x", fx.origin);
+	char *sneaky = acs_xasprintf("%s.evil.example/x", fx.w.ado_origin);
 	assert_int_equal(acs_ado_download_attachment(fx.c, sneaky, on_blob, &k), -EINVAL);
 	free(sneaky);
 	assert_int_equal(acs_ado_wiql(fx.c, "", 0, on_ids, &k), -EINVAL);
@@ -772,7 +719,7 @@ static void test_work_item_crud(void **state)
 	struct fx fx;
 	fx_init(&fx);
 	char area[128];
-	snprintf(area, sizeof(area), "%s\\Integrations", fx.project);
+	snprintf(area, sizeof(area), "%s\\Integrations", fx.w.project);
 
 	/* Create with every kind of field. */
 	const char *tags[] = { "backend", "sync" };
@@ -790,7 +737,7 @@ static void test_work_item_crud(void **state)
 		.state = "New",
 		.area_path = area,
 		.priority = 2,
-		.assigned_to = fx.user_email,
+		.assigned_to = fx.w.user_email,
 		.tags_change = ACS_ADO_SET,
 		.tags = tags,
 		.n_tags = 2,
@@ -811,13 +758,13 @@ static void test_work_item_crud(void **state)
 					     "ADO.</div>");
 	assert_string_equal(wi->state, "New");
 	assert_string_equal(wi->work_item_type, "Task");
-	assert_string_equal(wi->team_project, fx.project);
+	assert_string_equal(wi->team_project, fx.w.project);
 	assert_string_equal(wi->area_path, area);
 	assert_int_equal(wi->priority, 2);
 	assert_true(wi->has_assigned_to);
-	assert_string_equal(wi->assigned_to.unique_name, fx.user_email);
-	assert_string_equal(wi->assigned_to.display_name, fx.user_name);
-	assert_string_equal(wi->assigned_to.id, fx.user_id);
+	assert_string_equal(wi->assigned_to.unique_name, fx.w.user_email);
+	assert_string_equal(wi->assigned_to.display_name, fx.w.user_name);
+	assert_string_equal(wi->assigned_to.id, fx.w.user_id);
 	assert_int_equal(wi->n_tags, 2);
 	assert_string_equal(wi->tags[0], "backend");
 	assert_string_equal(wi->tags[1], "sync");
@@ -844,7 +791,7 @@ static void test_work_item_crud(void **state)
 	assert_int_equal(got->id, wi->id);
 	assert_int_equal(got->rev, 1);
 	assert_string_equal(got->title, wi->title);
-	assert_string_equal(got->assigned_to.unique_name, fx.user_email);
+	assert_string_equal(got->assigned_to.unique_name, fx.w.user_email);
 	assert_int_equal(got->due_date_ms, DUE_MS);
 	assert_int_equal(got->n_relations, 1);
 	assert_string_equal(got->relations[0].url, "https://app.clickup.com/t/86abc");
@@ -860,9 +807,9 @@ static void test_work_item_crud(void **state)
 		.title = "Sync comments both ways (v2)",
 		.description = "<p>Updated</p>",
 		.state = "Active",
-		.area_path = fx.project,
+		.area_path = fx.w.project,
 		.priority = 1,
-		.assigned_to = fx.other_email,
+		.assigned_to = fx.w.other_email,
 		.tags_change = ACS_ADO_SET,
 		.tags = tags2,
 		.n_tags = 2,
@@ -876,10 +823,10 @@ static void test_work_item_crud(void **state)
 	assert_string_equal(wi->title, "Sync comments both ways (v2)");
 	assert_string_equal(wi->description, "<p>Updated</p>");
 	assert_string_equal(wi->state, "Active");
-	assert_string_equal(wi->area_path, fx.project);
+	assert_string_equal(wi->area_path, fx.w.project);
 	assert_int_equal(wi->priority, 1);
-	assert_string_equal(wi->assigned_to.unique_name, fx.other_email);
-	assert_string_equal(wi->assigned_to.display_name, fx.other_name);
+	assert_string_equal(wi->assigned_to.unique_name, fx.w.other_email);
+	assert_string_equal(wi->assigned_to.display_name, fx.w.other_name);
 	assert_int_equal(wi->n_tags, 2);
 	assert_true(has_tag(wi, "sync") && has_tag(wi, "frontend"));
 	assert_int_equal(wi->due_date_ms, DUE_MS + DAY_MS);
@@ -891,7 +838,7 @@ static void test_work_item_crud(void **state)
 
 	/* Same values again: nothing to send. */
 	struct cap k = { 0 };
-	assert_int_equal(acs_ado_update_work_item(fx.c, wi->id, wi->rev, &u, wi, on_wi, &k),
+	assert_int_equal(acs_ado_update_work_item(fx.c, wi->id, wi->rev, &u, wi, on_item, &k),
 			 -ENODATA);
 	json_decref(points2);
 
@@ -991,7 +938,7 @@ static void test_work_item_ops(void **state)
 				"/relations/-", "value", "rel", "Hyperlink", "url",
 				"https://app.clickup.com/t/abc");
 	struct cap k = { 0 };
-	assert_int_equal(acs_ado_create_work_item_ops(fx.c, "Task", ops, on_wi, &k), 0);
+	assert_int_equal(acs_ado_create_work_item_ops(fx.c, "Task", ops, on_item, &k), 0);
 	json_decref(ops);
 	wait_cap(&fx, &k);
 	assert_int_equal(k.res.cls, ACS_REST_OK);
@@ -1005,7 +952,7 @@ static void test_work_item_ops(void **state)
 	ops = json_pack("[{s:s,s:s,s:s}]", "op", "replace", "path", "/fields/System.Title", "value",
 			"Renamed");
 	memset(&k, 0, sizeof(k));
-	assert_int_equal(acs_ado_update_work_item_ops(fx.c, id, rev, ops, on_wi, &k), 0);
+	assert_int_equal(acs_ado_update_work_item_ops(fx.c, id, rev, ops, on_item, &k), 0);
 	wait_cap(&fx, &k);
 	assert_int_equal(k.res.cls, ACS_REST_OK);
 	wi = k.payload;
@@ -1016,16 +963,16 @@ static void test_work_item_ops(void **state)
 
 	/* The stale rev is tested first: 412, the CONFLICT class, nothing written. */
 	memset(&k, 0, sizeof(k));
-	assert_int_equal(acs_ado_update_work_item_ops(fx.c, id, rev, ops, on_wi, &k), 0);
+	assert_int_equal(acs_ado_update_work_item_ops(fx.c, id, rev, ops, on_item, &k), 0);
 	wait_cap(&fx, &k);
 	assert_int_equal(k.res.cls, ACS_REST_CONFLICT);
 	assert_int_equal(k.res.status, 412);
 	assert_null(k.payload);
 
 	json_t *empty = json_array();
-	assert_int_equal(acs_ado_update_work_item_ops(fx.c, id, rev, empty, on_wi, &k), -EINVAL);
-	assert_int_equal(acs_ado_create_work_item_ops(fx.c, "Task", empty, on_wi, &k), -EINVAL);
-	assert_int_equal(acs_ado_create_work_item_ops(fx.c, "", ops, on_wi, &k), -EINVAL);
+	assert_int_equal(acs_ado_update_work_item_ops(fx.c, id, rev, empty, on_item, &k), -EINVAL);
+	assert_int_equal(acs_ado_create_work_item_ops(fx.c, "Task", empty, on_item, &k), -EINVAL);
+	assert_int_equal(acs_ado_create_work_item_ops(fx.c, "", ops, on_item, &k), -EINVAL);
 	json_decref(empty);
 	json_decref(ops);
 	fx_close(&fx);
@@ -1094,7 +1041,7 @@ static void test_batch_and_wiql(void **state)
 	/* WIQL by type and ChangedDate, ordered by ChangedDate. */
 	const char *types[] = { "Task", "Bug" };
 	struct acs_ado_wiql_filter wf = {
-		.project = fx.project,
+		.project = fx.w.project,
 		.types = types,
 		.n_types = 2,
 		.has_changed_since = true,
@@ -1223,7 +1170,7 @@ static void test_types_states_projects_areas(void **state)
 	expect_ok(&k);
 	struct acs_ado_project_list *pl = k.payload;
 	assert_int_equal(pl->n, 1);
-	assert_string_equal(pl->projects[0].name, fx.project);
+	assert_string_equal(pl->projects[0].name, fx.w.project);
 	assert_int_equal(strlen(pl->projects[0].id), 36);
 	acs_ado_project_list_free(pl);
 
@@ -1233,9 +1180,9 @@ static void test_types_states_projects_areas(void **state)
 	expect_ok(&k);
 	struct acs_ado_path_list *paths = k.payload;
 	assert_true(paths->n >= 2);
-	assert_string_equal(paths->paths[0], fx.project);
+	assert_string_equal(paths->paths[0], fx.w.project);
 	char want[128];
-	snprintf(want, sizeof(want), "%s\\Integrations", fx.project);
+	snprintf(want, sizeof(want), "%s\\Integrations", fx.w.project);
 	bool found = false;
 	for (size_t i = 0; i < paths->n; i++)
 		found |= !strcmp(paths->paths[i], want);
@@ -1250,7 +1197,7 @@ static void test_project_with_space(void **state)
 	struct fx fx;
 	fx_init_full(&fx, "Platform Team", 0, 0);
 	char area[128];
-	snprintf(area, sizeof(area), "%s\\Integrations", fx.project);
+	snprintf(area, sizeof(area), "%s\\Integrations", fx.w.project);
 	struct acs_ado_fields f = { .title = "Spaced out", .area_path = area };
 	struct acs_ado_work_item *wi = create_wi(&fx, "User Story", &f);
 	assert_string_equal(wi->team_project, "Platform Team");
@@ -1258,7 +1205,7 @@ static void test_project_with_space(void **state)
 	assert_int_equal(requests_matching(&fx, "/Platform Team/_apis/wit/workitems/$User Story",
 					   "POST"),
 			 1);
-	struct acs_ado_wiql_filter wf = { .project = fx.project, .area_path = area };
+	struct acs_ado_wiql_filter wf = { .project = fx.w.project, .area_path = area };
 	char *q = acs_ado_wiql_build(&wf);
 	struct cap k = { 0 };
 	assert_int_equal(acs_ado_wiql(fx.c, q, 0, on_ids, &k), 0);
@@ -1304,8 +1251,8 @@ static void test_comments(void **state)
 	assert_int_equal(c1->version, 1);
 	assert_string_equal(c1->text, "<div>first</div>");
 	assert_string_equal(c1->format, "html");
-	assert_string_equal(c1->created_by.unique_name, fx.user_email);
-	assert_string_equal(c1->created_by.display_name, fx.user_name);
+	assert_string_equal(c1->created_by.unique_name, fx.w.user_email);
+	assert_string_equal(c1->created_by.display_name, fx.w.user_name);
 	assert_true(c1->created_date_ms > INT64_C(1700000000000));
 	assert_false(c1->is_deleted);
 	/* Comments need 7.1-preview.4: the client sent it (else 400). */
@@ -1412,12 +1359,12 @@ static void test_attachments(void **state)
 	struct acs_ado_attachment_ref *ref = k.payload;
 	assert_int_equal(strlen(ref->id), 36);
 	assert_true(strstr(ref->url, ref->id) != NULL);
-	assert_int_equal(strncmp(ref->url, fx.origin, strlen(fx.origin)), 0);
+	assert_int_equal(strncmp(ref->url, fx.w.ado_origin, strlen(fx.w.ado_origin)), 0);
 
 	/* Link it to the work item (with the /rev test). */
 	memset(&k, 0, sizeof(k));
 	assert_int_equal(acs_ado_add_attachment_relation(fx.c, wi->id, wi->rev, ref->url,
-							 "Mirrored from ClickUp", on_wi, &k),
+							 "Mirrored from ClickUp", on_item, &k),
 			 0);
 	wait_cap(&fx, &k);
 	expect_ok(&k);
@@ -1449,7 +1396,7 @@ static void test_attachments(void **state)
 	/* An unknown attachment: permanent 404. */
 	char *missing = acs_xasprintf("%s/%s/%s/_apis/wit/attachments/"
 				      "00000000-0000-4000-8000-000000000000?fileName=x",
-				      fx.origin, fx.org, fx.project);
+				      fx.w.ado_origin, fx.w.org, fx.w.project);
 	memset(&k, 0, sizeof(k));
 	assert_int_equal(acs_ado_download_attachment(fx.c, missing, on_blob, &k), 0);
 	free(missing);
@@ -1476,10 +1423,10 @@ static void test_attachments(void **state)
 
 	/* A download past the client's ceiling fails for good. */
 	struct acs_ado_client_opts o = {
-		.base_url = fx.origin,
-		.organization = fx.org,
-		.project = fx.project,
-		.pat = fx.pat,
+		.base_url = fx.w.ado_origin,
+		.organization = fx.w.org,
+		.project = fx.w.project,
+		.pat = fx.w.pat,
 		.max_download_bytes = 1000,
 	};
 	char err[ACS_ERR_LEN];
@@ -1612,7 +1559,7 @@ static void test_subscriptions(void **state)
 	/* Neither the password nor the PAT reached a log line. */
 	const char *logs = acs_test_log_captured();
 	assert_null(strstr(logs, "s3cr3t-shared-with-receiver"));
-	assert_null(strstr(logs, fx.pat));
+	assert_null(strstr(logs, fx.w.pat));
 	acs_test_log_capture_end();
 	acs_log_set_level(ACS_LOG_INFO);
 	fx_close(&fx);
@@ -1628,8 +1575,7 @@ static void test_fault_429_retried(void **state)
 	struct fx fx;
 	fx_init(&fx);
 	struct acs_ado_work_item *wi = create_simple(&fx, "Task", "Throttle me");
-	fault(&fx, "{\"path\": \"/_apis/wit/workitems/\", \"method\": \"GET\", \"status\": 429,"
-		   " \"count\": 1, \"retry_after\": 1}");
+	wi_fault(&fx, "GET", "\"status\": 429, \"count\": 1, \"retry_after\": 1");
 	struct cap k;
 	uint64_t t0 = uv_now(&fx.loop);
 	get_wi_cap(&fx, wi->id, &k);
@@ -1645,9 +1591,8 @@ static void test_fault_429_retried(void **state)
 	acs_ado_work_item_free(got);
 
 	/* A 429 that outlasts the attempts is retryable with ADO's message. */
-	fault(&fx, "{\"path\": \"/_apis/wit/workitems/\", \"method\": \"GET\", \"status\": 429,"
-		   " \"count\": 5, \"retry_after\": 0}");
-	struct acs_ado_client *one = client_new(&fx, fx.pat, 0, 1);
+	wi_fault(&fx, "GET", "\"status\": 429, \"count\": 5, \"retry_after\": 0");
+	struct acs_ado_client *one = client_new(&fx, fx.w.pat, 0, 1);
 	struct acs_ado_client *keep = fx.c;
 	fx.c = one;
 	get_wi_cap(&fx, wi->id, &k);
@@ -1671,16 +1616,14 @@ static void test_fault_500(void **state)
 	fx_init_full(&fx, NULL, 0, 2);
 	struct acs_ado_work_item *wi = create_simple(&fx, "Task", "Flaky server");
 	/* One 500: retried, then fine. */
-	fault(&fx, "{\"path\": \"/_apis/wit/workitems/\", \"method\": \"GET\", \"status\": 500,"
-		   " \"count\": 1}");
+	wi_fault(&fx, "GET", "\"status\": 500, \"count\": 1");
 	struct cap k;
 	get_wi_cap(&fx, wi->id, &k);
 	expect_ok(&k);
 	assert_int_equal(k.res.attempts, 2);
 	acs_ado_work_item_free(k.payload);
 	/* More 500s than attempts: retryable. */
-	fault(&fx, "{\"path\": \"/_apis/wit/workitems/\", \"method\": \"GET\", \"status\": 500,"
-		   " \"count\": 2}");
+	wi_fault(&fx, "GET", "\"status\": 500, \"count\": 2");
 	get_wi_cap(&fx, wi->id, &k);
 	assert_int_equal(k.res.cls, ACS_REST_RETRYABLE);
 	assert_int_equal(k.res.status, 500);
@@ -1688,8 +1631,7 @@ static void test_fault_500(void **state)
 	assert_int_equal(k.res.attempts, 2);
 	assert_null(k.payload);
 	/* 503 on a write: retryable too, and the /rev test keeps a retry safe. */
-	fault(&fx, "{\"path\": \"/_apis/wit/workitems/\", \"method\": \"PATCH\", \"status\": 503,"
-		   " \"count\": 2}");
+	wi_fault(&fx, "PATCH", "\"status\": 503, \"count\": 2");
 	struct acs_ado_fields f = { .title = "Still flaky" };
 	update_cap(&fx, wi->id, wi->rev, &f, NULL, &k);
 	assert_int_equal(k.res.cls, ACS_REST_RETRYABLE);
@@ -1706,8 +1648,7 @@ static void test_fault_drop(void **state)
 	struct acs_ado_work_item *wi = create_simple(&fx, "Task", "Dropped");
 	/* Two drops: libcurl itself retries once when a reused keep-alive
 	 * connection dies before any answer. */
-	fault(&fx, "{\"path\": \"/_apis/wit/workitems/\", \"method\": \"GET\", \"drop\": true,"
-		   " \"count\": 2}");
+	wi_fault(&fx, "GET", "\"drop\": true, \"count\": 2");
 	struct cap k;
 	get_wi_cap(&fx, wi->id, &k);
 	assert_int_equal(k.res.cls, ACS_REST_RETRYABLE);
@@ -1728,8 +1669,7 @@ static void test_fault_timeout(void **state)
 	struct fx fx;
 	fx_init_full(&fx, NULL, 1000, 1);
 	struct acs_ado_work_item *wi = create_simple(&fx, "Task", "Slow");
-	fault(&fx, "{\"path\": \"/_apis/wit/workitems/\", \"method\": \"GET\", \"delay_ms\": 4000,"
-		   " \"count\": 1}");
+	wi_fault(&fx, "GET", "\"delay_ms\": 4000, \"count\": 1");
 	struct cap k;
 	get_wi_cap(&fx, wi->id, &k);
 	assert_int_equal(k.res.cls, ACS_REST_RETRYABLE);
@@ -1802,7 +1742,7 @@ static void test_fault_404_and_400(void **state)
 	/* Creating a type that does not exist. */
 	memset(&k, 0, sizeof(k));
 	struct acs_ado_fields f = { .title = "x" };
-	assert_int_equal(acs_ado_create_work_item(fx.c, "Epic", &f, on_wi, &k), 0);
+	assert_int_equal(acs_ado_create_work_item(fx.c, "Epic", &f, on_item, &k), 0);
 	wait_cap(&fx, &k);
 	assert_int_equal(k.res.cls, ACS_REST_PERMANENT);
 	assert_true(k.res.status == 400 || k.res.status == 404);
@@ -1838,10 +1778,10 @@ static void test_close_cancels(void **state)
 		many[i] = wi->id;
 	struct cap k1 = { 0 }, k2 = { 0 };
 	assert_int_equal(acs_ado_get_work_items(fx.c, many, 300, NULL, 0, on_wis, &k1), 0);
-	assert_int_equal(acs_ado_get_work_item(fx.c, wi->id, on_wi, &k2), 0);
+	assert_int_equal(acs_ado_get_work_item(fx.c, wi->id, on_item, &k2), 0);
 	int n = 0;
 	acs_ado_client_close(fx.c, on_closed, &n);
-	assert_int_equal(acs_ado_get_work_item(fx.c, wi->id, on_wi, &k2), ACS_ECLOSED);
+	assert_int_equal(acs_ado_get_work_item(fx.c, wi->id, on_item, &k2), ACS_ECLOSED);
 	acs_test_run_until(&fx.loop, &n, WAIT_MS);
 	assert_true(k1.done && k2.done);
 	assert_int_equal(k1.res.error, ACS_ECANCELED);
@@ -1850,11 +1790,94 @@ static void test_close_cancels(void **state)
 	assert_null(k2.payload);
 
 	/* Close from a callback. */
-	fx.c = client_new(&fx, fx.pat, 0, 0);
+	fx.c = client_new(&fx, fx.w.pat, 0, 0);
 	assert_int_equal(acs_ado_get_work_item(fx.c, wi->id, on_wi_close, &fx), 0);
 	acs_test_run_until(&fx.loop, &fx.closed, WAIT_MS);
-	fx.c = client_new(&fx, fx.pat, 0, 0);
+	fx.c = client_new(&fx, fx.w.pat, 0, 0);
 	acs_ado_work_item_free(wi);
+	fx_close(&fx);
+}
+
+/* Background reads (sweep, attachment scan, backfill) only spend what webhook-driven
+ * work leaves: once the server's own figures say the budget is short, WIQL, the
+ * batch read and the single read queued as background wait while the same calls
+ * as interactive still go; closing the client then cancels them. */
+static void test_background_yields(void **state)
+{
+	(void)state;
+	struct fx fx;
+	/* 10 TSTUs per 5 minutes: the simulator sends its figures once 2 are left. */
+	fx_init_sim(&fx, NULL, 0, 0, 10);
+	struct acs_ado_wiql_filter wf = { .project = fx.w.project };
+	char *q = acs_ado_wiql_build(&wf);
+	assert_non_null(q);
+	struct acs_ado_work_item *wi = create_simple(&fx, "Task", "Swept");
+	int64_t id = wi->id;
+	acs_ado_work_item_free(wi);
+
+	/* With the budget untouched, background runs like any call. */
+	struct cap k = { 0 };
+	assert_int_equal(acs_ado_wiql_cls(fx.c, ACS_GOVERNOR_BACKGROUND, q, 0, on_ids, &k), 0);
+	wait_cap(&fx, &k);
+	expect_ok(&k);
+	assert_int_equal(k.n, 1);
+	assert_int_equal(k.ids[0], id);
+	free(k.ids);
+	assert_int_equal(acs_ado_client_budget_left(fx.c), -1); /* no figure yet */
+
+	/* Interactive reads until the server reports its figure (2 of 10 left). */
+	for (int i = 0; i < 10 && acs_ado_client_budget_left(fx.c) < 0; i++) {
+		memset(&k, 0, sizeof(k));
+		assert_int_equal(acs_ado_wiql(fx.c, q, 0, on_ids, &k), 0);
+		wait_cap(&fx, &k);
+		expect_ok(&k);
+		free(k.ids);
+	}
+	assert_int_equal(acs_ado_client_budget_left(fx.c), 2);
+	struct acs_governor_stats st;
+	acs_ado_client_stats(fx.c, &st);
+	assert_int_equal(st.server_limit, 10);
+	uint64_t denied = st.denied;
+
+	/* Short budget: the background calls are held back... */
+	struct cap bw = { 0 }, bb = { 0 }, bi = { 0 };
+	assert_int_equal(acs_ado_wiql_cls(fx.c, ACS_GOVERNOR_BACKGROUND, q, 0, on_ids, &bw), 0);
+	assert_int_equal(acs_ado_get_work_items_cls(fx.c, ACS_GOVERNOR_BACKGROUND, &id, 1, NULL, 0,
+						    on_wis, &bb),
+			 0);
+	assert_int_equal(acs_ado_get_work_item_cls(fx.c, ACS_GOVERNOR_BACKGROUND, id, on_item, &bi),
+			 0);
+	/* ...while an interactive read queued after them goes first. */
+	struct cap ki = { 0 };
+	assert_int_equal(
+		acs_ado_get_work_item_cls(fx.c, ACS_GOVERNOR_INTERACTIVE, id, on_item, &ki), 0);
+	wait_cap(&fx, &ki);
+	expect_ok(&ki);
+	acs_ado_work_item_free(ki.payload);
+	assert_int_equal(acs_ado_client_budget_left(fx.c), 1);
+	assert_false(bw.done);
+	assert_false(bb.done);
+	assert_false(bi.done);
+	assert_int_equal(acs_ado_client_pending(fx.c), 3);
+	acs_ado_client_stats(fx.c, &st);
+	assert_true(st.denied > denied);
+	/* The simulator saw none of them. */
+	assert_int_equal(requests_matching(&fx, "workitemsbatch", NULL), 0);
+
+	/* Closing cancels the held-back calls. */
+	int n = 0;
+	acs_ado_client_close(fx.c, on_closed, &n);
+	acs_test_run_until(&fx.loop, &n, WAIT_MS);
+	struct cap *held[] = { &bw, &bb, &bi };
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(held); i++) {
+		assert_true(held[i]->done);
+		assert_int_equal(held[i]->res.cls, ACS_REST_RETRYABLE);
+		assert_int_equal(held[i]->res.error, ACS_ECANCELED);
+		assert_null(held[i]->payload);
+	}
+	assert_null(bw.ids);
+	fx.c = client_new(&fx, fx.w.pat, 0, 0); /* for fx_close */
+	free(q);
 	fx_close(&fx);
 }
 
@@ -1883,6 +1906,7 @@ int main(void)
 		cmocka_unit_test(test_fault_auth),
 		cmocka_unit_test(test_fault_404_and_400),
 		cmocka_unit_test(test_close_cancels),
+		cmocka_unit_test(test_background_yields),
 	};
 	/* ACS_TEST_FILTER=test_conflict runs one test (cmocka's glob). */
 	const char *filter = getenv("ACS_TEST_FILTER");

@@ -32,63 +32,6 @@ static const char *cfg_base = "[ado]\norganization = contoso\nproject = Platform
 			      "ado_work_item_types = Task, Bug\nado_new_item_type = Task\n"
 			      "clickup_list_id = " LIST_ID "\n";
 
-/* --- store helpers ----------------------------------------------------------------- */
-
-struct sql {
-	const char *text;
-	int64_t result;
-	int done;
-	int rc;
-	char err[ACS_ERR_LEN];
-};
-
-static int sql_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
-{
-	struct sql *q = arg;
-	sqlite3_stmt *st = NULL;
-	const char *tail = q->text;
-	while (tail && *tail) {
-		int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
-		if (rc != SQLITE_OK)
-			return acs_store_error(db, rc, q->text, err);
-		if (!st)
-			break;
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			q->result = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return acs_store_error(db, rc, q->text, err);
-	}
-	return 0;
-}
-
-static void sql_done(int rc, const char *err, void *arg)
-{
-	struct sql *q = arg;
-	q->rc = rc;
-	if (err)
-		snprintf(q->err, sizeof(q->err), "%s", err);
-	q->done = 1;
-}
-
-/* Run text (one or more statements) on the writer; the first column of the last row. */
-static int64_t sql(struct env *e, const char *fmt, ...) ACS_PRINTF(2, 3);
-static int64_t sql(struct env *e, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char buf[2048];
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	struct sql q = { .text = buf };
-	assert_int_equal(acs_store_write(e->st, sql_fn, sql_done, &q), 0);
-	acs_test_run_until(&e->loop, &q.done, WAIT_MS);
-	if (q.rc < 0)
-		fail_msg("sql: %s", q.err);
-	return q.result;
-}
-
 /* --- world helpers ------------------------------------------------------------------ */
 
 struct pair {
@@ -101,13 +44,14 @@ static struct pair pair_new(struct env *e, const char *title, int64_t updated_ms
 	struct pair p;
 	p.ado_id = ado_human_create(e, title, "Platform\\Integrations");
 	p.cu_id = cu_human_create(e, title);
-	sql(e, "INSERT OR IGNORE INTO project_map (id, name, ado_project, clickup_list_id,"
-	       " created_at, updated_at) VALUES (1, 'integ', 'Platform', '" LIST_ID "', 0, 0)");
-	p.sync_id = sql(e,
-			"INSERT INTO sync_map (map_id, ado_id, clickup_id, created_at, updated_at)"
-			" VALUES (1, %" PRId64 ", '%s', 0, %" PRId64 "); SELECT "
-			"last_insert_rowid()",
-			p.ado_id, p.cu_id, updated_ms);
+	sim_env_sql(e, "INSERT OR IGNORE INTO project_map (id, name, ado_project,"
+		       " clickup_list_id, created_at, updated_at)"
+		       " VALUES (1, 'integ', 'Platform', '" LIST_ID "', 0, 0)");
+	p.sync_id = sim_env_sql(e,
+				"INSERT INTO sync_map (map_id, ado_id, clickup_id, created_at,"
+				" updated_at) VALUES (1, %" PRId64 ", '%s', 0, %" PRId64 ");"
+				" SELECT last_insert_rowid()",
+				p.ado_id, p.cu_id, updated_ms);
 	drain(e);
 	return p;
 }
@@ -407,18 +351,21 @@ static void test_ado_to_clickup(void **state)
 	/* The rows: three done, digest and size of the bytes. */
 	char hex[65];
 	sha_hex(big, 5 * MIB, hex);
-	assert_int_equal(sql(e,
-			     "SELECT count(*) FROM attachment_map WHERE sync_id = %" PRId64
-			     " AND state = 'done' AND origin = 'ado'"
-			     " AND clickup_attachment_id IS NOT NULL",
-			     p.sync_id),
+	assert_int_equal(sim_env_sql(e,
+				     "SELECT count(*) FROM attachment_map WHERE sync_id = %" PRId64
+				     " AND state = 'done' AND origin = 'ado'"
+				     " AND clickup_attachment_id IS NOT NULL",
+				     p.sync_id),
 			 3);
-	assert_int_equal(sql(e,
-			     "SELECT count(*) FROM attachment_map WHERE file_name = 'big file.bin'"
-			     " AND size = %u AND sha256 = '%s'",
-			     5 * MIB, hex),
+	assert_int_equal(sim_env_sql(e,
+				     "SELECT count(*) FROM attachment_map"
+				     " WHERE file_name = 'big file.bin'"
+				     " AND size = %u AND sha256 = '%s'",
+				     5 * MIB, hex),
 			 1);
-	assert_int_equal(sql(e, "SELECT count(*) FROM sync_log WHERE action = 'attachment'"), 3);
+	assert_int_equal(sim_env_sql(e, "SELECT count(*) FROM sync_log"
+					" WHERE action = 'attachment'"),
+			 3);
 
 	/* Again: no call writes anything, and the copies are not copied back. */
 	assert_int_equal(sync_pair(t, &p), ACS_JOB_DONE);
@@ -485,7 +432,9 @@ static void test_over_cap(void **state)
 	struct reqs ra = ado_reqs(e), rc = cu_reqs(e);
 	assert_non_null(strstr(ra.paths, "/comments"));
 	assert_non_null(strstr(rc.paths, "/comment"));
-	assert_int_equal(sql(e, "SELECT count(*) FROM attachment_map WHERE state = 'linked'"), 2);
+	assert_int_equal(sim_env_sql(e, "SELECT count(*) FROM attachment_map"
+					" WHERE state = 'linked'"),
+			 2);
 	char *url = acs_xasprintf("%s/%s/%s/_apis/wit/workItems/%" PRId64 "/comments?api-version=7."
 				  "1-preview.4",
 				  e->ado_origin, e->org, e->project, p.ado_id);
@@ -526,13 +475,10 @@ static void test_over_cap(void **state)
 	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
 	assert_int_equal(c.o, ACS_JOB_DONE);
 	assert_int_equal(ado_count(e, q.ado_id), 0);
-	assert_int_equal(sql(e,
-			     "SELECT count(*) FROM attachment_map WHERE sync_id = %" PRId64 " AND "
-			     "state "
-			     "= "
-			     "'linke"
-			     "d'",
-			     q.sync_id),
+	assert_int_equal(sim_env_sql(e,
+				     "SELECT count(*) FROM attachment_map WHERE sync_id = %" PRId64
+				     " AND state = 'linked'",
+				     q.sync_id),
 			 1);
 	free(body);
 	free(turl);
@@ -560,11 +506,12 @@ static void test_crash_recovery(void **state)
 	}
 	acs_ado_work_item_free(wi);
 	/* What a crash leaves: both rows pending, one copy already on ClickUp. */
-	sql(e,
-	    "INSERT INTO attachment_map (sync_id, ado_attachment_id, file_name, size, origin,"
-	    " state, created_at, updated_at) VALUES (%" PRId64 ", '%s', 'report.pdf', 7, 'ado',"
-	    " 'pending', 1, 1), (%" PRId64 ", '%s', 'never.txt', 3, 'ado', 'pending', 1, 1)",
-	    p.sync_id, guid[0], p.sync_id, guid[1]);
+	sim_env_sql(e,
+		    "INSERT INTO attachment_map (sync_id, ado_attachment_id, file_name, size,"
+		    " origin, state, created_at, updated_at) VALUES"
+		    " (%" PRId64 ", '%s', 'report.pdf', 7, 'ado', 'pending', 1, 1),"
+		    " (%" PRId64 ", '%s', 'never.txt', 3, 'ado', 'pending', 1, 1)",
+		    p.sync_id, guid[0], p.sync_id, guid[1]);
 	cu_attach(e, p.cu_id, "report.pdf", "PDFDATA", 7);
 	ado_reqs(e);
 	cu_reqs(e);
@@ -577,10 +524,10 @@ static void test_crash_recovery(void **state)
 	assert_int_equal(cu_count(e, p.cu_id), 2);
 	assert_bytes(cu_file(e, p.cu_id, "report.pdf"), "PDFDATA", 7);
 	assert_bytes(cu_file(e, p.cu_id, "never.txt"), "abc", 3);
-	assert_int_equal(sql(e,
-			     "SELECT count(*) FROM attachment_map WHERE sync_id = %" PRId64
-			     " AND state = 'done' AND clickup_attachment_id IS NOT NULL",
-			     p.sync_id),
+	assert_int_equal(sim_env_sql(e,
+				     "SELECT count(*) FROM attachment_map WHERE sync_id = %" PRId64
+				     " AND state = 'done' AND clickup_attachment_id IS NOT NULL",
+				     p.sync_id),
 			 2);
 	struct acs_attachments_stats st;
 	acs_attachments_stats(t->a, &st);
@@ -607,11 +554,11 @@ static void test_resume_link(void **state)
 	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
 	const char *g = strstr(c.url, "/attachments/") + strlen("/attachments/");
 	char *guid = acs_xstrndup(g, 36);
-	sql(e,
-	    "INSERT INTO attachment_map (sync_id, clickup_attachment_id, ado_attachment_id,"
-	    " ado_url, file_name, size, origin, state, created_at, updated_at) VALUES (%" PRId64
-	    ", '%s', '%s', '%s', 'notes.txt', 5, 'clickup', 'uploaded', 1, 1)",
-	    p.sync_id, cu_att, guid, c.url);
+	sim_env_sql(e,
+		    "INSERT INTO attachment_map (sync_id, clickup_attachment_id, ado_attachment_id,"
+		    " ado_url, file_name, size, origin, state, created_at, updated_at) VALUES "
+		    "(%" PRId64 ", '%s', '%s', '%s', 'notes.txt', 5, 'clickup', 'uploaded', 1, 1)",
+		    p.sync_id, cu_att, guid, c.url);
 	ado_reqs(e);
 	cu_reqs(e);
 	assert_int_equal(sync_pair(t, &p), ACS_JOB_DONE);
@@ -706,7 +653,9 @@ static void test_retry(void **state)
 	fault(e, e->cu_origin,
 	      "{\"method\":\"POST\",\"path\":\"/attachment\",\"status\":503,\"count\":1}");
 	assert_int_equal(sync_pair(t, &p), ACS_JOB_RETRY);
-	assert_int_equal(sql(e, "SELECT count(*) FROM attachment_map WHERE state = 'pending'"), 1);
+	assert_int_equal(sim_env_sql(e, "SELECT count(*) FROM attachment_map"
+					" WHERE state = 'pending'"),
+			 1);
 	assert_int_equal(sync_pair(t, &p), ACS_JOB_DONE);
 	assert_int_equal(cu_count(e, p.cu_id), 1);
 	assert_bytes(cu_file(e, p.cu_id, "r.txt"), "retry", 5);

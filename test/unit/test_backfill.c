@@ -205,28 +205,15 @@ struct world {
 	int kicks;
 };
 
-static void on_ready(int rc, const char *err, void *arg)
-{
-	if (rc)
-		fail_msg("syncer start: %s", err);
-	*(int *)arg = 1;
-}
-
 static void kick(void *arg)
 {
 	struct world *w = arg;
 	struct env *e = w->e;
 	w->kicks++;
-	if (e->sched) {
+	if (e->sched)
 		acs_scheduler_kick(e->sched);
-		return;
-	}
-	struct acs_scheduler_opts o;
-	acs_scheduler_opts_defaults(&o);
-	o.poll_interval_ms = 50;
-	o.backoff_base_ms = 50;
-	o.backoff_max_ms = 100;
-	e->sched = acs_scheduler_new(&e->loop, e->st, &o, acs_syncer_work, e->s);
+	else
+		sim_env_scheduler_up(e);
 }
 
 static int setup(void **state)
@@ -235,19 +222,8 @@ static int setup(void **state)
 	struct env *e = w->e = acs_xcalloc(1, sizeof(*e));
 	sim_env_setup(e, cfg_text);
 	/* Deliveries paused: the backfill alone must find the items. */
-	char *url = acs_xasprintf("%s/_sim/webhooks", e->ado_origin);
-	free(http(e, "POST", url, NULL, "{\"deliver\": false}"));
-	free(url);
-	url = acs_xasprintf("%s/_sim/webhooks", e->cu_origin);
-	free(http(e, "POST", url, NULL, "{\"deliver\": false}"));
-	free(url);
-	char err[ACS_ERR_LEN] = "";
-	e->s = acs_syncer_new(&e->loop, e->st, e->ado, e->cu, e->cfg, err);
-	if (!e->s)
-		fail_msg("syncer: %s", err);
-	int ready = 0;
-	assert_int_equal(acs_syncer_start(e->s, on_ready, &ready), 0);
-	acs_test_run_until(&e->loop, &ready, WAIT_MS);
+	sim_env_pause_deliveries(e);
+	sim_env_syncer_up(e);
 	w->bf = acs_backfill_new(&e->loop, e->st, e->ado, e->cu, e->cfg, kick, w);
 	*state = w;
 	return 0;
@@ -262,16 +238,8 @@ static int teardown(void **state)
 		acs_backfill_close(w->bf, set_flag, &n);
 		acs_test_run_until(&e->loop, &n, WAIT_MS);
 	}
-	if (e->sched) {
-		n = 0;
-		acs_scheduler_close(e->sched, set_flag, &n);
-		acs_test_run_until(&e->loop, &n, WAIT_MS);
-		e->sched = NULL;
-	}
-	n = 0;
-	acs_syncer_close(e->s, set_flag, &n);
-	acs_test_run_until(&e->loop, &n, WAIT_MS);
-	e->s = NULL;
+	sim_env_scheduler_down(e);
+	sim_env_syncer_down(e);
 	sim_env_teardown(e);
 	free(w);
 	return 0;
@@ -343,27 +311,10 @@ static struct acs_pair *pair_of_task(struct env *e, const char *id)
 	return c.p;
 }
 
-struct counts_cap {
-	int done;
-	struct acs_inbox_counts job;
-};
-
-static void on_counts(int rc, const char *err, void *arg)
-{
-	(void)err;
-	assert_int_equal(rc, 0);
-	acs_container_of(arg, struct counts_cap, job)->done = 1;
-}
-
 static int64_t inbox_rows(struct env *e)
 {
-	struct counts_cap c = { 0 };
-	assert_int_equal(acs_inbox_counts(e->st, &c.job, on_counts), 0);
-	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
-	int64_t n = 0;
-	for (int i = 0; i < ACS_INBOX_NSTATES; i++)
-		n += c.job.n[i];
-	return n;
+	struct acs_inbox_counts c = sim_env_inbox_counts(e);
+	return sim_env_inbox_total(&c);
 }
 
 /* Writes in a request log, less the POSTs that only read (WIQL, workitemsbatch). */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sim_env.h"
 #include "test_util.h"
 
 #include "ado_client.h"
@@ -28,7 +29,6 @@
 #include "sim_clickup.h"
 #include "store.h"
 
-#define WAIT_MS 30000 /* generous for valgrind; a pass never waits this long */
 #define PUBLIC_URL "http://127.0.0.1:9"
 #define ADO_HOOK PUBLIC_URL ACS_REGISTRAR_ADO_PATH
 #define CU_HOOK PUBLIC_URL ACS_REGISTRAR_CLICKUP_PATH
@@ -36,7 +36,7 @@
 struct fx {
 	uv_loop_t loop;
 	char *tmpdir;
-	struct sim *sim;
+	struct sim_world w;
 	struct acs_curl_loop *cl;
 	struct acs_ado_client *ado; /* the test's own clients: to break things */
 	struct acs_clickup_client *cu;
@@ -44,21 +44,7 @@ struct fx {
 	struct acs_store *store;
 	struct acs_config *cfg;
 	struct acs_engine *engine;
-	char ado_origin[128], org[64], project[64], pat[128];
-	char cu_base[128], token[128], team[32], list[32];
 };
-
-static void copy_str(char *dst, size_t n, json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	assert_non_null(s);
-	snprintf(dst, n, "%s", s);
-}
-
-static void set_flag(void *arg)
-{
-	*(int *)arg = 1;
-}
 
 static void fx_config(struct fx *fx)
 {
@@ -71,18 +57,11 @@ static void fx_config(struct fx *fx)
 				   "[map one]\nado_project = %s\nado_area_path = "
 				   "Platform\\Integrations\n"
 				   "clickup_list_id = %s\n",
-				   PUBLIC_URL, fx->ado_origin, fx->org, fx->project, fx->pat,
-				   fx->cu_base, fx->token, fx->team, fx->project, fx->list);
-	struct acs_config *cfg = acs_config_new_defaults();
-	struct acs_config_errors *errs = acs_config_errors_new();
-	acs_config_set_getenv(cfg, NULL, NULL);
-	acs_config_load_string(cfg, "<test>", text, errs);
-	acs_config_finish(cfg, errs);
-	if (acs_config_errors_count(errs))
-		fail_msg("config: %s", acs_config_errors_get(errs, 0));
-	acs_config_errors_free(errs);
+				   PUBLIC_URL, fx->w.ado_origin, fx->w.org, fx->w.project,
+				   fx->w.pat, fx->w.cu_base, fx->w.cu_token, fx->w.team,
+				   fx->w.project, fx->w.list);
+	fx->cfg = sim_config_load("<test>", text);
 	free(text);
-	fx->cfg = cfg;
 }
 
 static int setup(void **state)
@@ -92,40 +71,20 @@ static int setup(void **state)
 	acs_log_set_level(getenv("ACS_TEST_DEBUG") ? ACS_LOG_DEBUG : ACS_LOG_CRIT);
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
 	fx->tmpdir = acs_test_tmpdir();
-	fx->sim = sim_new(&fx->loop, NULL, err);
-	if (!fx->sim)
-		fail_msg("sim_new: %s", err);
-	struct sim_ado *a = sim_ado_new(fx->sim, 0, err);
-	struct sim_clickup *c = a ? sim_clickup_new(fx->sim, 1000000, err) : NULL;
-	if (!c)
-		fail_msg("simulators: %s", err);
-	assert_int_equal(sim_service_listen(sim_ado_service(a), "127.0.0.1:0", err), 0);
-	assert_int_equal(sim_service_listen(sim_clickup_service(c), "127.0.0.1:0", err), 0);
-	json_t *info = sim_info(fx->sim);
-	json_t *ai = json_object_get(info, "ado"), *ci = json_object_get(info, "clickup");
-	copy_str(fx->ado_origin, sizeof(fx->ado_origin), ai, "base_url");
-	copy_str(fx->org, sizeof(fx->org), ai, "organization");
-	copy_str(fx->project, sizeof(fx->project), ai, "project");
-	copy_str(fx->pat, sizeof(fx->pat), ai, "pat");
-	copy_str(fx->cu_base, sizeof(fx->cu_base), ci, "base_url");
-	copy_str(fx->token, sizeof(fx->token), ci, "token");
-	copy_str(fx->team, sizeof(fx->team), ci, "team_id");
-	snprintf(fx->list, sizeof(fx->list), "%s",
-		 json_string_value(json_array_get(json_object_get(ci, "list_ids"), 0)));
-	json_decref(info);
+	sim_world_start(&fx->w, &fx->loop, NULL);
 	fx_config(fx);
 
 	fx->cl = acs_curl_loop_new(&fx->loop, err);
 	assert_non_null(fx->cl);
 	struct acs_ado_client_opts ao = {
-		.base_url = fx->ado_origin,
-		.organization = fx->org,
-		.project = fx->project,
-		.pat = fx->pat,
+		.base_url = fx->w.ado_origin,
+		.organization = fx->w.org,
+		.project = fx->w.project,
+		.pat = fx->w.pat,
 	};
 	fx->ado = acs_ado_client_new(&fx->loop, fx->cl, &ao, err);
 	assert_non_null(fx->ado);
-	struct acs_clickup_client_opts co = { .base_url = fx->cu_base, .token = fx->token };
+	struct acs_clickup_client_opts co = { .base_url = fx->w.cu_base, .token = fx->w.cu_token };
 	fx->cu = acs_clickup_client_new(&fx->loop, fx->cl, &co, err);
 	assert_non_null(fx->cu);
 	char *db = acs_xasprintf("%s/sync.db", fx->tmpdir);
@@ -144,7 +103,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	int en = 0, h = 0, a = 0, c = 0, s = 0, l = 0, w = 0;
+	int en = 0, h = 0, a = 0, c = 0, s = 0, l = 0;
 	if (fx->engine) {
 		acs_engine_close(fx->engine, set_flag, &en);
 		acs_test_run_until(&fx->loop, &en, WAIT_MS);
@@ -159,8 +118,7 @@ static int teardown(void **state)
 	acs_test_run_until(&fx->loop, &s, WAIT_MS);
 	acs_curl_loop_close(fx->cl, set_flag, &l);
 	acs_test_run_until(&fx->loop, &l, WAIT_MS);
-	sim_close(fx->sim, set_flag, &w);
-	acs_test_run_until(&fx->loop, &w, WAIT_MS);
+	sim_world_close(&fx->w, &fx->loop);
 	acs_test_loop_close(&fx->loop);
 	acs_config_free(fx->cfg);
 	acs_test_rmtree(fx->tmpdir);
@@ -201,56 +159,12 @@ static json_int_t start_running(struct fx *fx)
 
 /* --- the test's own view of the services ---------------------------------------- */
 
-struct cap {
-	int done;
-	enum acs_rest_class cls;
-	void *payload;
-};
-
-static void on_subs(const struct acs_ado_result *res, struct acs_ado_subscription_list *l,
-		    void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->payload = l;
-	k->done = 1;
-}
-
-static void on_ado_done(const struct acs_ado_result *res, void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->done = 1;
-}
-
-static void on_hooks(const struct acs_clickup_result *res, struct acs_clickup_webhooks *w,
-		     void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->payload = w;
-	k->done = 1;
-}
-
-static void on_cu_done(const struct acs_clickup_result *res, void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->done = 1;
-}
-
-static void wait_ok(struct fx *fx, struct cap *k)
-{
-	acs_test_run_until(&fx->loop, &k->done, WAIT_MS);
-	assert_int_equal(k->cls, ACS_REST_OK);
-}
-
 /* Deletes ours (all when del) and returns how many there were. */
 static size_t ado_ours(struct fx *fx, bool del)
 {
-	struct cap k = { 0 };
-	assert_int_equal(acs_ado_list_subscriptions(fx->ado, NULL, on_subs, &k), 0);
-	wait_ok(fx, &k);
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_ado_list_subscriptions(fx->ado, NULL, cap_ado_subs, &k), 0);
+	cap_wait_ok(&fx->loop, &k);
 	struct acs_ado_subscription_list *l = k.payload;
 	size_t n = 0;
 	for (size_t i = 0; i < l->n; i++) {
@@ -258,11 +172,11 @@ static size_t ado_ours(struct fx *fx, bool del)
 			continue;
 		n++;
 		if (del) {
-			struct cap d = { 0 };
+			struct call_cap d = { 0 };
 			assert_int_equal(acs_ado_delete_subscription(fx->ado, l->subs[i].id,
-								     on_ado_done, &d),
+								     cap_ado_done, &d),
 					 0);
-			wait_ok(fx, &d);
+			cap_wait_ok(&fx->loop, &d);
 		}
 	}
 	acs_ado_subscription_list_free(l);
@@ -271,11 +185,11 @@ static size_t ado_ours(struct fx *fx, bool del)
 
 static size_t clickup_ours(struct fx *fx, bool del)
 {
-	struct cap k = { 0 };
-	assert_int_equal(acs_clickup_get_webhooks(fx->cu, ACS_GOVERNOR_INTERACTIVE, fx->team,
-						  on_hooks, &k),
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_clickup_get_webhooks(fx->cu, ACS_GOVERNOR_INTERACTIVE, fx->w.team,
+						  cap_cu_hooks, &k),
 			 0);
-	wait_ok(fx, &k);
+	cap_wait_ok(&fx->loop, &k);
 	struct acs_clickup_webhooks *w = k.payload;
 	size_t n = 0;
 	for (size_t i = 0; i < w->n; i++) {
@@ -283,12 +197,12 @@ static size_t clickup_ours(struct fx *fx, bool del)
 			continue;
 		n++;
 		if (del) {
-			struct cap d = { 0 };
+			struct call_cap d = { 0 };
 			assert_int_equal(acs_clickup_delete_webhook(fx->cu,
 								    ACS_GOVERNOR_INTERACTIVE,
-								    w->v[i].id, on_cu_done, &d),
+								    w->v[i].id, cap_cu_done, &d),
 					 0);
-			wait_ok(fx, &d);
+			cap_wait_ok(&fx->loop, &d);
 		}
 	}
 	acs_clickup_webhooks_free(w);
@@ -519,7 +433,7 @@ static void test_last_delivery(void **state)
 	assert_string_equal(json_string_value(json_object_get(rep, "action")), "create");
 	assert_true(json_is_null(json_object_get(rep, "from_state")));
 	char label[96];
-	snprintf(label, sizeof(label), "clickup webhook list %s", fx->list);
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx->w.list);
 	json_t *cu = item_by_label(j, label);
 	assert_string_equal(json_string_value(json_object_get(cu, "state")), "active");
 	assert_int_equal(json_integer_value(json_object_get(cu, "fail_count")), 0);

@@ -959,22 +959,28 @@ static void test_background_keeps_reserve(void **state)
 	free(r.sent_at);
 }
 
+/* The ADO preset without a concurrency cap. */
+static struct acs_governor *ado_governor(uint64_t seed)
+{
+	struct acs_governor_opts o;
+
+	acs_governor_opts_init(&o, ACS_GOVERNOR_ADO);
+	o.seed = seed;
+	o.max_concurrency = 0;
+	return acs_governor_new(&o);
+}
+
 /* ADO: no fixed limit; Retry-After and X-RateLimit-Delay on a 200 slow the
  * next calls, Remaining 0 stops them until Reset, and budget_left reports
  * the TSTUs the server says are left. */
 static void test_ado_throttling(void **state)
 {
 	(void)state;
-	struct acs_governor_opts o;
-	struct acs_governor *g;
+	struct acs_governor *g = ado_governor(10);
 	struct hdrs h = { 0 };
 	uint64_t t = 0, wall = UINT64_C(1700000000000);
 	struct acs_governor_stats st;
 
-	acs_governor_opts_init(&o, ACS_GOVERNOR_ADO);
-	o.seed = 10;
-	o.max_concurrency = 0;
-	g = acs_governor_new(&o);
 	assert_int_equal(acs_governor_budget_left(g, t), -1);
 	/* Unthrottled: any number at once. */
 	for (int i = 0; i < 20; i++)
@@ -1047,6 +1053,89 @@ static void test_ado_throttling(void **state)
 	acs_governor_free(NULL);
 }
 
+/* ADO sends its figures only near or over its limit: stats carry the server's own
+ * X-RateLimit-Limit, and a figure that a later plain answer contradicted is reported
+ * as unknown (-1), not as the 0 or 30 it last said, until a new figure arrives.
+ * Pacing still honours it; a 429 makes the figure current again. */
+static void test_ado_stale_figure(void **state)
+{
+	(void)state;
+	struct acs_governor *g = ado_governor(11);
+	struct hdrs h = { 0 };
+	uint64_t t = 0, wall = UINT64_C(1700000000000);
+	struct acs_governor_stats st;
+
+	acs_governor_stats(g, &st);
+	assert_int_equal(st.limit, 0);
+	assert_int_equal(st.server_limit, -1);
+
+	assert_int_equal(acs_governor_acquire(g, t, ACS_GOVERNOR_INTERACTIVE), 0);
+	hdrs_add(&h, "X-RateLimit-Limit", "200");
+	hdrs_add(&h, "X-RateLimit-Remaining", "30");
+	hdrs_add(&h, "X-RateLimit-Reset", "1700000100");
+	respond(g, t, 200, &h, wall);
+	acs_governor_stats(g, &st);
+	assert_int_equal(st.limit, 0); /* still no request limit */
+	assert_int_equal(st.server_limit, 200);
+	assert_int_equal(acs_governor_budget_left(g, t), 30);
+
+	/* A later answer without figures: the 30 no longer holds. */
+	assert_int_equal(acs_governor_acquire(g, t + 10, ACS_GOVERNOR_INTERACTIVE), 0);
+	acs_governor_release(g, t + 20, 200, NULL);
+	assert_int_equal(acs_governor_budget_left(g, t + 20), -1);
+	acs_governor_stats(g, &st);
+	assert_int_equal(st.server_limit, 200); /* the last limit sent stays known */
+	/* Background still leaves the server's last share until its Reset. */
+	assert_true(acs_governor_acquire(g, t + 20, ACS_GOVERNOR_BACKGROUND) > 0);
+
+	/* A new figure is current again. */
+	assert_int_equal(acs_governor_acquire(g, t + 30, ACS_GOVERNOR_INTERACTIVE), 0);
+	memset(&h, 0, sizeof(h));
+	hdrs_add(&h, "X-RateLimit-Remaining", "12");
+	hdrs_add(&h, "X-RateLimit-Reset", "1700000100");
+	respond(g, t + 40, 200, &h, wall);
+	assert_int_equal(acs_governor_budget_left(g, t + 40), 12);
+
+	/* Stale again, then a 429 without figures: the server just refused us, so 0 is
+	 * current (not unknown). */
+	assert_int_equal(acs_governor_acquire(g, t + 50, ACS_GOVERNOR_INTERACTIVE), 0);
+	assert_int_equal(acs_governor_acquire(g, t + 50, ACS_GOVERNOR_INTERACTIVE), 0);
+	acs_governor_release(g, t + 60, 200, NULL);
+	assert_int_equal(acs_governor_budget_left(g, t + 60), -1);
+	memset(&h, 0, sizeof(h));
+	hdrs_add(&h, "Retry-After", "3");
+	respond(g, t + 60, 429, &h, wall);
+	assert_int_equal(acs_governor_budget_left(g, t + 60), 0);
+	assert_true(acs_governor_acquire(g, t + 60, ACS_GOVERNOR_INTERACTIVE) > 0);
+	/* Past Reset nothing is known. */
+	assert_int_equal(acs_governor_budget_left(g, t + 60 + 3001), -1);
+	acs_governor_stats(g, &st);
+	assert_int_equal(st.in_flight, 0);
+	assert_int_equal(st.throttled, 1);
+	acs_governor_free(g);
+}
+
+/* Requests units (ClickUp) send figures on every answer: one without them does not
+ * make the last figure unknown. */
+static void test_requests_figure_not_stale(void **state)
+{
+	(void)state;
+	struct acs_governor *g = bare_governor(100, 0);
+	struct hdrs h = { 0 };
+	uint64_t wall = UINT64_C(1700000000000);
+
+	assert_int_equal(acs_governor_acquire(g, 0, ACS_GOVERNOR_INTERACTIVE), 0);
+	hdrs_add(&h, "X-RateLimit-Limit", "100");
+	hdrs_add(&h, "X-RateLimit-Remaining", "40");
+	hdrs_add(&h, "X-RateLimit-Reset", "1700000060");
+	respond(g, 0, 200, &h, wall);
+	assert_int_equal(acs_governor_budget_left(g, 0), 40);
+	assert_int_equal(acs_governor_acquire(g, 1, ACS_GOVERNOR_INTERACTIVE), 0);
+	acs_governor_release(g, 2, 200, NULL);
+	assert_int_equal(acs_governor_budget_left(g, 2), 39);
+	acs_governor_free(g);
+}
+
 /* A limit header far beyond reason is clamped, and a lower one later
  * shrinks the window log without losing its newest entries. */
 static void test_limit_changes(void **state)
@@ -1099,6 +1188,8 @@ int main(void)
 		cmocka_unit_test(test_background_yields),
 		cmocka_unit_test(test_background_keeps_reserve),
 		cmocka_unit_test(test_ado_throttling),
+		cmocka_unit_test(test_ado_stale_figure),
+		cmocka_unit_test(test_requests_figure_not_stale),
 		cmocka_unit_test(test_limit_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

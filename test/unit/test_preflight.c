@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim_env.h"
 #include "test_util.h"
 
 #include "ado_client.h"
@@ -21,7 +22,6 @@
 #include "sim_ado.h"
 #include "sim_clickup.h"
 
-#define WAIT_MS 30000 /* generous for valgrind; a pass never waits this long */
 #define CU_FIELD "0f4b1c2d-3e5f-4a6b-8c7d-9e0f1a2b3c4d" /* seeded on the list */
 #define GOOD_MAP                            \
 	"[map team]\n"                      \
@@ -36,31 +36,17 @@
 
 struct fx {
 	uv_loop_t loop;
-	struct sim *sim;
-	struct sim_service *ado_svc, *cu_svc, *signin_svc;
+	struct sim_world w;
+	struct sim_service *signin_svc;
 	struct acs_curl_loop *cl;
 	struct acs_ado_client *ado;
 	struct acs_clickup_client *cu;
 	struct acs_config *cfg;
-	char ado_origin[128], org[64], project[64], pat[128];
-	char cu_base[128], cu_origin[128], token[128], team[32], list[32];
 	/* the outcome */
 	struct acs_preflight_result *res;
 	int done;
 	int closed[2]; /**< test_close_in_callback: the clients closed */
 };
-
-static void copy_str(char *dst, size_t n, json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	assert_non_null(s);
-	snprintf(dst, n, "%s", s);
-}
-
-static void set_flag(void *arg)
-{
-	*(int *)arg = 1;
-}
 
 /* An ADO stand-in that answers every request as a bad PAT may be answered:
  * 203 with an HTML sign-in page. */
@@ -80,35 +66,11 @@ static void fx_init(struct fx *fx)
 	memset(fx, 0, sizeof(*fx));
 	acs_log_set_level(getenv("ACS_TEST_DEBUG") ? ACS_LOG_DEBUG : ACS_LOG_ERR);
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
-	fx->sim = sim_new(&fx->loop, NULL, err);
-	if (!fx->sim)
-		fail_msg("sim_new: %s", err);
-	struct sim_ado *a = sim_ado_new(fx->sim, 0, err);
-	struct sim_clickup *c = a ? sim_clickup_new(fx->sim, 1000000, err) : NULL;
-	if (!c)
-		fail_msg("simulators: %s", err);
-	fx->ado_svc = sim_ado_service(a);
-	fx->cu_svc = sim_clickup_service(c);
-	fx->signin_svc = sim_service_new(fx->sim, &signin_ops, NULL, err);
+	sim_world_start(&fx->w, &fx->loop, NULL);
+	fx->signin_svc = sim_service_new(fx->w.sim, &signin_ops, NULL, err);
 	assert_non_null(fx->signin_svc);
 	sim_service_set_fallback(fx->signin_svc, signin_page, NULL);
-	assert_int_equal(sim_service_listen(fx->ado_svc, "127.0.0.1:0", err), 0);
-	assert_int_equal(sim_service_listen(fx->cu_svc, "127.0.0.1:0", err), 0);
 	assert_int_equal(sim_service_listen(fx->signin_svc, "127.0.0.1:0", err), 0);
-
-	json_t *info = sim_info(fx->sim);
-	json_t *ai = json_object_get(info, "ado"), *ci = json_object_get(info, "clickup");
-	copy_str(fx->ado_origin, sizeof(fx->ado_origin), ai, "base_url");
-	copy_str(fx->org, sizeof(fx->org), ai, "organization");
-	copy_str(fx->project, sizeof(fx->project), ai, "project");
-	copy_str(fx->pat, sizeof(fx->pat), ai, "pat");
-	copy_str(fx->cu_base, sizeof(fx->cu_base), ci, "base_url");
-	copy_str(fx->token, sizeof(fx->token), ci, "token");
-	copy_str(fx->team, sizeof(fx->team), ci, "team_id");
-	snprintf(fx->list, sizeof(fx->list), "%s",
-		 json_string_value(json_array_get(json_object_get(ci, "list_ids"), 0)));
-	snprintf(fx->cu_origin, sizeof(fx->cu_origin), "%s", sim_service_origin(fx->cu_svc));
-	json_decref(info);
 	fx->cl = acs_curl_loop_new(&fx->loop, err);
 	assert_non_null(fx->cl);
 }
@@ -124,7 +86,7 @@ static char *with_list(const struct fx *fx, const char *text)
 		assert_int_equal(acs_buf_append(&b, p, n), 0);
 		if (!at)
 			break;
-		assert_int_equal(acs_buf_appends(&b, fx->list), 0);
+		assert_int_equal(acs_buf_appends(&b, fx->w.list), 0);
 		p = at + 6;
 	}
 	return acs_buf_steal(&b, NULL);
@@ -137,25 +99,18 @@ static void fx_world(struct fx *fx, const char *ado_base, const char *pat, const
 		     const char *workspace, const char *maps_text)
 {
 	char err[ACS_ERR_LEN] = "";
-	ado_base = ado_base ? ado_base : fx->ado_origin;
-	pat = pat ? pat : fx->pat;
-	token = token ? token : fx->token;
-	workspace = workspace ? workspace : fx->team;
+	ado_base = ado_base ? ado_base : fx->w.ado_origin;
+	pat = pat ? pat : fx->w.pat;
+	token = token ? token : fx->w.cu_token;
+	workspace = workspace ? workspace : fx->w.team;
 	char *maps = with_list(fx, maps_text);
 	char *text = acs_xasprintf("[ado]\nbase_url = %s\norganization = %s\nproject = %s\n"
 				   "pat = %s\n"
 				   "[clickup]\nbase_url = %s\ntoken = %s\nworkspace_id = %s\n%s",
-				   ado_base, fx->org, fx->project, pat, fx->cu_base, token,
+				   ado_base, fx->w.org, fx->w.project, pat, fx->w.cu_base, token,
 				   workspace, maps);
 	free(maps);
-	fx->cfg = acs_config_new_defaults();
-	struct acs_config_errors *errs = acs_config_errors_new();
-	acs_config_set_getenv(fx->cfg, NULL, NULL);
-	acs_config_load_string(fx->cfg, "test.ini", text, errs);
-	acs_config_finish(fx->cfg, errs);
-	if (acs_config_errors_count(errs))
-		fail_msg("config: %s", acs_config_errors_get(errs, 0));
-	acs_config_errors_free(errs);
+	fx->cfg = sim_config_load("test.ini", text);
 	free(text);
 
 	struct acs_governor_opts ga, gc;
@@ -165,8 +120,8 @@ static void fx_world(struct fx *fx, const char *ado_base, const char *pat, const
 	ga.backoff_max_ms = gc.backoff_max_ms = 40;
 	struct acs_ado_client_opts ao = {
 		.base_url = ado_base,
-		.organization = fx->org,
-		.project = fx->project,
+		.organization = fx->w.org,
+		.project = fx->w.project,
 		.pat = pat,
 		.governor = &ga,
 		.max_attempts = 1,
@@ -175,7 +130,7 @@ static void fx_world(struct fx *fx, const char *ado_base, const char *pat, const
 	if (!fx->ado)
 		fail_msg("ado client: %s", err);
 	struct acs_clickup_client_opts co = {
-		.base_url = fx->cu_base,
+		.base_url = fx->w.cu_base,
 		.token = token,
 		.governor = &gc,
 		.max_attempts = 1,
@@ -237,7 +192,7 @@ static void expect(struct fx *fx, const char *what_part, enum acs_preflight_stat
 
 static void fx_close(struct fx *fx)
 {
-	int a = 0, c = 0, l = 0, s = 0;
+	int a = 0, c = 0, l = 0;
 	acs_preflight_result_free(fx->res);
 	if (fx->ado)
 		acs_ado_client_close(fx->ado, set_flag, &a);
@@ -251,46 +206,19 @@ static void fx_close(struct fx *fx)
 	acs_test_run_until(&fx->loop, &c, WAIT_MS);
 	acs_curl_loop_close(fx->cl, set_flag, &l);
 	acs_test_run_until(&fx->loop, &l, WAIT_MS);
-	sim_close(fx->sim, set_flag, &s);
-	acs_test_run_until(&fx->loop, &s, WAIT_MS);
+	sim_world_close(&fx->w, &fx->loop);
 	acs_config_free(fx->cfg);
 	acs_test_loop_close(&fx->loop);
-}
-
-/* A plain HTTP call to a simulator's control API. */
-struct raw {
-	int done;
-	long status;
-	char *body;
-};
-
-static void on_raw(const struct acs_http_response *resp, void *arg)
-{
-	struct raw *r = arg;
-	r->status = resp->status;
-	r->body = acs_xstrndup(resp->body ? resp->body : "", resp->body_len);
-	r->done = 1;
 }
 
 /* The body of a 200 answer (heap). */
 static char *sim_call(struct fx *fx, const char *method, const char *origin, const char *path,
 		      const char *body)
 {
-	struct raw r = { 0 };
 	char *url = acs_xasprintf("%s%s", origin, path);
-	const char *hdrs[] = { "Content-Type: application/json", NULL };
-	struct acs_http_request req = {
-		.method = method,
-		.url = url,
-		.headers = hdrs,
-		.body = body,
-		.body_len = body ? strlen(body) : 0,
-	};
-	assert_int_equal(acs_curl_loop_request(fx->cl, &req, on_raw, &r, NULL), 0);
-	acs_test_run_until(&fx->loop, &r.done, WAIT_MS);
+	char *answer = sim_http(&fx->loop, fx->cl, method, url, NULL, body, 200);
 	free(url);
-	assert_int_equal(r.status, 200);
-	return r.body;
+	return answer;
 }
 
 static void sim_post(struct fx *fx, const char *origin, const char *path, const char *body)
@@ -354,7 +282,7 @@ static void test_shared_project(void **state)
 	/* Default types (Task, Bug, User Story) hold Active. */
 	expect(&fx, "map a: ADO states", ACS_PREFLIGHT_OK, "1 state");
 	assert_int_equal(fx.res->n_failed, 1);
-	char *log = sim_get(&fx, fx.ado_origin, "/_sim/requests");
+	char *log = sim_get(&fx, fx.w.ado_origin, "/_sim/requests");
 	size_t n = 0;
 	for (const char *p = log; (p = strstr(p, "workitemtypes")); p++)
 		n++;
@@ -540,7 +468,7 @@ static void test_deadline(void **state)
 	struct fx fx;
 	fx_init(&fx);
 	fx_world(&fx, NULL, NULL, NULL, NULL, GOOD_MAP);
-	sim_post(&fx, fx.cu_origin, "/_sim/faults",
+	sim_post(&fx, fx.w.cu_origin, "/_sim/faults",
 		 "{\"path\": \"/api/v2/team\", \"method\": \"GET\", \"delay_ms\": 20000}");
 	uint64_t t0 = uv_now(&fx.loop);
 	fx_run(&fx, 300);
@@ -571,7 +499,7 @@ static void test_close_in_callback(void **state)
 	struct fx fx;
 	fx_init(&fx);
 	fx_world(&fx, NULL, NULL, NULL, NULL, GOOD_MAP);
-	sim_post(&fx, fx.ado_origin, "/_sim/faults",
+	sim_post(&fx, fx.w.ado_origin, "/_sim/faults",
 		 "{\"path\": \"/classificationnodes\", \"delay_ms\": 20000}");
 	assert_int_equal(
 		acs_preflight_run(&fx.loop, fx.cfg, fx.ado, fx.cu, 300, on_done_close, &fx), 0);

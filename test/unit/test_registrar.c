@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim_env.h"
 #include "test_util.h"
 
 #include "ado_client.h"
@@ -25,7 +26,6 @@
 #include "sim_clickup.h"
 #include "store.h"
 
-#define WAIT_MS 30000 /* generous for valgrind; a pass never waits this long */
 #define PUBLIC_URL "http://127.0.0.1:9"
 #define ADO_HOOK PUBLIC_URL "/webhooks/ado"
 #define CU_HOOK PUBLIC_URL "/webhooks/clickup"
@@ -36,30 +36,14 @@
 struct fx {
 	uv_loop_t loop;
 	char *tmpdir;
-	struct sim *sim;
-	struct sim_service *cu_svc;
-	struct sim_service *ado_svc;
+	struct sim_world w;
 	struct acs_curl_loop *cl;
 	struct acs_ado_client *ado;
 	struct acs_clickup_client *cu;
 	struct acs_store *store;
 	struct acs_config *cfg;
-	char ado_origin[128], org[64], project[64], pat[128];
-	char cu_base[128], cu_origin[128], token[128], team[32], list[32];
 	char project_id[64];
 };
-
-static void copy_str(char *dst, size_t n, json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	assert_non_null(s);
-	snprintf(dst, n, "%s", s);
-}
-
-static void set_flag(void *arg)
-{
-	*(int *)arg = 1;
-}
 
 /* --- configuration ------------------------------------------------------- */
 
@@ -71,16 +55,10 @@ static void fx_config(struct fx *fx, const char *maps, const char *password)
 				   "[ado]\nbase_url = %s\norganization = %s\nproject = %s\n"
 				   "pat = %s\nwebhook_username = %s\nwebhook_password = %s\n"
 				   "[clickup]\nbase_url = %s\ntoken = %s\nworkspace_id = %s\n%s",
-				   PUBLIC_URL, fx->ado_origin, fx->org, fx->project, fx->pat,
-				   HOOK_USER, password, fx->cu_base, fx->token, fx->team, maps);
-	struct acs_config *cfg = acs_config_new_defaults();
-	struct acs_config_errors *errs = acs_config_errors_new();
-	acs_config_set_getenv(cfg, NULL, NULL);
-	acs_config_load_string(cfg, "<test>", text, errs);
-	acs_config_finish(cfg, errs);
-	if (acs_config_errors_count(errs))
-		fail_msg("config: %s", acs_config_errors_get(errs, 0));
-	acs_config_errors_free(errs);
+				   PUBLIC_URL, fx->w.ado_origin, fx->w.org, fx->w.project,
+				   fx->w.pat, HOOK_USER, password, fx->w.cu_base, fx->w.cu_token,
+				   fx->w.team, maps);
+	struct acs_config *cfg = sim_config_load("<test>", text);
 	free(text);
 	acs_config_free(fx->cfg);
 	fx->cfg = cfg;
@@ -90,7 +68,7 @@ static char *default_maps(const struct fx *fx)
 {
 	return acs_xasprintf("[map one]\nado_project = %s\nado_area_path = %s\n"
 			     "clickup_list_id = %s\n",
-			     fx->project, AREA, fx->list);
+			     fx->w.project, AREA, fx->w.list);
 }
 
 /* --- fixture ---------------------------------------------------------------- */
@@ -107,43 +85,18 @@ static void fx_init_seeds(struct fx *fx, const char *seed_clickup_webhook,
 	fx->tmpdir = acs_test_tmpdir();
 	char *seed_path = NULL;
 	if (seed_clickup_webhook || seed_ado_webhook) {
-		json_t *seed = json_loads(sim_default_seed(), 0, NULL);
+		json_t *seed = sim_world_default_seed();
 		if (seed_clickup_webhook)
 			json_object_set_new(json_object_get(seed, "clickup"), "webhook",
 					    json_loads(seed_clickup_webhook, 0, NULL));
 		if (seed_ado_webhook)
 			json_object_set_new(json_object_get(seed, "ado"), "webhook",
 					    json_loads(seed_ado_webhook, 0, NULL));
-		seed_path = acs_xasprintf("%s/seed.json", fx->tmpdir);
-		assert_int_equal(json_dump_file(seed, seed_path, 0), 0);
-		json_decref(seed);
+		seed_path = sim_world_seed_file(seed, fx->tmpdir);
 	}
-	fx->sim = sim_new(&fx->loop, seed_path, err);
+	struct sim_world_opts wo = { .seed_path = seed_path };
+	sim_world_start(&fx->w, &fx->loop, &wo);
 	free(seed_path);
-	if (!fx->sim)
-		fail_msg("sim_new: %s", err);
-	struct sim_ado *a = sim_ado_new(fx->sim, 0, err);
-	struct sim_clickup *c = a ? sim_clickup_new(fx->sim, 1000000, err) : NULL;
-	if (!c)
-		fail_msg("simulators: %s", err);
-	fx->cu_svc = sim_clickup_service(c);
-	fx->ado_svc = sim_ado_service(a);
-	assert_int_equal(sim_service_listen(sim_ado_service(a), "127.0.0.1:0", err), 0);
-	assert_int_equal(sim_service_listen(fx->cu_svc, "127.0.0.1:0", err), 0);
-
-	json_t *info = sim_info(fx->sim);
-	json_t *ai = json_object_get(info, "ado"), *ci = json_object_get(info, "clickup");
-	copy_str(fx->ado_origin, sizeof(fx->ado_origin), ai, "base_url");
-	copy_str(fx->org, sizeof(fx->org), ai, "organization");
-	copy_str(fx->project, sizeof(fx->project), ai, "project");
-	copy_str(fx->pat, sizeof(fx->pat), ai, "pat");
-	copy_str(fx->cu_base, sizeof(fx->cu_base), ci, "base_url");
-	copy_str(fx->token, sizeof(fx->token), ci, "token");
-	copy_str(fx->team, sizeof(fx->team), ci, "team_id");
-	snprintf(fx->list, sizeof(fx->list), "%s",
-		 json_string_value(json_array_get(json_object_get(ci, "list_ids"), 0)));
-	snprintf(fx->cu_origin, sizeof(fx->cu_origin), "%s", sim_service_origin(fx->cu_svc));
-	json_decref(info);
 
 	fx->cl = acs_curl_loop_new(&fx->loop, err);
 	assert_non_null(fx->cl);
@@ -154,10 +107,10 @@ static void fx_init_seeds(struct fx *fx, const char *seed_clickup_webhook,
 	ga.backoff_max_ms = gc.backoff_max_ms = 40;
 	gc.limit = 0;
 	struct acs_ado_client_opts ao = {
-		.base_url = fx->ado_origin,
-		.organization = fx->org,
-		.project = fx->project,
-		.pat = fx->pat,
+		.base_url = fx->w.ado_origin,
+		.organization = fx->w.org,
+		.project = fx->w.project,
+		.pat = fx->w.pat,
 		.governor = &ga,
 		.max_attempts = 1, /* an injected 5xx fails the call at once */
 	};
@@ -165,8 +118,8 @@ static void fx_init_seeds(struct fx *fx, const char *seed_clickup_webhook,
 	if (!fx->ado)
 		fail_msg("ado client: %s", err);
 	struct acs_clickup_client_opts co = {
-		.base_url = fx->cu_base,
-		.token = fx->token,
+		.base_url = fx->w.cu_base,
+		.token = fx->w.cu_token,
 		.governor = &gc,
 	};
 	fx->cu = acs_clickup_client_new(&fx->loop, fx->cl, &co, err);
@@ -193,7 +146,7 @@ static void fx_init(struct fx *fx)
 
 static void fx_close(struct fx *fx)
 {
-	int a = 0, c = 0, s = 0, l = 0, w = 0;
+	int a = 0, c = 0, s = 0, l = 0;
 	acs_ado_client_close(fx->ado, set_flag, &a);
 	acs_clickup_client_close(fx->cu, set_flag, &c);
 	acs_store_close(fx->store, set_flag, &s);
@@ -202,8 +155,7 @@ static void fx_close(struct fx *fx)
 	acs_test_run_until(&fx->loop, &s, WAIT_MS);
 	acs_curl_loop_close(fx->cl, set_flag, &l);
 	acs_test_run_until(&fx->loop, &l, WAIT_MS);
-	sim_close(fx->sim, set_flag, &w);
-	acs_test_run_until(&fx->loop, &w, WAIT_MS);
+	sim_world_close(&fx->w, &fx->loop);
 	acs_test_loop_close(&fx->loop);
 	acs_config_free(fx->cfg);
 	acs_test_rmtree(fx->tmpdir);
@@ -285,50 +237,19 @@ static size_t count_outcome(const struct acs_registrar_result *res, enum acs_reg
 	return n;
 }
 
-/* --- raw HTTP ---------------------------------------------------------------- */
-
-struct raw {
-	int done;
-	long status;
-	int error;
-	char *body;
-};
-
-static void on_raw(const struct acs_http_response *resp, void *arg)
-{
-	struct raw *r = arg;
-	r->status = resp->status;
-	r->error = resp->error;
-	r->body = acs_xstrndup(resp->body, resp->body_len);
-	r->done = 1;
-}
-
 /* A request as a user's script would send it; returns the body (free()). */
-static char *http(struct fx *fx, const char *method, const char *url, const char *auth,
-		  const char *body, long want_status)
+static char *fx_http(struct fx *fx, const char *method, const char *url, const char *auth,
+		     const char *body, long want_status)
 {
-	struct raw r = { 0 };
 	char *ah = auth ? acs_xasprintf("Authorization: %s", auth) : NULL;
-	const char *hdrs[] = { "Content-Type: application/json", ah, NULL };
-	struct acs_http_request req = {
-		.method = method,
-		.url = url,
-		.headers = hdrs,
-		.body = body,
-		.body_len = body ? strlen(body) : 0,
-	};
-	assert_int_equal(acs_curl_loop_request(fx->cl, &req, on_raw, &r, NULL), 0);
-	acs_test_run_until(&fx->loop, &r.done, WAIT_MS);
+	char *answer = sim_http(&fx->loop, fx->cl, method, url, ah, body, want_status);
 	free(ah);
-	assert_int_equal(r.error, 0);
-	if (r.status != want_status)
-		fail_msg("%s %s: HTTP %ld %s", method, url, r.status, r.body);
-	return r.body;
+	return answer;
 }
 
 static char *ado_auth(const struct fx *fx)
 {
-	char *cred = acs_xasprintf(":%s", fx->pat);
+	char *cred = acs_xasprintf(":%s", fx->w.pat);
 	size_t n = sodium_base64_ENCODED_LEN(strlen(cred), sodium_base64_VARIANT_ORIGINAL);
 	char *b64 = acs_xmalloc(n);
 	sodium_bin2base64(b64, n, (const unsigned char *)cred, strlen(cred),
@@ -343,7 +264,7 @@ static char *ado_auth(const struct fx *fx)
 static size_t requests(struct fx *fx, const char *origin, const char *method, const char *needle)
 {
 	char *url = acs_xasprintf("%s/_sim/requests", origin);
-	char *log = http(fx, "GET", url, NULL, NULL, 200);
+	char *log = fx_http(fx, "GET", url, NULL, NULL, 200);
 	free(url);
 	size_t n = 0;
 	for (char *line = log; line && *line;) {
@@ -369,85 +290,19 @@ static size_t changes(struct fx *fx)
 	static const char *const methods[] = { "POST", "PUT", "DELETE" };
 	size_t n = 0;
 	for (size_t i = 0; i < ACS_ARRAY_SIZE(methods); i++) {
-		n += requests(fx, fx->ado_origin, methods[i], "hooks/subscriptions");
-		n += requests(fx, fx->cu_origin, methods[i], "/webhook");
+		n += requests(fx, fx->w.ado_origin, methods[i], "hooks/subscriptions");
+		n += requests(fx, fx->w.cu_origin, methods[i], "/webhook");
 	}
 	return n;
 }
 
 /* --- typed calls, synchronously ------------------------------------------------ */
 
-struct cap {
-	int done;
-	enum acs_rest_class cls;
-	long status;
-	void *payload;
-};
-
-static void on_subs(const struct acs_ado_result *res, struct acs_ado_subscription_list *l,
-		    void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->payload = l;
-	k->done = 1;
-}
-
-static void on_sub(const struct acs_ado_result *res, struct acs_ado_subscription *s, void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->status = res->status;
-	k->payload = s;
-	k->done = 1;
-}
-
-static void on_ado_done(const struct acs_ado_result *res, void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->status = res->status;
-	k->done = 1;
-}
-
-static void on_hooks(const struct acs_clickup_result *res, struct acs_clickup_webhooks *w,
-		     void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->payload = w;
-	k->done = 1;
-}
-
-static void on_hook(const struct acs_clickup_result *res, struct acs_clickup_webhook *w, void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->status = res->status;
-	k->payload = w;
-	k->done = 1;
-}
-
-static void on_cu_done(const struct acs_clickup_result *res, void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->status = res->status;
-	k->done = 1;
-}
-
-static void wait_ok(struct fx *fx, struct cap *k)
-{
-	acs_test_run_until(&fx->loop, &k->done, WAIT_MS);
-	if (k->cls != ACS_REST_OK)
-		fail_msg("call failed: class %d status %ld", (int)k->cls, k->status);
-}
-
 static struct acs_ado_subscription_list *list_subs(struct fx *fx)
 {
-	struct cap k = { 0 };
-	assert_int_equal(acs_ado_list_subscriptions(fx->ado, NULL, on_subs, &k), 0);
-	wait_ok(fx, &k);
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_ado_list_subscriptions(fx->ado, NULL, cap_ado_subs, &k), 0);
+	cap_wait_ok(&fx->loop, &k);
 	return k.payload;
 }
 
@@ -476,9 +331,9 @@ static size_t count_subs(struct acs_ado_subscription_list *l, const char *url)
 
 static char *create_sub(struct fx *fx, const struct acs_ado_subscription_spec *spec)
 {
-	struct cap k = { 0 };
-	assert_int_equal(acs_ado_create_subscription(fx->ado, spec, on_sub, &k), 0);
-	wait_ok(fx, &k);
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_ado_create_subscription(fx->ado, spec, cap_ado_sub, &k), 0);
+	cap_wait_ok(&fx->loop, &k);
 	struct acs_ado_subscription *s = k.payload;
 	char *id = acs_xstrdup(s->id);
 	acs_ado_subscription_free(s);
@@ -487,17 +342,17 @@ static char *create_sub(struct fx *fx, const struct acs_ado_subscription_spec *s
 
 static void replace_sub(struct fx *fx, const char *id, const struct acs_ado_subscription_spec *spec)
 {
-	struct cap k = { 0 };
-	assert_int_equal(acs_ado_replace_subscription(fx->ado, id, spec, on_sub, &k), 0);
-	wait_ok(fx, &k);
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_ado_replace_subscription(fx->ado, id, spec, cap_ado_sub, &k), 0);
+	cap_wait_ok(&fx->loop, &k);
 	acs_ado_subscription_free(k.payload);
 }
 
 static void delete_sub(struct fx *fx, const char *id)
 {
-	struct cap k = { 0 };
-	assert_int_equal(acs_ado_delete_subscription(fx->ado, id, on_ado_done, &k), 0);
-	wait_ok(fx, &k);
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_ado_delete_subscription(fx->ado, id, cap_ado_done, &k), 0);
+	cap_wait_ok(&fx->loop, &k);
 }
 
 /* The spec the registrar uses for event (area filter as in default_maps). */
@@ -518,7 +373,7 @@ static struct acs_ado_subscription_spec our_spec(const struct fx *fx, const char
 static void disable_sub(struct fx *fx, const char *id, const char *event)
 {
 	char *url = acs_xasprintf("%s/%s/_apis/hooks/subscriptions/%s?api-version=7.1",
-				  fx->ado_origin, fx->org, id);
+				  fx->w.ado_origin, fx->w.org, id);
 	json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s}}",
 			      "publisherId", "tfs", "eventType", event, "resourceVersion", "1.0",
 			      "consumerId", "webHooks", "consumerActionId", "httpRequest", "status",
@@ -527,7 +382,7 @@ static void disable_sub(struct fx *fx, const char *id, const char *event)
 			      "basicAuthUsername", HOOK_USER, "basicAuthPassword", "********");
 	char *body = json_dumps(b, JSON_COMPACT);
 	char *auth = ado_auth(fx);
-	free(http(fx, "PUT", url, auth, body, 200));
+	free(fx_http(fx, "PUT", url, auth, body, 200));
 	free(auth);
 	free(body);
 	json_decref(b);
@@ -536,11 +391,11 @@ static void disable_sub(struct fx *fx, const char *id, const char *event)
 
 static struct acs_clickup_webhooks *list_hooks(struct fx *fx)
 {
-	struct cap k = { 0 };
-	assert_int_equal(acs_clickup_get_webhooks(fx->cu, ACS_GOVERNOR_INTERACTIVE, fx->team,
-						  on_hooks, &k),
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_clickup_get_webhooks(fx->cu, ACS_GOVERNOR_INTERACTIVE, fx->w.team,
+						  cap_cu_hooks, &k),
 			 0);
-	wait_ok(fx, &k);
+	cap_wait_ok(&fx->loop, &k);
 	return k.payload;
 }
 
@@ -570,11 +425,11 @@ static char *create_hook(struct fx *fx, const char *endpoint, const char *const 
 		.n_events = n_events,
 		.list_id = list_id,
 	};
-	struct cap k = { 0 };
-	assert_int_equal(acs_clickup_create_webhook(fx->cu, ACS_GOVERNOR_INTERACTIVE, fx->team, &w,
-						    on_hook, &k),
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_clickup_create_webhook(fx->cu, ACS_GOVERNOR_INTERACTIVE, fx->w.team,
+						    &w, cap_cu_hook, &k),
 			 0);
-	wait_ok(fx, &k);
+	cap_wait_ok(&fx->loop, &k);
 	struct acs_clickup_webhook *h = k.payload;
 	char *id = acs_xstrdup(h->id);
 	acs_clickup_webhook_free(h);
@@ -583,11 +438,11 @@ static char *create_hook(struct fx *fx, const char *endpoint, const char *const 
 
 static void delete_hook(struct fx *fx, const char *id)
 {
-	struct cap k = { 0 };
+	struct call_cap k = { 0 };
 	assert_int_equal(acs_clickup_delete_webhook(fx->cu, ACS_GOVERNOR_INTERACTIVE, id,
-						    on_cu_done, &k),
+						    cap_cu_done, &k),
 			 0);
-	wait_ok(fx, &k);
+	cap_wait_ok(&fx->loop, &k);
 }
 
 /* --- the meta table -------------------------------------------------------------- */
@@ -691,7 +546,7 @@ static char *first_run(struct fx *fx)
 	assert_int_equal(count_outcome(res, ACS_REGISTRAR_ADO, ACS_REGISTRAR_CREATED), 5);
 	expect(res, "ado workitem.updated Platform", ACS_REGISTRAR_CREATED, "");
 	char label[96];
-	snprintf(label, sizeof(label), "clickup webhook list %s", fx->list);
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx->w.list);
 	expect(res, label, ACS_REGISTRAR_CREATED, "");
 	assert_int_equal(res->n_secrets, 1);
 	char *id = acs_xstrdup(item(res, label)->id);
@@ -743,7 +598,7 @@ static void test_first_run_then_nothing(void **state)
 	const struct acs_clickup_webhook *h = find_hook(w, hook_id);
 	assert_non_null(h);
 	assert_string_equal(h->endpoint, CU_HOOK);
-	assert_string_equal(h->list_id, fx.list);
+	assert_string_equal(h->list_id, fx.w.list);
 	assert_int_equal(h->n_events, 11);
 	char *key = secret_key(hook_id);
 	size_t n_secrets = 0;
@@ -898,7 +753,7 @@ static void test_check_changes_nothing(void **state)
 	struct fx fx;
 	fx_init(&fx);
 	char label[96];
-	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx.w.list);
 
 	struct acs_registrar_result *res = check(&fx);
 	assert_int_equal(res->n_failed, 0);
@@ -969,8 +824,8 @@ static void test_ado_wrong_event_reused(void **state)
 	struct acs_ado_subscription_spec spec = our_spec(&fx, "workitem.created");
 	replace_sub(&fx, restored, &spec);
 
-	size_t posts = requests(&fx, fx.ado_origin, "POST", "hooks/subscriptions");
-	size_t deletes = requests(&fx, fx.ado_origin, "DELETE", "hooks/subscriptions");
+	size_t posts = requests(&fx, fx.w.ado_origin, "POST", "hooks/subscriptions");
+	size_t deletes = requests(&fx, fx.w.ado_origin, "DELETE", "hooks/subscriptions");
 	struct acs_registrar_result *res = run(&fx);
 	assert_int_equal(res->n_failed, 0);
 	expect(res, "ado workitem.restored Platform", ACS_REGISTRAR_UPDATED, "event type fixed");
@@ -978,8 +833,8 @@ static void test_ado_wrong_event_reused(void **state)
 	expect(res, "ado workitem.created Platform", ACS_REGISTRAR_UNCHANGED, "");
 	assert_int_equal(res->n_items, 6);
 	acs_registrar_result_free(res);
-	assert_int_equal(requests(&fx, fx.ado_origin, "POST", "hooks/subscriptions"), posts);
-	assert_int_equal(requests(&fx, fx.ado_origin, "DELETE", "hooks/subscriptions"), deletes);
+	assert_int_equal(requests(&fx, fx.w.ado_origin, "POST", "hooks/subscriptions"), posts);
+	assert_int_equal(requests(&fx, fx.w.ado_origin, "DELETE", "hooks/subscriptions"), deletes);
 
 	l = list_subs(&fx);
 	assert_int_equal(count_subs(l, ADO_HOOK), 5);
@@ -1000,11 +855,11 @@ static void test_ado_put_failure_then_heals(void **state)
 	char *id = acs_xstrdup(find_sub(l, ADO_HOOK, "workitem.deleted")->id);
 	acs_ado_subscription_list_free(l);
 	disable_sub(&fx, id, "workitem.deleted");
-	char *url = acs_xasprintf("%s/_sim/faults", fx.ado_origin);
-	free(http(&fx, "POST", url, NULL,
-		  "{\"path\": \"hooks/subscriptions/\", \"method\": \"PUT\", \"status\": 503, "
-		  "\"count\": 1}",
-		  200));
+	char *url = acs_xasprintf("%s/_sim/faults", fx.w.ado_origin);
+	free(fx_http(&fx, "POST", url, NULL,
+		     "{\"path\": \"hooks/subscriptions/\", \"method\": \"PUT\", \"status\": 503, "
+		     "\"count\": 1}",
+		     200));
 	free(url);
 
 	struct acs_registrar_result *res = run(&fx);
@@ -1079,11 +934,11 @@ static void test_ado_failure_reported(void **state)
 	(void)state;
 	struct fx fx;
 	fx_init(&fx);
-	char *url = acs_xasprintf("%s/_sim/faults", fx.ado_origin);
-	free(http(&fx, "POST", url, NULL,
-		  "{\"path\": \"hooks/subscriptions\", \"method\": \"POST\", \"status\": 500, "
-		  "\"count\": 2}",
-		  200));
+	char *url = acs_xasprintf("%s/_sim/faults", fx.w.ado_origin);
+	free(fx_http(&fx, "POST", url, NULL,
+		     "{\"path\": \"hooks/subscriptions\", \"method\": \"POST\", \"status\": 500, "
+		     "\"count\": 2}",
+		     200));
 	free(url);
 	struct acs_registrar_result *res = run(&fx);
 	assert_int_equal(res->n_failed, 2);
@@ -1115,7 +970,7 @@ static void test_clickup_repairs(void **state)
 	fx_init(&fx);
 	char *id = first_run(&fx);
 	char label[96];
-	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx.w.list);
 
 	/* Deleted by hand: recreated, the new secret replaces the old one. */
 	char *old_key = secret_key(id);
@@ -1177,14 +1032,14 @@ static void test_clickup_repairs(void **state)
 	struct acs_clickup_webhook_changes ch = { .endpoint = CU_HOOK,
 						  .events = few,
 						  .n_events = 1 };
-	struct cap k = { 0 };
+	struct call_cap k = { 0 };
 	assert_int_equal(acs_clickup_update_webhook(fx.cu, ACS_GOVERNOR_INTERACTIVE, id2, &ch,
-						    on_hook, &k),
+						    cap_cu_hook, &k),
 			 0);
-	wait_ok(&fx, &k);
+	cap_wait_ok(&fx.loop, &k);
 	acs_clickup_webhook_free(k.payload);
 	static const char *const two[] = { "taskCreated", "taskUpdated" };
-	char *dup = create_hook(&fx, CU_HOOK, two, 2, fx.list);
+	char *dup = create_hook(&fx, CU_HOOK, two, 2, fx.w.list);
 	char *wide = create_hook(&fx, CU_HOOK, few, 1, NULL);
 	char *other = create_hook(&fx, "http://127.0.0.1:9/not/ours", few, 1, NULL);
 
@@ -1193,7 +1048,7 @@ static void test_clickup_repairs(void **state)
 	expect(res, label, ACS_REGISTRAR_UPDATED, "events fixed");
 	assert_string_equal(item(res, label)->id, id2);
 	assert_int_equal(count_outcome(res, ACS_REGISTRAR_CLICKUP, ACS_REGISTRAR_DELETED), 2);
-	snprintf(label, sizeof(label), "clickup webhook workspace %s", fx.team);
+	snprintf(label, sizeof(label), "clickup webhook workspace %s", fx.w.team);
 	expect(res, label, ACS_REGISTRAR_DELETED, "not needed");
 	assert_string_equal(item(res, label)->id, wide);
 	acs_registrar_result_free(res);
@@ -1221,7 +1076,7 @@ static void test_clickup_repairs(void **state)
 static void drain_deliveries(struct fx *fx)
 {
 	uint64_t deadline = uv_now(&fx->loop) + WAIT_MS;
-	while (sim_service_pending_deliveries(fx->cu_svc) > 0) {
+	while (sim_service_pending_deliveries(fx->w.cu_svc) > 0) {
 		uv_run(&fx->loop, UV_RUN_ONCE);
 		uv_update_time(&fx->loop);
 		if (uv_now(&fx->loop) > deadline)
@@ -1229,12 +1084,16 @@ static void drain_deliveries(struct fx *fx)
 	}
 }
 
-static void on_task(const struct acs_clickup_result *res, struct acs_clickup_task *t, void *arg)
+/* A person creates a task in the mapped list (through the test's own client). */
+static void cu_task_create(struct fx *fx, const char *name)
 {
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->payload = t;
-	k->done = 1;
+	struct acs_clickup_task_new t = { .name = name };
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_clickup_create_task(fx->cu, ACS_GOVERNOR_INTERACTIVE, fx->w.list, &t,
+						 cap_cu_task, &k),
+			 0);
+	cap_wait_ok(&fx->loop, &k);
+	acs_clickup_task_free(k.payload);
 }
 
 /* The receiver was unreachable and ClickUp suspended the webhook: the run
@@ -1246,20 +1105,14 @@ static void test_clickup_suspended_reactivated(void **state)
 	fx_init_seed(&fx, "{\"max_attempts\": 1, \"suspend_after\": 1, \"retry_delay_ms\": 10,"
 			  " \"timeout_ms\": 2000}");
 	char *id = first_run(&fx);
-	struct acs_clickup_task_new t = { .name = "wakes the webhook" };
-	struct cap k = { 0 };
-	assert_int_equal(acs_clickup_create_task(fx.cu, ACS_GOVERNOR_INTERACTIVE, fx.list, &t,
-						 on_task, &k),
-			 0);
-	wait_ok(&fx, &k);
-	acs_clickup_task_free(k.payload);
+	cu_task_create(&fx, "wakes the webhook");
 	drain_deliveries(&fx);
 	struct acs_clickup_webhooks *w = list_hooks(&fx);
 	assert_string_equal(find_hook(w, id)->status, "suspended");
 	acs_clickup_webhooks_free(w);
 
 	char label[96];
-	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx.w.list);
 	struct acs_registrar_result *res = check(&fx);
 	expect_health(res, label, "suspended", ACS_REGISTRAR_ACTION_RE_ENABLE);
 	assert_true(acs_registrar_repair_due(res));
@@ -1279,23 +1132,14 @@ static void test_clickup_suspended_reactivated(void **state)
 
 /* --- the health report ------------------------------------------------------------ */
 
-static void on_wi(const struct acs_ado_result *res, struct acs_ado_work_item *wi, void *arg)
-{
-	struct cap *k = arg;
-	k->cls = res->cls;
-	k->status = res->status;
-	k->payload = wi;
-	k->done = 1;
-}
-
 /* A person creates a work item under the mapped area: ADO fires
  * workitem.created to ours, whose receiver (port 9) refuses it. */
 static void ado_create_item(struct fx *fx)
 {
 	struct acs_ado_fields f = { .title = "wakes the subscription", .area_path = AREA };
-	struct cap k = { 0 };
-	assert_int_equal(acs_ado_create_work_item(fx->ado, "Bug", &f, on_wi, &k), 0);
-	wait_ok(fx, &k);
+	struct call_cap k = { 0 };
+	assert_int_equal(acs_ado_create_work_item(fx->ado, "Bug", &f, cap_ado_wi, &k), 0);
+	cap_wait_ok(&fx->loop, &k);
 	acs_ado_work_item_free(k.payload);
 }
 
@@ -1318,7 +1162,7 @@ static void wait_sub_status(struct fx *fx, const char *event, const char *status
 static void drain_ado(struct fx *fx)
 {
 	uint64_t deadline = uv_now(&fx->loop) + WAIT_MS;
-	while (sim_service_pending_deliveries(fx->ado_svc) > 0) {
+	while (sim_service_pending_deliveries(fx->w.ado_svc) > 0) {
 		uv_run(&fx->loop, UV_RUN_ONCE);
 		uv_update_time(&fx->loop);
 		if (uv_now(&fx->loop) > deadline)
@@ -1402,7 +1246,7 @@ static void test_report_ado_states(void **state)
 	assert_string_equal(item(res, "ado workitem.restored Platform")->events[0], "workitem."
 										    "restored");
 	char label[96];
-	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx.w.list);
 	expect_health(res, label, "active", ACS_REGISTRAR_ACTION_NONE);
 	assert_int_equal(item(res, label)->fail_count, 0);
 	assert_int_equal(item(res, label)->n_events, 11);
@@ -1489,17 +1333,11 @@ static void test_report_clickup_states(void **state)
 	fx_init_seed(&fx, "{\"max_attempts\": 1, \"suspend_after\": 100, \"retry_delay_ms\": 10,"
 			  " \"timeout_ms\": 2000}");
 	char *id = first_run(&fx);
-	struct acs_clickup_task_new t = { .name = "fails once" };
-	struct cap k = { 0 };
-	assert_int_equal(acs_clickup_create_task(fx.cu, ACS_GOVERNOR_INTERACTIVE, fx.list, &t,
-						 on_task, &k),
-			 0);
-	wait_ok(&fx, &k);
-	acs_clickup_task_free(k.payload);
+	cu_task_create(&fx, "fails once");
 	drain_deliveries(&fx);
 
 	char label[96];
-	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx.w.list);
 	struct acs_registrar_result *res = check(&fx);
 	expect_health(res, label, "failing", ACS_REGISTRAR_ACTION_RE_ENABLE);
 	int64_t fails = item(res, label)->fail_count;
@@ -1537,7 +1375,7 @@ static void test_shared_project_and_lists(void **state)
 				   "clickup_list_id = %s\n"
 				   "[map two]\nado_project = %s\nado_area_path = Platform\\Web\n"
 				   "clickup_list_id = 901110299999\n",
-				   fx.project, AREA, fx.list, fx.project);
+				   fx.w.project, AREA, fx.w.list, fx.w.project);
 	fx_config(&fx, maps, HOOK_PW);
 	free(maps);
 	struct acs_registrar_result *res = run(&fx);
@@ -1545,7 +1383,7 @@ static void test_shared_project_and_lists(void **state)
 	assert_int_equal(res->n_items, 6);
 	assert_int_equal(count_outcome(res, ACS_REGISTRAR_ADO, ACS_REGISTRAR_CREATED), 5);
 	char label[96];
-	snprintf(label, sizeof(label), "clickup webhook workspace %s", fx.team);
+	snprintf(label, sizeof(label), "clickup webhook workspace %s", fx.w.team);
 	expect(res, label, ACS_REGISTRAR_CREATED, "");
 	acs_registrar_result_free(res);
 	struct acs_ado_subscription_list *l = list_subs(&fx);
@@ -1566,9 +1404,9 @@ static void test_shared_project_and_lists(void **state)
 	assert_int_equal(res->n_failed, 0);
 	expect(res, "ado workitem.updated Platform", ACS_REGISTRAR_UPDATED,
 	       "area path filter fixed");
-	snprintf(label, sizeof(label), "clickup webhook list %s", fx.list);
+	snprintf(label, sizeof(label), "clickup webhook list %s", fx.w.list);
 	expect(res, label, ACS_REGISTRAR_CREATED, "");
-	snprintf(label, sizeof(label), "clickup webhook workspace %s", fx.team);
+	snprintf(label, sizeof(label), "clickup webhook workspace %s", fx.w.team);
 	expect(res, label, ACS_REGISTRAR_DELETED, "not needed");
 	assert_int_equal(res->n_secrets, 1);
 	acs_registrar_result_free(res);
@@ -1599,8 +1437,8 @@ static void test_unknown_project_and_no_maps(void **state)
 	(void)state;
 	struct fx fx;
 	fx_init(&fx);
-	char *maps =
-		acs_xasprintf("[map one]\nado_project = Nowhere\nclickup_list_id = %s\n", fx.list);
+	char *maps = acs_xasprintf("[map one]\nado_project = Nowhere\nclickup_list_id = %s\n",
+				   fx.w.list);
 	fx_config(&fx, maps, HOOK_PW);
 	free(maps);
 	struct acs_registrar_result *res = run(&fx);
@@ -1615,7 +1453,7 @@ static void test_unknown_project_and_no_maps(void **state)
 
 	fx_config(&fx, "", HOOK_PW);
 	size_t before = changes(&fx);
-	size_t gets = requests(&fx, fx.cu_origin, "GET", "/webhook");
+	size_t gets = requests(&fx, fx.w.cu_origin, "GET", "/webhook");
 	res = run(&fx);
 	assert_int_equal(res->n_items, 0);
 	assert_int_equal(res->n_failed, 0);
@@ -1623,7 +1461,7 @@ static void test_unknown_project_and_no_maps(void **state)
 	assert_string_equal(res->secrets[0].webhook_id, hook);
 	acs_registrar_result_free(res);
 	assert_int_equal(changes(&fx), before);
-	assert_int_equal(requests(&fx, fx.cu_origin, "GET", "/webhook"), gets);
+	assert_int_equal(requests(&fx, fx.w.cu_origin, "GET", "/webhook"), gets);
 
 	/* The same secrets, for the intake at start-up. */
 	struct loaded ls = { 0 };

@@ -33,32 +33,6 @@
 /* Environment                                                               */
 /* ------------------------------------------------------------------------ */
 
-static void on_ready(int rc, const char *err, void *arg)
-{
-	if (rc)
-		fail_msg("syncer start: %s", err);
-	*(int *)arg = 1;
-}
-
-static void syncer_up(struct env *e)
-{
-	char err[ACS_ERR_LEN] = "";
-	e->s = acs_syncer_new(&e->loop, e->st, e->ado, e->cu, e->cfg, err);
-	if (!e->s)
-		fail_msg("syncer: %s", err);
-	int ready = 0;
-	assert_int_equal(acs_syncer_start(e->s, on_ready, &ready), 0);
-	acs_test_run_until(&e->loop, &ready, WAIT_MS);
-}
-
-static void syncer_down(struct env *e)
-{
-	int closed = 0;
-	acs_syncer_close(e->s, set_flag, &closed);
-	acs_test_run_until(&e->loop, &closed, WAIT_MS);
-	e->s = NULL;
-}
-
 static const char *cfg_text = "[ado]\norganization = contoso\nproject = Platform\n"
 			      "[map integ]\nado_project = Platform\n"
 			      "ado_area_path = Platform\\Integrations\n"
@@ -69,7 +43,7 @@ static int setup(void **state)
 {
 	struct env *e = acs_xcalloc(1, sizeof(*e));
 	sim_env_setup(e, cfg_text);
-	syncer_up(e);
+	sim_env_syncer_up(e);
 	*state = e;
 	return 0;
 }
@@ -81,7 +55,7 @@ static int teardown(void **state)
 	struct env *e = *state;
 	engine_down(e);
 	if (e->s)
-		syncer_down(e);
+		sim_env_syncer_down(e);
 	sim_env_teardown(e);
 	return 0;
 }
@@ -97,32 +71,15 @@ static void kick(void *arg)
 		acs_scheduler_kick(e->sched);
 }
 
-static void pause_deliveries(struct env *e)
-{
-	char *url = acs_xasprintf("%s/_sim/webhooks", e->ado_origin);
-	free(http(e, "POST", url, NULL, "{\"deliver\": false}"));
-	free(url);
-	url = acs_xasprintf("%s/_sim/webhooks", e->cu_origin);
-	free(http(e, "POST", url, NULL, "{\"deliver\": false}"));
-	free(url);
-}
-
 /* The sweep, and with work the scheduler driving the syncer (without it the swept
  * rows stay pending, so the tests can look at exactly what a sweep stored). */
 static void engine_up(struct env *e, bool work)
 {
-	pause_deliveries(e);
+	sim_env_pause_deliveries(e);
 	e->sw = acs_sweep_new(&e->loop, e->st, e->ado, e->cu, e->cfg, kick, e);
 	assert_non_null(e->sw);
-	if (!work)
-		return;
-	struct acs_scheduler_opts o;
-	acs_scheduler_opts_defaults(&o);
-	o.poll_interval_ms = 50;
-	o.backoff_base_ms = 50;
-	o.backoff_max_ms = 100;
-	e->sched = acs_scheduler_new(&e->loop, e->st, &o, acs_syncer_work, e->s);
-	assert_non_null(e->sched);
+	if (work)
+		sim_env_scheduler_up(e);
 }
 
 static void engine_down(struct env *e)
@@ -132,12 +89,7 @@ static void engine_down(struct env *e)
 		acs_sweep_close(e->sw, set_flag, &n);
 		acs_test_run_until(&e->loop, &n, WAIT_MS);
 	}
-	n = 0;
-	if (e->sched) {
-		acs_scheduler_close(e->sched, set_flag, &n);
-		acs_test_run_until(&e->loop, &n, WAIT_MS);
-	}
-	e->sched = NULL;
+	sim_env_scheduler_down(e);
 	e->sw = NULL;
 }
 
@@ -166,40 +118,12 @@ static int sweep_once(struct env *e, struct acs_sweep_stats *st)
 	return c.rc;
 }
 
-struct counts_cap {
-	int done;
-	struct acs_inbox_counts job;
-};
-
-static void on_counts(int rc, const char *err, void *arg)
-{
-	(void)err;
-	assert_int_equal(rc, 0);
-	acs_container_of(arg, struct counts_cap, job)->done = 1;
-}
-
-static struct acs_inbox_counts inbox_counts(struct env *e)
-{
-	struct counts_cap c = { 0 };
-	assert_int_equal(acs_inbox_counts(e->st, &c.job, on_counts), 0);
-	acs_test_run_until(&e->loop, &c.done, WAIT_MS);
-	return c.job;
-}
-
-static int64_t inbox_total(const struct acs_inbox_counts *c)
-{
-	int64_t t = 0;
-	for (int i = 0; i < ACS_INBOX_NSTATES; i++)
-		t += c->n[i];
-	return t;
-}
-
 /* Let the scheduler work the inbox until nothing is pending or processing. */
 static void work_inbox(struct env *e)
 {
 	uint64_t deadline = uv_now(&e->loop) + WAIT_MS;
 	for (;;) {
-		struct acs_inbox_counts c = inbox_counts(e);
+		struct acs_inbox_counts c = sim_env_inbox_counts(e);
 		if (!c.n[ACS_INBOX_PENDING] && !c.n[ACS_INBOX_PROCESSING] &&
 		    !acs_scheduler_running(e->sched))
 			break;
@@ -208,7 +132,7 @@ static void work_inbox(struct env *e)
 		if (uv_now(&e->loop) > deadline)
 			fail_msg("the inbox was not worked off");
 	}
-	struct acs_inbox_counts c = inbox_counts(e);
+	struct acs_inbox_counts c = sim_env_inbox_counts(e);
 	assert_int_equal(c.n[ACS_INBOX_ERROR], 0);
 }
 
@@ -294,15 +218,15 @@ static void test_unchanged_and_watermark(void **state)
 	acs_clickup_task_free(t);
 	int64_t wa = st.ado_watermark, wc = st.clickup_watermark;
 
-	struct acs_inbox_counts c = inbox_counts(e);
-	int64_t before = inbox_total(&c);
+	struct acs_inbox_counts c = sim_env_inbox_counts(e);
+	int64_t before = sim_env_inbox_total(&c);
 	assert_int_equal(before, 2);
 	assert_int_equal(sweep_once(e, &st), 0);
 	assert_true(st.ado_seen >= 1); /* listed again (overlap) ... */
 	assert_true(st.clickup_seen >= 1);
 	assert_int_equal(st.queued, 0); /* ... but nothing new stored */
-	c = inbox_counts(e);
-	assert_int_equal(inbox_total(&c), before);
+	c = sim_env_inbox_counts(e);
+	assert_int_equal(sim_env_inbox_total(&c), before);
 	assert_int_equal(st.ado_watermark, wa);
 	assert_int_equal(st.clickup_watermark, wc);
 
