@@ -124,6 +124,8 @@ static bool jint(const json_t *v, int64_t *out)
 		return true;
 	}
 	if (json_is_real(v)) {
+		if (!(json_real_value(v) > -9.2e18 && json_real_value(v) < 9.2e18))
+			return false; /* out of int64 range or NaN: the cast would be UB */
 		*out = (int64_t)json_real_value(v);
 		return true;
 	}

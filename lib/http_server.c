@@ -1608,6 +1608,61 @@ static void reject_connection(struct acs_http_server *srv)
 	uv_close((uv_handle_t *)&r->tcp, reject_close_cb);
 }
 
+/* A connection whose tcp handle is initialised but not yet connected. */
+static struct conn *conn_new(struct acs_http_server *srv)
+{
+	struct conn *c = acs_xcalloc(1, sizeof(*c));
+	c->srv = srv;
+	acs_require(uv_tcp_init(srv->loop, &c->tcp) == 0);
+	acs_require(uv_timer_init(srv->loop, &c->timer) == 0);
+	c->handles = 2;
+	srv->open++;
+	srv->nconns++;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	acs_buf_init(&c->pend, PENDING_MAX + RBUF_SIZE);
+	acs_buf_init(&c->out, OUT_MAX);
+	llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
+	c->parser.data = c;
+	c->state = ST_READ;
+	c->keep_alive = true;
+	return c;
+}
+
+/* Start serving a connected c: peer address (peer_ip overrides it, for the
+ * test hook), first request, read timeout. */
+static void conn_start(struct conn *c, const char *peer_ip)
+{
+	struct acs_http_server *srv = c->srv;
+	(void)uv_tcp_nodelay(&c->tcp, 1);
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+	memset(&c->peer_addr, 0, sizeof(c->peer_addr));
+	if (peer_ip) {
+		(void)parse_ip(peer_ip, strlen(peer_ip), &c->peer_addr);
+	} else if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl)) {
+		if (ss.ss_family == AF_INET) {
+			c->peer_addr.family = AF_INET;
+			memcpy(c->peer_addr.b, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		} else if (ss.ss_family == AF_INET6) {
+			char tmp[INET6_ADDRSTRLEN];
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, tmp,
+				  sizeof(tmp));
+			(void)parse_ip(tmp, strlen(tmp), &c->peer_addr); /* unmaps v4 */
+		}
+	}
+	if (c->peer_addr.family)
+		ip_to_string(&c->peer_addr, c->peer, sizeof(c->peer));
+	else
+		snprintf(c->peer, sizeof(c->peer), "unknown");
+	c->req = req_new(c);
+	/* The first request must start within read_timeout. */
+	timer_set(c, TM_IDLE, srv->opts.read_timeout_ms);
+	start_reading(c);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct acs_http_server *srv = acs_container_of(server, struct acs_http_server, listener);
@@ -1628,51 +1683,41 @@ static void on_connection(uv_stream_t *server, int status)
 		reject_connection(srv);
 		return;
 	}
-	struct conn *c = acs_xcalloc(1, sizeof(*c));
-	c->srv = srv;
-	acs_require(uv_tcp_init(srv->loop, &c->tcp) == 0);
-	acs_require(uv_timer_init(srv->loop, &c->timer) == 0);
-	c->handles = 2;
-	srv->open++;
-	srv->nconns++;
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
-	acs_buf_init(&c->pend, PENDING_MAX + RBUF_SIZE);
-	acs_buf_init(&c->out, OUT_MAX);
-	llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
-	c->parser.data = c;
-	c->state = ST_READ;
-	c->keep_alive = true;
+	struct conn *c = conn_new(srv);
 	if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
 		conn_close(c);
 		return;
 	}
-	(void)uv_tcp_nodelay(&c->tcp, 1);
-	struct sockaddr_storage ss;
-	int sl = sizeof(ss);
-	memset(&c->peer_addr, 0, sizeof(c->peer_addr));
-	if (!uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl)) {
-		if (ss.ss_family == AF_INET) {
-			c->peer_addr.family = AF_INET;
-			memcpy(c->peer_addr.b, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-		} else if (ss.ss_family == AF_INET6) {
-			char tmp[INET6_ADDRSTRLEN];
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, tmp,
-				  sizeof(tmp));
-			(void)parse_ip(tmp, strlen(tmp), &c->peer_addr); /* unmaps v4 */
-		}
-	}
-	if (c->peer_addr.family)
-		ip_to_string(&c->peer_addr, c->peer, sizeof(c->peer));
-	else
-		snprintf(c->peer, sizeof(c->peer), "unknown");
-	c->req = req_new(c);
-	/* The first request must start within read_timeout. */
-	timer_set(c, TM_IDLE, srv->opts.read_timeout_ms);
-	start_reading(c);
+	conn_start(c, NULL);
 }
+
+#ifdef ACS_UNIT_TEST
+int acs__http_server_adopt(struct acs_http_server *srv, uv_os_sock_t fd, const char *peer_ip)
+{
+	if (srv->stopping || srv->nconns >= srv->opts.max_connections)
+		return UV_ECONNREFUSED;
+	struct conn *c = conn_new(srv);
+	int rc = uv_tcp_open(&c->tcp, fd);
+	if (rc) {
+		conn_close(c);
+		return rc;
+	}
+	conn_start(c, peer_ip);
+	return 0;
+}
+
+int acs__http_server_inject(struct acs_http_server *srv, const char *data, size_t len)
+{
+	struct conn *c = srv->conns;
+	if (!c || c->closing)
+		return ACS_ECLOSED;
+	if (!c->reading)
+		return UV_EAGAIN; /* backpressure: the socket would not be read now */
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)data, (unsigned)ACS_MIN(len, RBUF_SIZE));
+	read_cb((uv_stream_t *)&c->tcp, (ssize_t)b.len, &b);
+	return (int)b.len;
+}
+#endif
 
 static void random_prefix(char out[9])
 {

@@ -163,4 +163,14 @@ void acs_http_stream_end(struct acs_http_req *req);
 /** Test hook: 1 when ip is covered by the trusted_proxies-style list, 0 when
  *  not, ACS_ECONFIG for a bad list. */
 int acs__http_trusted_contains(const char *list, const char *ip);
+/** Test hook (fuzzing without a listener): serve fd, a connected stream
+ *  socket such as one end of a socketpair(), as if just accepted. peer_ip
+ *  (may be NULL) stands in for the peer address. Returns 0 (the server now
+ *  owns fd) or a UV_E* code (fd is left open). */
+int acs__http_server_adopt(struct acs_http_server *srv, uv_os_sock_t fd, const char *peer_ip);
+/** Test hook: hand data to the newest connection as if one read of its
+ *  socket returned it (at most one read buffer, 64 KiB). Returns the bytes
+ *  taken, UV_EAGAIN while the connection does not read (backpressure), or
+ *  ACS_ECLOSED when it is closing or there is none. */
+int acs__http_server_inject(struct acs_http_server *srv, const char *data, size_t len);
 #endif
