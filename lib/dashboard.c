@@ -386,7 +386,9 @@ static int str_member(const json_t *body, const char *key, bool required, bool a
 		return 0;
 	}
 	const char *s = json_string_value(v);
-	if (!s || (!allow_empty && !*s) || strlen(s) > max || has_ctl(s)) {
+	/* A "\u0000" inside would silently cut the value short: refuse it as a control. */
+	if (!s || (!allow_empty && !*s) || strlen(s) > max || has_ctl(s) ||
+	    strlen(s) != json_string_length(v)) {
 		snprintf(err, ACS_ERR_LEN, "%s: must be a %sstring of at most %zu characters", key,
 			 allow_empty ? "" : "non-empty ", max);
 		return ACS_EPARSE;

@@ -193,6 +193,15 @@ static void test_map_parse(void **state)
 	json_t *arr = json_array();
 	assert_int_equal(acs_dashboard_map_parse(arr, false, &m, err), ACS_EPARSE);
 	json_decref(arr);
+
+	/* An embedded NUL (only a parser allowing it lets one through) is refused, not cut. */
+	json_t *nul = json_loads("{\"name\": \"ab\\u0000cd\"}", JSON_ALLOW_NUL, NULL);
+	assert_non_null(nul);
+	err[0] = '\0';
+	assert_int_equal(acs_dashboard_map_parse(nul, false, &m, err), ACS_EPARSE);
+	assert_memory_equal(err, "name:", 5);
+	assert_null(m.name);
+	json_decref(nul);
 }
 
 /* --- links ------------------------------------------------------------------------------- */
