@@ -71,6 +71,7 @@ static void check_roundtrip(const char *src, size_t len)
 		enc[3 * i + 1] = hex[(unsigned char)src[i] >> 4];
 		enc[3 * i + 2] = hex[(unsigned char)src[i] & 15];
 	}
+	enc[3 * len] = '\0';
 	int n = acs_router_decode(enc, 3 * len, dec, true);
 	check(n == (int)len && !memcmp(dec, src, len), "encode/decode round trip");
 }
