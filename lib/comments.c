@@ -201,16 +201,21 @@ static char *intent_prefix(int64_t sync_id)
 	return acs_xasprintf("comment:%" PRId64 ":", sync_id);
 }
 
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char err[ACS_ERR_LEN])
+{
+	/* Cached on the connection: these run for every synced pair. */
+	return acs_store_cached(db, sql, st, err);
+}
+
 static int load_rows(sqlite3 *db, struct sjob *j, char err[ACS_ERR_LEN])
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db,
-				    "SELECT id, sync_id, ado_comment_id, clickup_comment_id, "
-				    "origin, "
-				    "fingerprint FROM comment_map WHERE sync_id = ?1 ORDER BY id",
-				    -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return acs_store_error(db, rc, "select comment_map", err);
+	int rc = prepare(db,
+			 "SELECT id, sync_id, ado_comment_id, clickup_comment_id, origin, "
+			 "fingerprint FROM comment_map WHERE sync_id = ?1 ORDER BY id",
+			 &st, err);
+	if (rc)
+		return rc;
 	sqlite3_bind_int64(st, 1, j->sync_id);
 	j->rows = acs_xcalloc(1, sizeof(*j->rows));
 	size_t cap = 0;
@@ -228,7 +233,7 @@ static int load_rows(sqlite3 *db, struct sjob *j, char err[ACS_ERR_LEN])
 		r->fingerprint = col_dup(st, 5);
 	}
 	rc = rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, "select comment_map", err);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -236,13 +241,13 @@ static int load_intents(sqlite3 *db, struct sjob *j, char err[ACS_ERR_LEN])
 {
 	char *prefix = intent_prefix(j->sync_id);
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db,
-				    "SELECT id, source, source_id FROM intent WHERE state = 'open' "
-				    "AND substr(source_id, 1, length(?1)) = ?1 ORDER BY id",
-				    -1, &st, NULL);
-	if (rc != SQLITE_OK) {
+	int rc = prepare(db,
+			 "SELECT id, source, source_id FROM intent WHERE state = 'open' "
+			 "AND substr(source_id, 1, length(?1)) = ?1 ORDER BY id",
+			 &st, err);
+	if (rc) {
 		free(prefix);
-		return acs_store_error(db, rc, "select intent", err);
+		return rc;
 	}
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
 	size_t cap = 0, plen = strlen(prefix);
@@ -260,7 +265,7 @@ static int load_intents(sqlite3 *db, struct sjob *j, char err[ACS_ERR_LEN])
 		in->origin_id = acs_xstrdup(sid + plen);
 	}
 	rc = rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, "select intent", err);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	free(prefix);
 	return rc;
 }
@@ -280,14 +285,8 @@ static int run_stmt(sqlite3 *db, sqlite3_stmt *st, const char *what, int *change
 	} else {
 		rc = acs_store_error(db, rc, what, err);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
-}
-
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char err[ACS_ERR_LEN])
-{
-	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-	return rc == SQLITE_OK ? 0 : acs_store_error(db, rc, sql, err);
 }
 
 static int close_intent(sqlite3 *db, struct sjob *j, char err[ACS_ERR_LEN])
@@ -329,7 +328,7 @@ static int sjob_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		sqlite3_bind_text(st, 2, j->source_id, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			j->out_id = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		if (j->out_id)
 			return 0;
 		rc = prepare(db,

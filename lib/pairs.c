@@ -205,9 +205,9 @@ static int query_pair(sqlite3 *db, const char *where, int64_t id, const char *si
 	char sql[256];
 	sqlite3_stmt *st = NULL;
 	snprintf(sql, sizeof(sql), "SELECT " PAIR_COLS " FROM sync_map WHERE %s", where);
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return acs_store_error(db, rc, "select pair", err);
+	int rc = acs_store_cached(db, sql, &st, err);
+	if (rc)
+		return rc;
 	if (sid)
 		bind_text(st, 1, sid);
 	else
@@ -221,7 +221,7 @@ static int query_pair(sqlite3 *db, const char *where, int64_t id, const char *si
 	} else {
 		rc = acs_store_error(db, rc, "select pair", err);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -231,12 +231,12 @@ static int query_intent(sqlite3 *db, const char *source, const char *source_id,
 			struct acs_intent **out, char err[ACS_ERR_LEN])
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db,
-				    "SELECT " INTENT_COLS " FROM intent WHERE source = ?1 AND "
-				    "source_id = ?2 AND state = 'open'",
-				    -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return acs_store_error(db, rc, "select intent", err);
+	int rc = acs_store_cached(db,
+				  "SELECT " INTENT_COLS " FROM intent WHERE source = ?1 AND "
+				  "source_id = ?2 AND state = 'open'",
+				  &st, err);
+	if (rc)
+		return rc;
 	bind_text(st, 1, source);
 	bind_text(st, 2, source_id);
 	rc = sqlite3_step(st);
@@ -257,7 +257,7 @@ static int query_intent(sqlite3 *db, const char *source, const char *source_id,
 	} else {
 		rc = acs_store_error(db, rc, "select intent", err);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -273,9 +273,9 @@ static int exec_bound(sqlite3 *db, const char *sql, const struct bindv *v, size_
 		      char err[ACS_ERR_LEN])
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return acs_store_error(db, rc, sql, err);
+	int rc = acs_store_cached(db, sql, &st, err);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].null)
 			sqlite3_bind_null(st, (int)i + 1);
@@ -292,7 +292,7 @@ static int exec_bound(sqlite3 *db, const char *sql, const struct bindv *v, size_
 	} else {
 		rc = acs_store_error(db, rc, "write", err);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -442,9 +442,9 @@ static int do_map_upsert(sqlite3 *db, struct job *j, char err[ACS_ERR_LEN])
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = NULL;
-	rc = sqlite3_prepare_v2(db, "SELECT id FROM project_map WHERE name = ?1", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return acs_store_error(db, rc, "select project_map", err);
+	rc = acs_store_cached(db, "SELECT id FROM project_map WHERE name = ?1", &st, err);
+	if (rc)
+		return rc;
 	bind_text(st, 1, j->m_name);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -453,7 +453,7 @@ static int do_map_upsert(sqlite3 *db, struct job *j, char err[ACS_ERR_LEN])
 	} else {
 		rc = acs_store_error(db, rc, "select project_map", err);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -461,17 +461,17 @@ static int do_log(sqlite3 *db, struct job *j, char err[ACS_ERR_LEN])
 {
 	const struct acs_sync_log_row *r = &j->row;
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db,
-				    "INSERT INTO sync_log (ts, map_id, sync_id, ado_id, "
-				    "clickup_id, "
-				    "direction, action, status, fields, message) VALUES (?1, "
-				    "(SELECT id FROM project_map WHERE id = ?2), "
-				    "(SELECT id FROM sync_map WHERE id = ?3), ?4, ?5, ?6, ?7, ?8, "
-				    "?9, "
-				    "?10)",
-				    -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return acs_store_error(db, rc, "insert sync_log", err);
+	int rc = acs_store_cached(db,
+				  "INSERT INTO sync_log (ts, map_id, sync_id, ado_id, "
+				  "clickup_id, "
+				  "direction, action, status, fields, message) VALUES (?1, "
+				  "(SELECT id FROM project_map WHERE id = ?2), "
+				  "(SELECT id FROM sync_map WHERE id = ?3), ?4, ?5, ?6, ?7, ?8, "
+				  "?9, "
+				  "?10)",
+				  &st, err);
+	if (rc)
+		return rc;
 	sqlite3_bind_int64(st, 1, r->ts ? r->ts : j->now);
 	bind_id(st, 2, r->map_id);
 	bind_id(st, 3, r->sync_id);
@@ -484,7 +484,7 @@ static int do_log(sqlite3 *db, struct job *j, char err[ACS_ERR_LEN])
 	bind_text(st, 10, r->message);
 	rc = sqlite3_step(st);
 	rc = rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, "insert sync_log", err);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -508,20 +508,22 @@ static int do_log_list(sqlite3 *db, struct job *j, char err[ACS_ERR_LEN])
 	sqlite3_stmt *st = NULL;
 	struct acs_sync_log_page *p = acs_xcalloc(1, sizeof(*p));
 	j->out_page = p;
-	int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sync_log" LOG_WHERE, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return acs_store_error(db, rc, "count sync_log", err);
+	int rc = acs_store_cached(db, "SELECT count(*) FROM sync_log" LOG_WHERE, &st, err);
+	if (rc)
+		return rc;
 	bind_log_filters(st, j);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		p->total = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	rc = sqlite3_prepare_v2(db,
-				"SELECT id, ts, map_id, sync_id, ado_id, clickup_id, direction, "
-				"action, status, fields, message FROM sync_log" LOG_WHERE
-				" ORDER BY id DESC LIMIT ?6 OFFSET ?7",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return acs_store_error(db, rc, "select sync_log", err);
+	sqlite3_reset(st);
+	rc = acs_store_cached(db,
+			      "SELECT id, ts, map_id, sync_id, ado_id, clickup_id, direction, "
+			      "action, status, fields, message FROM sync_log" LOG_WHERE " ORDER BY "
+			      "id DESC "
+			      "LIMIT ?6 "
+			      "OFFSET ?7",
+			      &st, err);
+	if (rc)
+		return rc;
 	bind_log_filters(st, j);
 	sqlite3_bind_int64(st, 6, j->limit);
 	sqlite3_bind_int64(st, 7, (int64_t)j->page * j->limit);
@@ -543,7 +545,7 @@ static int do_log_list(sqlite3 *db, struct job *j, char err[ACS_ERR_LEN])
 	rc = rc == SQLITE_DONE || rc == SQLITE_ROW
 		     ? 0
 		     : acs_store_error(db, rc, "select sync_log", err);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -691,6 +693,15 @@ static int submit(struct acs_store *st, struct job *j, bool write)
 	return rc;
 }
 
+/* A write whose commit need not be fsynced (see acs_store_write_lazy). */
+static int submit_lazy(struct acs_store *st, struct job *j)
+{
+	int rc = acs_store_write_lazy(st, job_fn, job_done, j);
+	if (rc)
+		job_free(j);
+	return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Public calls                                                              */
 /* ------------------------------------------------------------------------ */
@@ -735,6 +746,16 @@ int acs_pairs_update(struct acs_store *st, const struct acs_pair *p, acs_pairs_d
 	struct job *j = job_new(J_UPDATE, CB(cb), arg);
 	j->pair = acs_pair_dup(p);
 	return submit(st, j, true);
+}
+
+int acs_pairs_update_lazy(struct acs_store *st, const struct acs_pair *p, acs_pairs_done_cb cb,
+			  void *arg)
+{
+	if (!st || !p || p->id <= 0)
+		return -EINVAL;
+	struct job *j = job_new(J_UPDATE, CB(cb), arg);
+	j->pair = acs_pair_dup(p);
+	return submit_lazy(st, j);
 }
 
 static bool good_source(const char *s)
@@ -827,8 +848,8 @@ int acs_pairs_map_upsert(struct acs_store *st, const struct acs_config_map *m, a
 	return submit(st, j, true);
 }
 
-int acs_pairs_log(struct acs_store *st, const struct acs_sync_log_row *row, acs_pairs_done_cb cb,
-		  void *arg)
+static int log_submit(struct acs_store *st, const struct acs_sync_log_row *row,
+		      acs_pairs_done_cb cb, void *arg, bool lazy)
 {
 	if (!st || !row || !row->action || !*row->action || !row->status)
 		return -EINVAL;
@@ -840,7 +861,19 @@ int acs_pairs_log(struct acs_store *st, const struct acs_sync_log_row *row, acs_
 	j->row.status = j->r_status = xdup(row->status);
 	j->row.fields = j->r_fields = xdup(row->fields);
 	j->row.message = j->r_msg = xdup(row->message);
-	return submit(st, j, true);
+	return lazy ? submit_lazy(st, j) : submit(st, j, true);
+}
+
+int acs_pairs_log(struct acs_store *st, const struct acs_sync_log_row *row, acs_pairs_done_cb cb,
+		  void *arg)
+{
+	return log_submit(st, row, cb, arg, false);
+}
+
+int acs_pairs_log_lazy(struct acs_store *st, const struct acs_sync_log_row *row,
+		       acs_pairs_done_cb cb, void *arg)
+{
+	return log_submit(st, row, cb, arg, true);
 }
 
 int acs_pairs_log_list(struct acs_store *st, const struct acs_sync_log_query *q,

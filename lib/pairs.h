@@ -120,6 +120,12 @@ int acs_pairs_insert(struct acs_store *st, const struct acs_pair *p, int64_t int
  *  row is gone. */
 int acs_pairs_update(struct acs_store *st, const struct acs_pair *p, acs_pairs_done_cb cb,
 		     void *arg);
+/** As acs_pairs_update, but the commit is not fsynced (acs_store_write_lazy): for a
+ *  caller whose work ends with an ordinary write that makes it durable (the syncer's
+ *  run ends with the scheduler's outcome write; a power cut before that re-runs the
+ *  job, as a crash between the twin write and this update would). */
+int acs_pairs_update_lazy(struct acs_store *st, const struct acs_pair *p, acs_pairs_done_cb cb,
+			  void *arg);
 
 /** Set the state of pair pair_id ("active" or "ended") and, when base is not NULL, its
  *  base in the same write (a pair ends with the base of what was last written).
@@ -152,6 +158,9 @@ int acs_pairs_map_upsert(struct acs_store *st, const struct acs_config_map *m, a
 /** Append a sync_log row (write job). cb may be NULL. */
 int acs_pairs_log(struct acs_store *st, const struct acs_sync_log_row *row, acs_pairs_done_cb cb,
 		  void *arg);
+/** As acs_pairs_log, not fsynced (see acs_pairs_update_lazy). */
+int acs_pairs_log_lazy(struct acs_store *st, const struct acs_sync_log_row *row,
+		       acs_pairs_done_cb cb, void *arg);
 /** A page of the history, newest first (read job). */
 int acs_pairs_log_list(struct acs_store *st, const struct acs_sync_log_query *q,
 		       acs_pairs_log_page_cb cb, void *arg);

@@ -24,6 +24,7 @@
 #define RECORD_RETRY_MS 1000
 /* Most items remembered for the cooldown; older entries are dropped first. */
 #define MAX_RECENT 8192
+#define RHASH_BUCKETS 16384 /* power of two, >= MAX_RECENT */
 
 /* A queue read costs time in proportion to the pending rows. Under a steady stream
  * of kicks (a burst of deliveries) reads would run back to back and keep the reader
@@ -32,6 +33,11 @@
  * most half of the reader's time, and a read of a small queue (under a millisecond)
  * is never delayed. */
 #define MAX_READ_GAP_MS 20
+
+/* A read that found items in their cooldown looks again when the first cooldown
+ * ends, plus this: the cooldowns of a burst end a few ms apart, and one read per
+ * item would re-read the whole backlog each time (a second of cooldown hides it). */
+#define COOLDOWN_SLACK_MS 20
 
 /*
  * DESIGN
@@ -48,12 +54,22 @@
  *   job per item at a time, rows by id, and an item with a row in backoff is not
  *   due at all (its later events must not overtake it).
  *
+ * BACKLOG
+ *   A read costs time in proportion to the pending rows, so under load the
+ *   scheduler does not read once per finished job: the items a read found due
+ *   but had no slot for are kept (keys only) and started, in order, as slots
+ *   free up. A kick while every slot is busy only notes that the queue changed
+ *   (stale); the next read happens when the backlog runs out. Items of the
+ *   backlog are checked again when they start (running, cooldown) and the claim
+ *   decides, as for any stale read. With free slots nothing changes: every kick
+ *   and every finished job reads at once.
+ *
  * GLOSSARY
  *   slot      a job from its claim to its recorded outcome; at most concurrency
  *   alias     a key under which a later read saw a running job's item (the pair
  *             was formed while it ran), so that read does not start a second job
- *   more_due  the last read saw due items it had no slot for: read again when a
- *             slot frees without a job ending (an empty or busy claim)
+ *   more_due  the last read saw more due items than it returned (truncated): read
+ *             again once the backlog is used up, even without a job ending
  */
 
 enum job_phase {
@@ -105,6 +121,11 @@ struct acs_scheduler {
 	bool read_again; /**< a kick came while a read was in flight */
 	bool more_due;
 	size_t queued;
+	/* Due items of the last read that found no free slot, oldest first: slots
+	 * that free up take them without another read (see BACKLOG). */
+	char **backlog;
+	size_t n_backlog, i_backlog;
+	bool stale; /**< kicks came while every slot was busy: read when the backlog ends */
 
 	/* Items whose job started within the cooldown (oldest first). */
 	struct recent {
@@ -112,6 +133,13 @@ struct acs_scheduler {
 		uint64_t started; /**< loop time */
 	} * recent;
 	size_t n_recent;
+	/* The newest start of each key in recent, for lookups by key (a read checks
+	 * every due item against the cooldown: a scan of recent was quadratic). */
+	struct rnode {
+		char *key;
+		uint64_t started;
+		struct rnode *next;
+	} * *rhash;
 
 	bool closing;
 	bool close_started;
@@ -121,6 +149,7 @@ struct acs_scheduler {
 
 static void start_read(struct acs_scheduler *s);
 static void maybe_closed(struct acs_scheduler *s);
+static void slot_freed(struct acs_scheduler *s, bool read);
 
 void acs_scheduler_opts_defaults(struct acs_scheduler_opts *o)
 {
@@ -175,8 +204,13 @@ static void request_read(struct acs_scheduler *s)
 
 void acs_scheduler_kick(struct acs_scheduler *s)
 {
-	if (s)
-		request_read(s);
+	if (!s)
+		return;
+	if (s->recovered && s->n_jobs >= s->o.concurrency) {
+		s->stale = true; /* no slot to start anything: read when one frees */
+		return;
+	}
+	request_read(s);
 }
 
 /* ---- jobs ---- */
@@ -274,7 +308,7 @@ static void mark_done(int rc, const char *err, void *arg)
 			"(its events run again after the restart)",
 			job->claim.key, err);
 	job_free(job);
-	request_read(s); /* the item may have more events; a slot is free */
+	slot_freed(s, true); /* the item may have more events; a slot is free */
 	maybe_closed(s);
 }
 
@@ -373,15 +407,14 @@ static void claim_done(int rc, const char *err, void *arg)
 				job->claim.key);
 		}
 		job_free(job);
-		if (owner && s->more_due)
-			request_read(s);
+		if (owner)
+			slot_freed(s, false);
 		return;
 	}
 	if (!job->claim.n_rows) {
 		/* A stale read: another job took them. */
 		job_free(job);
-		if (s->more_due)
-			request_read(s);
+		slot_freed(s, false);
 		return;
 	}
 	start_work(job);
@@ -410,12 +443,36 @@ static void start_claim(struct acs_scheduler *s, const char *key)
 
 /* ---- cooldown ---- */
 
+static struct rnode **rhash_slot(struct acs_scheduler *s, const char *key)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	struct rnode **pp = &s->rhash[h & (RHASH_BUCKETS - 1)];
+	while (*pp && strcmp((*pp)->key, key))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* recent[i] leaves: its key leaves the hash unless started again since. */
+static void recent_forget(struct acs_scheduler *s, size_t i)
+{
+	struct rnode **pp = rhash_slot(s, s->recent[i].key);
+	struct rnode *n = *pp;
+	if (n && n->started == s->recent[i].started) {
+		*pp = n->next;
+		free(n->key);
+		free(n);
+	}
+	free(s->recent[i].key);
+}
+
 static void recent_prune(struct acs_scheduler *s, uint64_t now)
 {
 	size_t drop = 0;
 	while (drop < s->n_recent && (now - s->recent[drop].started >= s->o.cooldown_ms ||
 				      s->n_recent - drop > MAX_RECENT))
-		free(s->recent[drop++].key);
+		recent_forget(s, drop++);
 	if (drop) {
 		memmove(s->recent, s->recent + drop, (s->n_recent - drop) * sizeof(*s->recent));
 		s->n_recent -= drop;
@@ -423,35 +480,79 @@ static void recent_prune(struct acs_scheduler *s, uint64_t now)
 }
 
 /* ms until key may start again, 0 when it may start now. */
-static uint64_t cooldown_left(const struct acs_scheduler *s, const char *key, uint64_t now)
+static uint64_t cooldown_left(struct acs_scheduler *s, const char *key, uint64_t now)
 {
-	for (size_t i = s->n_recent; i-- > 0;) {
-		if (strcmp(s->recent[i].key, key) == 0) {
-			uint64_t age = now - s->recent[i].started;
-			return age < s->o.cooldown_ms ? s->o.cooldown_ms - age : 0;
-		}
-	}
-	return 0;
+	if (!s->rhash)
+		return 0;
+	const struct rnode *n = *rhash_slot(s, key);
+	if (!n)
+		return 0;
+	uint64_t age = now - n->started;
+	return age < s->o.cooldown_ms ? s->o.cooldown_ms - age : 0;
 }
 
 static void recent_add(struct acs_scheduler *s, const char *key, uint64_t now)
 {
 	if (!s->o.cooldown_ms)
 		return;
-	if (!s->recent)
+	if (!s->recent) {
 		s->recent = acs_xcalloc(MAX_RECENT + 1, sizeof(*s->recent));
+		s->rhash = acs_xcalloc(RHASH_BUCKETS, sizeof(*s->rhash));
+	}
 	recent_prune(s, now);
 	if (s->n_recent == MAX_RECENT + 1) {
-		free(s->recent[0].key);
+		recent_forget(s, 0);
 		memmove(s->recent, s->recent + 1, (s->n_recent - 1) * sizeof(*s->recent));
 		s->n_recent--;
 	}
 	s->recent[s->n_recent].key = acs_xstrdup(key);
 	s->recent[s->n_recent].started = now;
 	s->n_recent++;
+	struct rnode **pp = rhash_slot(s, key);
+	if (!*pp) {
+		*pp = acs_xcalloc(1, sizeof(**pp));
+		(*pp)->key = acs_xstrdup(key);
+	}
+	(*pp)->started = now;
 }
 
 /* ---- reading the queue ---- */
+
+static void backlog_clear(struct acs_scheduler *s)
+{
+	for (size_t i = 0; i < s->n_backlog; i++)
+		free(s->backlog[i]);
+	free(s->backlog);
+	s->backlog = NULL;
+	s->n_backlog = s->i_backlog = 0;
+}
+
+/* A slot is free: start the next items of the backlog; once it is used up, read
+ * again if asked to (a job ended), if kicks came meanwhile, or if the last read
+ * saw more due items than it kept. */
+static void slot_freed(struct acs_scheduler *s, bool read)
+{
+	if (s->closing)
+		return;
+	uint64_t now = uv_now(s->loop);
+	while (s->n_jobs < s->o.concurrency && s->i_backlog < s->n_backlog) {
+		const char *k = s->backlog[s->i_backlog++];
+		if (find_job(s, k, NULL) || (s->o.cooldown_ms && cooldown_left(s, k, now))) {
+			s->stale = true; /* a read decides when it may start */
+			continue;
+		}
+		recent_add(s, k, now);
+		start_claim(s, k);
+	}
+	if (s->i_backlog < s->n_backlog)
+		return; /* every slot is busy and the backlog lasts */
+	if (!read && !s->stale && !s->more_due)
+		return;
+	if (s->n_jobs >= s->o.concurrency)
+		s->stale = true; /* nothing could start now: the next free slot reads */
+	else
+		request_read(s);
+}
 
 static void due_done(int rc, const char *err, void *arg)
 {
@@ -472,6 +573,7 @@ static void due_done(int rc, const char *err, void *arg)
 	}
 	s->queued = (size_t)s->due.pending_rows;
 	s->more_due = s->due.truncated;
+	backlog_clear(s);
 	uint64_t now = uv_now(s->loop), wait = 0;
 	if (s->o.cooldown_ms)
 		recent_prune(s, now);
@@ -486,8 +588,10 @@ static void due_done(int rc, const char *err, void *arg)
 			continue;
 		}
 		if (s->n_jobs >= s->o.concurrency) {
-			s->more_due = true;
-			break;
+			if (!s->backlog)
+				s->backlog = acs_xcalloc(s->due.n_items - i, sizeof(*s->backlog));
+			s->backlog[s->n_backlog++] = acs_xstrdup(k);
+			continue;
 		}
 		recent_add(s, k, now);
 		start_claim(s, k);
@@ -499,6 +603,7 @@ static void due_done(int rc, const char *err, void *arg)
 		arm(s, read_gap(s)); /* a kick may name another item: no longer than the gap */
 	} else if (wait && wait < s->o.poll_interval_ms) {
 		int64_t d = next_due_at > 0 ? next_due_at - acs_inbox_now_ms() : INT64_MAX;
+		wait += COOLDOWN_SLACK_MS;
 		arm(s, d >= 0 && (uint64_t)d < wait ? (uint64_t)d : wait);
 	} else {
 		arm_after_read(s, next_due_at);
@@ -513,12 +618,13 @@ static void start_read(struct acs_scheduler *s)
 		s->read_again = true;
 		return;
 	}
+	s->stale = false; /* this read sees every event committed so far */
 	s->due = (struct acs_inbox_due){
 		.now_ms = acs_inbox_now_ms(),
 		/* Items in their cooldown are read too but not started: read past
 		 * them, or a crowd of them (the echoes of our own writes) would hide
 		 * newer items from every read. */
-		.max_items = 2 * (size_t)s->o.concurrency + 16 + s->n_recent,
+		.max_items = 8 * (size_t)s->o.concurrency + 64 + s->n_recent,
 	};
 	s->read_started = uv_hrtime();
 	int rc = acs_inbox_due(s->store, &s->due, due_done);
@@ -568,6 +674,10 @@ static void on_wake(uv_timer_t *t)
 	if (!s->recovered) {
 		if (!s->recover_inflight)
 			start_recover(s);
+		return;
+	}
+	if (s->n_jobs >= s->o.concurrency) {
+		s->stale = true; /* nothing could start: the next free slot reads */
 		return;
 	}
 	start_read(s);
@@ -625,8 +735,10 @@ static void on_closed(uv_handle_t *h)
 	void (*cb)(void *) = s->close_cb;
 	void *arg = s->close_arg;
 	for (size_t i = 0; i < s->n_recent; i++)
-		free(s->recent[i].key);
+		recent_forget(s, i);
 	free(s->recent);
+	free(s->rhash);
+	backlog_clear(s);
 	free(s);
 	if (cb)
 		cb(arg);

@@ -121,6 +121,11 @@ struct run {
 	struct acs_syncer *s;
 	acs_syncer_done_cb done;
 	void *done_arg;
+	/* timing (debug log "run timing", for benchmarks) */
+	uint64_t t_start;   /**< uv_hrtime() when the run began */
+	uint64_t t_written; /**< ... when the first twin write was answered, 0 if none */
+	int64_t start_ms;   /**< wall clock when the run began (Unix ms) */
+	int64_t received;   /**< oldest event's received_at (Unix ms) */
 	/* what the events say */
 	int64_t ado_id;
 	char *task_id;
@@ -185,6 +190,8 @@ struct run {
 	size_t n_logs;
 	enum acs_job_outcome outcome;
 	char *outcome_msg;
+	bool pair_dirty;      /**< save_pair's update is written with the log rows */
+	unsigned finish_wait; /**< writes of run_finish not yet done */
 };
 
 static void merge_and_push(struct run *r);
@@ -483,10 +490,35 @@ static void run_free(struct run *r)
 	maybe_closed(s);
 }
 
+static void note_written(struct run *r)
+{
+	if (!r->t_written)
+		r->t_written = uv_hrtime();
+}
+
 static void run_complete(struct run *r)
 {
+	if (acs_log_enabled(ACS_LOG_DEBUG)) {
+		uint64_t now = uv_hrtime();
+		acs_log(ACS_LOG_DEBUG, "syncer",
+			"run timing: ado %" PRId64 " clickup %s: queued %" PRId64 " ms, twin "
+			"written after "
+			"%.3f ms, done "
+			"after %.3f ms",
+			r->pair ? r->pair->ado_id : r->ado_id,
+			nz(r->pair ? r->pair->clickup_id : r->task_id), r->start_ms - r->received,
+			r->t_written ? (double)(r->t_written - r->t_start) / 1e6 : -1.0,
+			(double)(now - r->t_start) / 1e6);
+	}
 	r->done(r->outcome, r->outcome_msg, r->done_arg);
 	run_free(r);
+}
+
+static void finish_step(struct run *r)
+{
+	acs_require(r->finish_wait > 0);
+	if (--r->finish_wait == 0)
+		run_complete(r);
 }
 
 static void on_log_written(int rc, const char *err, void *arg)
@@ -498,9 +530,37 @@ static void on_log_written(int rc, const char *err, void *arg)
 		free(r->outcome_msg);
 		r->outcome_msg = acs_xasprintf("sync_log: %s", err ? err : acs_strerror(rc));
 	}
-	run_complete(r);
+	finish_step(r);
 }
 
+static void submit_logs(struct run *r, size_t from);
+
+/* The pair row could not be saved: the job runs again (with a row saying why). */
+static void pair_save_failed(struct run *r, int rc, const char *err)
+{
+	char msg[ACS_ERR_LEN + 64];
+	snprintf(msg, sizeof(msg), "save pair: %s", err ? err : acs_strerror(rc));
+	if (r->outcome == ACS_JOB_DONE) {
+		r->outcome = ACS_JOB_RETRY;
+		free(r->outcome_msg);
+		r->outcome_msg = acs_xstrdup(msg);
+	}
+	run_log(r, NULL, "retry", "retry", 0, "%s", msg);
+	submit_logs(r, r->n_logs - 1);
+}
+
+static void on_pair_saved(int rc, const char *err, void *arg)
+{
+	struct run *r = arg;
+	if (rc)
+		pair_save_failed(r, rc, err);
+	finish_step(r);
+}
+
+/* The end of every run: the pair row (when save_pair changed it) and the log rows go
+ * to the store in one loop turn, so they share one commit, not fsynced: the
+ * scheduler's outcome write after the run is (see acs_pairs_update_lazy). Then the
+ * run completes. */
 static void run_finish(struct run *r, enum acs_job_outcome outcome, const char *msg)
 {
 	r->outcome = outcome;
@@ -508,11 +568,28 @@ static void run_finish(struct run *r, enum acs_job_outcome outcome, const char *
 	r->outcome_msg = msg ? acs_xstrdup(msg) : NULL;
 	if (!r->n_logs)
 		run_log(r, NULL, "skipped", "skipped", 0, "nothing to do");
+	r->finish_wait = 1; /* held until everything is submitted */
+	if (r->pair_dirty) {
+		r->pair_dirty = false;
+		r->finish_wait++;
+		int rc = acs_pairs_update_lazy(r->s->store, r->pair, on_pair_saved, r);
+		if (rc) {
+			r->finish_wait--;
+			pair_save_failed(r, rc, NULL);
+		}
+	}
+	submit_logs(r, 0);
+	finish_step(r);
+}
+
+/* Rows from..n_logs-1; the last one's completion is a finish step. */
+static void submit_logs(struct run *r, size_t from)
+{
 	int64_t map_id = r->map ? r->map->id : (r->pair ? r->pair->map_id : 0);
 	int64_t sync_id = r->pair ? r->pair->id : 0;
 	int64_t ado_id = r->pair ? r->pair->ado_id : r->ado_id;
 	const char *cu_id = r->pair ? r->pair->clickup_id : r->task_id;
-	for (size_t i = 0; i < r->n_logs; i++) {
+	for (size_t i = from; i < r->n_logs; i++) {
 		struct acs_sync_log_row row = {
 			.map_id = map_id,
 			.sync_id = sync_id,
@@ -525,12 +602,12 @@ static void run_finish(struct run *r, enum acs_job_outcome outcome, const char *
 			.message = r->logs[i].message,
 		};
 		bool last = i + 1 == r->n_logs;
-		int rc = acs_pairs_log(r->s->store, &row, last ? on_log_written : NULL,
-				       last ? r : NULL);
-		if (rc && last) {
+		if (last)
+			r->finish_wait++;
+		int rc = acs_pairs_log_lazy(r->s->store, &row, last ? on_log_written : NULL,
+					    last ? r : NULL);
+		if (rc && last)
 			on_log_written(rc, acs_strerror(rc), r);
-			return;
-		}
 	}
 }
 
@@ -1160,6 +1237,7 @@ static void on_ado_patched(const struct acs_ado_result *res, struct acs_ado_work
 	}
 	r->new_ado_rev = wi->rev;
 	r->wrote_ado = true;
+	note_written(r);
 	links_from_wi(r, wi);
 	if (r->pending_link && has_link(r, r->pending_link)) {
 		free(r->pending_link);
@@ -1193,6 +1271,7 @@ static void on_cu_step(const struct acs_clickup_result *res, void *arg)
 		return;
 	}
 	r->wrote_cu = true;
+	note_written(r);
 	r->w_step++;
 	clickup_step(r);
 }
@@ -1207,6 +1286,7 @@ static void on_cu_put(const struct acs_clickup_result *res, struct acs_clickup_t
 		return;
 	}
 	r->wrote_cu = true;
+	note_written(r);
 	r->pending_footer = false;
 	/* Advance clickup_rev past our own history items only when the answer shows no
 	 * change we did not make (the PUT answer has no markdown: description is left
@@ -1275,16 +1355,6 @@ static void push_clickup(struct run *r)
 	clickup_step(r);
 }
 
-static void on_pair_saved(int rc, const char *err, void *arg)
-{
-	struct run *r = arg;
-	if (rc) {
-		run_fail_store(r, rc, err, "save pair");
-		return;
-	}
-	comments_phase(r);
-}
-
 static void save_pair(struct run *r)
 {
 	struct acs_pair *p = r->pair;
@@ -1326,9 +1396,10 @@ static void save_pair(struct run *r)
 		p->clickup_rev = r->new_cu_rev;
 	free(p->base);
 	p->base = base_dump(r, &r->target);
-	int rc = acs_pairs_update(r->s->store, p, on_pair_saved, r);
-	if (rc)
-		run_fail_store(r, rc, NULL, "save pair");
+	/* Written by run_finish together with the log rows: one commit, not two, and
+	 * the comments phase need not wait for it (it reads no sync_map row). */
+	r->pair_dirty = true;
+	comments_phase(r);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2415,8 +2486,13 @@ int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs
 	acs_canon_init(&r->target);
 	acs_mapper_notes_init(&r->notes);
 	r->changed = json_object();
+	r->t_start = uv_hrtime();
+	r->start_ms = acs_pairs_now_ms();
+	r->received = events[0].received_at;
 	s->running++;
 	for (size_t i = 0; i < n; i++) {
+		if (events[i].received_at < r->received)
+			r->received = events[i].received_at;
 		const char *src = nz(events[i].source);
 		if (!strcmp(src, "ado"))
 			parse_ado_event(r, &events[i]);

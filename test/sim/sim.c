@@ -5,6 +5,7 @@
 #include "sim.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,12 @@
 #define SIM_RETRY_MAX_MS 60000 /* ceiling of the doubling retry delay */
 #define SIM_DEFAULT_ATTEMPTS 5 /* attempts without ops->delivery_done */
 #define SIM_MAX_CONCURRENCY 64 /* ceiling of a seed's webhook.concurrency */
+#define SIM_CHURN_MAX 1000000  /* edits of one POST /_sim/churn */
+#define SIM_CHURN_BATCH 32     /* edits per loop turn at rate 0: requests still get served */
 
 struct sim_log_entry {
 	uint64_t time_ms;
+	uint64_t time_us; /**< wall clock, microseconds (bench latency) */
 	char *method;
 	char *path;
 	char *query;
@@ -102,7 +106,24 @@ struct sim_service {
 	struct sim_call *calls;
 	struct sim_target *targets;
 	bool paused;		  /**< POST /_sim/webhooks {"deliver": false} */
+	struct sim_churn *churn;  /**< POST /_sim/churn state (NULL until the first) */
 	struct sim_service *next; /**< sim::services */
+};
+
+/* Load generated inside the simulator (POST /_sim/churn): edit i goes to
+ * ids[i % nids] with the value "<prefix> <i>", at `rate` per second (0: as
+ * fast as the loop allows, SIM_CHURN_BATCH per turn). */
+struct sim_churn {
+	struct sim_service *svc;
+	uv_timer_t timer;
+	char **ids;
+	size_t nids;
+	char *field, *prefix, *actor;
+	uint64_t edits, done, failed;
+	double rate;
+	uint64_t t0_us;
+	uint64_t *t_us; /**< per edit: wall clock µs just before it was made */
+	bool running;
 };
 
 struct sim {
@@ -118,6 +139,13 @@ struct sim {
 };
 
 /* --- world --- */
+
+uint64_t sim_wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 struct sim *sim_new(uv_loop_t *loop, const char *seed_path, char err[ACS_ERR_LEN])
 {
@@ -287,6 +315,7 @@ static uint64_t log_append(struct sim_service *svc, struct acs_http_req *req)
 	}
 	struct sim_log_entry *e = &svc->log[svc->nlog++];
 	e->time_ms = sim_now_ms(svc->sim);
+	e->time_us = sim_wall_us();
 	e->method = acs_xstrdup(acs_http_req_method(req));
 	e->path = acs_xstrdup(acs_http_req_path(req));
 	e->query = acs_xstrdup(acs_http_req_query_string(req));
@@ -515,7 +544,8 @@ static void ctl_requests(struct acs_http_req *req, void *arg)
 	acs_buf_init(&b, (size_t)200 << 20); /* under the server's answer ceiling */
 	for (size_t i = 0; i < svc->nlog; i++) {
 		struct sim_log_entry *e = &svc->log[i];
-		json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:o}", "time_ms", (json_int_t)e->time_ms,
+		json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:s,s:o}", "time_ms",
+				      (json_int_t)e->time_ms, "time_us", (json_int_t)e->time_us,
 				      "method", e->method, "path", e->path, "query", e->query,
 				      "status",
 				      e->status < 0 ? json_null() : json_integer(e->status));
@@ -656,6 +686,7 @@ static void ctl_webhooks_get(struct acs_http_req *req, void *arg)
 }
 
 static void targets_reset(struct sim_service *svc);
+static void churn_stop(struct sim_churn *c);
 
 static void ctl_reset(struct acs_http_req *req, void *arg)
 {
@@ -664,11 +695,152 @@ static void ctl_reset(struct acs_http_req *req, void *arg)
 		log_clear(s);
 		faults_clear(s);
 		targets_reset(s);
+		churn_stop(s->churn);
 		s->paused = false;
 		if (s->ops->reset)
 			s->ops->reset(s->impl);
 	}
 	sim_respond_json(req, 200, json_pack("{s:b}", "reset", 1));
+}
+
+/* --- POST/GET /_sim/churn --- */
+
+static void churn_clear(struct sim_churn *c)
+{
+	for (size_t i = 0; i < c->nids; i++)
+		free(c->ids[i]);
+	free(c->ids);
+	free(c->field);
+	free(c->prefix);
+	free(c->actor);
+	free(c->t_us);
+	c->ids = NULL;
+	c->nids = 0;
+	c->field = c->prefix = c->actor = NULL;
+	c->t_us = NULL;
+	c->edits = c->done = c->failed = 0;
+	c->running = false;
+}
+
+static void churn_stop(struct sim_churn *c)
+{
+	if (c && c->running) {
+		uv_timer_stop(&c->timer);
+		c->running = false;
+	}
+}
+
+static void churn_tick(uv_timer_t *h)
+{
+	struct sim_churn *c = acs_container_of(h, struct sim_churn, timer);
+	struct sim_service *svc = c->svc;
+	uint64_t due;
+	if (c->rate > 0) {
+		double el = (double)(sim_wall_us() - c->t0_us) / 1e6;
+		due = (uint64_t)(el * c->rate) + 1;
+	} else {
+		due = c->done + SIM_CHURN_BATCH;
+	}
+	if (due > c->edits)
+		due = c->edits;
+	char value[160];
+	for (; c->done < due; c->done++) {
+		uint64_t i = c->done;
+		snprintf(value, sizeof(value), "%s %" PRIu64, c->prefix, i);
+		c->t_us[i] = sim_wall_us();
+		if (svc->ops->churn_edit(svc->impl, c->ids[i % c->nids], c->field, value, c->actor))
+			c->failed++;
+	}
+	if (c->done == c->edits) {
+		churn_stop(c);
+		return;
+	}
+	uv_timer_start(&c->timer, churn_tick, c->rate > 0 ? 1 : 0, 0);
+}
+
+static void ctl_churn_post(struct acs_http_req *req, void *arg)
+{
+	struct sim_service *svc = arg;
+	json_t *body = sim_req_json(req);
+	json_t *ids = body ? json_object_get(body, "ids") : NULL;
+	json_t *rate = body ? json_object_get(body, "rate") : NULL;
+	json_t *field = body ? json_object_get(body, "field") : NULL;
+	json_t *prefix = body ? json_object_get(body, "prefix") : NULL;
+	json_t *actor = body ? json_object_get(body, "actor") : NULL;
+	json_int_t edits = -1;
+	bool ok = body && json_is_array(ids) && json_array_size(ids) > 0 &&
+		  opt_int(body, "edits", 1, SIM_CHURN_MAX, &edits) && edits > 0 &&
+		  (!rate || (json_is_number(rate) && json_number_value(rate) >= 0)) &&
+		  (!field || json_is_string(field)) && (!prefix || json_is_string(prefix)) &&
+		  (!actor || json_is_string(actor));
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+	{
+		ok = ok && (json_is_string(v) || json_is_integer(v));
+	}
+	if (!ok || !svc->ops->churn_edit) {
+		json_decref(body);
+		ctl_error(req, 400,
+			  svc->ops->churn_edit ? "expected {\"ids\": [ids], \"edits\": int>=1, "
+						 "\"rate\"?: "
+						 "number>=0, \"field\"?: str, \"prefix\"?: str, "
+						 "\"actor\"?: str}"
+					       : "this service has no churn");
+		return;
+	}
+	if (!svc->churn) {
+		svc->churn = acs_xcalloc(1, sizeof(*svc->churn));
+		svc->churn->svc = svc;
+		acs_require(!uv_timer_init(svc->sim->loop, &svc->churn->timer));
+	}
+	struct sim_churn *c = svc->churn;
+	if (c->running) {
+		json_decref(body);
+		ctl_error(req, 409, "a churn is running");
+		return;
+	}
+	churn_clear(c);
+	c->nids = json_array_size(ids);
+	c->ids = acs_xcalloc(c->nids, sizeof(*c->ids));
+	json_array_foreach(ids, i, v)
+	{
+		c->ids[i] = json_is_string(v)
+				    ? acs_xstrdup(json_string_value(v))
+				    : acs_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	}
+	c->field = acs_xstrdup(field ? json_string_value(field) : "");
+	c->prefix = acs_xstrdup(prefix ? json_string_value(prefix) : "churn");
+	c->actor = actor ? acs_xstrdup(json_string_value(actor)) : NULL;
+	c->edits = (uint64_t)edits;
+	c->rate = rate ? json_number_value(rate) : 0;
+	c->t_us = acs_xcalloc((size_t)c->edits, sizeof(*c->t_us));
+	c->t0_us = sim_wall_us();
+	c->running = true;
+	json_decref(body);
+	uv_timer_start(&c->timer, churn_tick, 0, 0);
+	sim_respond_json(req, 200,
+			 json_pack("{s:b,s:I,s:I}", "started", 1, "edits", (json_int_t)c->edits,
+				   "t0_us", (json_int_t)c->t0_us));
+}
+
+static void ctl_churn_get(struct acs_http_req *req, void *arg)
+{
+	struct sim_service *svc = arg;
+	struct sim_churn *c = svc->churn;
+	if (!c || !c->t_us) {
+		sim_respond_json(req, 200,
+				 json_pack("{s:b,s:i,s:i}", "running", 0, "edits", 0, "done", 0));
+		return;
+	}
+	json_t *t = json_array();
+	for (uint64_t i = 0; i < c->done; i++)
+		json_array_append_new(t, json_integer((json_int_t)c->t_us[i]));
+	sim_respond_json(req, 200,
+			 json_pack("{s:b,s:I,s:I,s:I,s:s,s:s,s:I,s:o}", "running", c->running,
+				   "edits", (json_int_t)c->edits, "done", (json_int_t)c->done,
+				   "failed", (json_int_t)c->failed, "field", c->field, "prefix",
+				   c->prefix, "t0_us", (json_int_t)c->t0_us, "t_us", t));
 }
 
 static void ctl_info(struct acs_http_req *req, void *arg)
@@ -724,6 +896,8 @@ struct sim_service *sim_service_new(struct sim *sim, const struct sim_service_op
 	acs_require(!acs_http_server_route(srv, "POST", "/_sim/webhooks", ctl_webhooks_post, svc));
 	acs_require(!acs_http_server_route(srv, "POST", "/_sim/reset", ctl_reset, svc));
 	acs_require(!acs_http_server_route(srv, "GET", "/_sim/info", ctl_info, svc));
+	acs_require(!acs_http_server_route(srv, "POST", "/_sim/churn", ctl_churn_post, svc));
+	acs_require(!acs_http_server_route(srv, "GET", "/_sim/churn", ctl_churn_get, svc));
 	acs_require(!acs_http_server_route(srv, "*", "/_sim/*rest", ctl_not_found, svc));
 	*sim->services_tail = svc;
 	sim->services_tail = &svc->next;
@@ -1059,6 +1233,9 @@ static void sim_maybe_finalize(struct sim *sim)
 		log_clear(svc);
 		free(svc->log);
 		faults_clear(svc);
+		if (svc->churn)
+			churn_clear(svc->churn);
+		free(svc->churn);
 		while (svc->targets) {
 			struct sim_target *t = svc->targets;
 			svc->targets = t->next;
@@ -1143,6 +1320,14 @@ void sim_close(struct sim *sim, void (*cb)(void *arg), void *arg)
 			t->timer.data = sim;
 			sim->pending++;
 			uv_close((uv_handle_t *)&t->timer, handle_closed);
+		}
+	}
+	for (struct sim_service *svc = sim->services; svc; svc = svc->next) {
+		if (svc->churn) {
+			churn_stop(svc->churn);
+			svc->churn->timer.data = sim;
+			sim->pending++;
+			uv_close((uv_handle_t *)&svc->churn->timer, handle_closed);
 		}
 	}
 	sim->pending++;

@@ -104,6 +104,12 @@ struct sim_service_ops {
 	bool (*target_live)(void *impl, const char *target);
 	/** Called at sim_close after every handle is closed: free impl. */
 	void (*free)(void *impl);
+	/** POST /_sim/churn: set field (service's name; "" = the title) of item id to
+	 *  value exactly as the REST API's update would for the user of credential
+	 *  actor (NULL: the default one): same state change, same webhooks. Returns
+	 *  0, or -1 when the item or field does not exist. NULL: no churn. */
+	int (*churn_edit)(void *impl, const char *id, const char *field, const char *value,
+			  const char *actor);
 };
 
 /** The built-in seed document (JSON text, see sim_seed.c). */
@@ -125,6 +131,8 @@ json_t *sim_seed_part(const struct sim *sim, const char *name);
 /** Wall-clock Unix ms, strictly increasing across calls, so that two changes
  *  never share a timestamp (date_updated_gt filters stay deterministic). */
 uint64_t sim_now_ms(struct sim *sim);
+/** Wall-clock Unix microseconds (CLOCK_REALTIME; not made increasing). */
+uint64_t sim_wall_us(void);
 /** The seeded users (borrowed array of {"name", "email", "ado_id",
  *  "clickup_id", ...}). */
 json_t *sim_users(const struct sim *sim);

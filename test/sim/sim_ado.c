@@ -4643,6 +4643,36 @@ static json_t *ado_info(void *impl)
 			 "organization", a->org, "project", a->project, "pat", a->pats[0].pat);
 }
 
+/* POST /_sim/churn: what h_wi_update does for a PATCH [{"op": "add", "path":
+ * "/fields/<field>", "value": value}] by the user of PAT actor, without the
+ * HTTP round trip. */
+static int ado_churn_edit(void *impl, const char *ids, const char *field, const char *value,
+			  const char *actor)
+{
+	struct sim_ado *a = impl;
+	long id;
+	struct ado_wi *wi = parse_id(ids, &id) ? wi_live(a, id) : NULL;
+	if (!wi)
+		return -1;
+	struct ado_req r = { .a = a, .me = a->pats[0].user };
+	for (size_t i = 0; actor && i < a->npats; i++) {
+		if (!strcmp(a->pats[i].pat, actor))
+			r.me = a->pats[i].user;
+	}
+	char *path = acs_xasprintf("/fields/%s", *field ? field : "System.Title");
+	json_t *ops = json_pack("[{s:s,s:s,s:s}]", "op", "add", "path", path, "value", value);
+	free(path);
+	struct patch p = { .r = &r, .wi = wi, .type = type_find(wi_type(wi)) };
+	p.fields = json_deep_copy(wi->fields);
+	p.relations = json_deep_copy(wi->relations);
+	bool ok = patch_apply_all(&p, ops);
+	json_decref(ops);
+	if (ok && patch_changes(&p))
+		commit_update(&p, "html");
+	patch_free(&p);
+	return ok ? 0 : -1;
+}
+
 static void ado_free(void *impl)
 {
 	struct sim_ado *a = impl;
@@ -4668,6 +4698,7 @@ static const struct sim_service_ops ado_ops = {
 	.delivery_done = ado_delivery_done,
 	.target_live = ado_target_live,
 	.free = ado_free,
+	.churn_edit = ado_churn_edit,
 };
 
 static const char *def_str(json_t *cfg, const char *key, const char *def)

@@ -2558,6 +2558,33 @@ static json_t *cu_info(void *impl)
 	return info;
 }
 
+/* POST /_sim/churn: what h_task_update does for a PUT {field: value}, without
+ * the HTTP round trip (the token's user is the only ClickUp actor). */
+static int cu_churn_edit(void *impl, const char *id, const char *field, const char *value,
+			 const char *actor)
+{
+	struct sim_clickup *cu = impl;
+	(void)actor;
+	json_t *t = json_object_get(cu->tasks, id);
+	if (!t)
+		return -1;
+	json_t *body = json_pack("{s:s}", *field ? field : "name", value);
+	json_t *copy = json_deep_copy(t);
+	json_t *items = json_array(), *events = json_array();
+	const char *emsg = NULL, *ecode = NULL;
+	int rc = apply_update(cu, copy, body, items, events, &emsg, &ecode);
+	if (!rc) {
+		touch(cu, copy);
+		json_object_set(cu->tasks, jstr(copy, "id"), copy);
+		fire_update(cu, copy, items, events);
+	}
+	json_decref(copy);
+	json_decref(items);
+	json_decref(events);
+	json_decref(body);
+	return rc ? -1 : 0;
+}
+
 static void cu_free(void *impl)
 {
 	struct sim_clickup *cu = impl;
@@ -2576,6 +2603,7 @@ static const struct sim_service_ops cu_ops = {
 	.delivery_done = cu_delivery_done,
 	.target_live = cu_target_live,
 	.free = cu_free,
+	.churn_edit = cu_churn_edit,
 };
 
 struct route {

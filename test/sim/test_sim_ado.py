@@ -1141,12 +1141,39 @@ def t_bad_seed():
         assert b"ado seed" in p.stderr, p.stderr
 
 
+def t_churn():
+    """POST /_sim/churn on ADO: a PATCH of the title as the actor PAT's user,
+    with its workitem.updated delivery."""
+    sim = Sim(seed=seed_with(pats={"sampat": SAM[1]}))
+    rcv = Receiver()
+    try:
+        sim.subscribe("workitem.updated", rcv.url)
+        wid = sim.create()["id"]
+        st, e = sim.ctl("POST", "churn", {"ids": [wid], "edits": 2, "prefix": "t",
+                                          "actor": "sampat"})
+        assert st == 200, e
+        deadline = time.time() + 15
+        while sim.ctl("GET", "churn")[1]["running"] and time.time() < deadline:
+            time.sleep(0.01)
+        g = sim.ctl("GET", "churn")[1]
+        assert g["done"] == 2 and g["failed"] == 0 and len(g["t_us"]) == 2, g
+        wi = sim.get(wid)
+        assert wi["rev"] == 3 and wi["fields"]["System.Title"] == "t 1", wi
+        assert wi["fields"]["System.ChangedBy"]["uniqueName"] == SAM[1]
+        ev = [json.loads(d["body"]) for d in rcv.wait(2)]
+        assert [x["resource"]["fields"]["System.Title"]["newValue"] for x in ev] == ["t 0", "t 1"]
+        sim.stop()
+    finally:
+        rcv.close()
+        sim.kill()
+
+
 WITH_SIM = [t_auth, t_api_version, t_roundtrip, t_patch_errors, t_batch, t_wiql,
             t_types_states, t_comments, t_attachments, t_delete_restore, t_subscriptions_crud,
             t_deliveries, t_fault_and_log]
 STANDALONE = [t_probation, t_probation_loses_new_events, t_default_delays_faithful,
               t_paused_delivery_is_transient, t_throttle, t_throttle_window_from_seed,
-              t_pats_and_reset, t_bad_seed]
+              t_pats_and_reset, t_bad_seed, t_churn]
 
 
 def main():

@@ -783,7 +783,8 @@ def t_requests_log(sim):
         ("GET", "/api/v2/task/nope", "", 404),
         ("GET", "/nowhere", "", 404),
     ], log
-    assert all(set(e) == {"time_ms", "method", "path", "query", "status"} for e in log)
+    assert all(set(e) == {"time_ms", "time_us", "method", "path", "query", "status"}
+               for e in log)
     assert all(isinstance(e["time_ms"], int) for e in log)
     assert [e["time_ms"] for e in log] == sorted(e["time_ms"] for e in log)
     # The ADO port keeps its own log (this request carries no PAT: 401).
@@ -1020,10 +1021,53 @@ def t_bad_args():
 
 
 # Tests taking a fresh default simulator as argument, then standalone ones.
+def t_churn(sim):
+    """POST /_sim/churn edits inside the simulator as PUT /task would: same
+    state, same webhooks, no request log entries; GET gives µs times."""
+    rx = Receiver()
+    try:
+        st, _, r = sim.api("POST", f"/team/{TEAM}/webhook", {"endpoint": rx.url, "events": ["*"]})
+        a, b = sim.create_task(name="a"), sim.create_task(name="b")
+        rx.wait(4)
+        st, _, log0 = sim.raw("GET", "/_sim/requests")
+        st, e = sim.ctl("POST", "churn", {"ids": [a["id"]]})
+        assert st == 400, e  # no edits
+        st, e = sim.ctl("POST", "churn", {"ids": [a["id"], b["id"], "nosuchtask"], "edits": 5,
+                                          "rate": 0, "prefix": "c"})
+        assert st == 200 and e["edits"] == 5, e
+        g = sim.wait_until("the churn", lambda: (lambda r: r if not r["running"] else None)(
+            sim.ctl("GET", "churn")[1]))
+        assert g["done"] == 5 and g["failed"] == 1, g  # edit 2 names no task
+        assert len(g["t_us"]) == 5 and g["t_us"] == sorted(g["t_us"]) and g["t_us"][0] >= g["t0_us"]
+        for t, want in ((a, "c 3"), (b, "c 4")):
+            st, _, got = sim.api("GET", f"/task/{t['id']}")
+            assert got["name"] == want, got
+        d = [json.loads(x["body"]) for x in rx.wait(8)[4:]]
+        assert [x["event"] for x in d] == ["taskUpdated"] * 4
+        assert [x["history_items"][0]["after"] for x in d] == ["c 0", "c 1", "c 3", "c 4"]
+        st, _, log1 = sim.raw("GET", "/_sim/requests")
+        assert log1.count(b"\n") == log0.count(b"\n") + 2  # only the two GETs above
+        assert all("time_us" in json.loads(l) for l in log1.decode().splitlines())
+        # At a rate: 3 edits at 50/s take about 40 ms.
+        st, e = sim.ctl("POST", "churn", {"ids": [a["id"]], "edits": 3, "rate": 50,
+                                          "prefix": "r"})
+        assert st == 200
+        st, e = sim.ctl("POST", "churn", {"ids": [a["id"]], "edits": 3})
+        g = sim.wait_until("the churn", lambda: (lambda r: r if not r["running"] else None)(
+            sim.ctl("GET", "churn")[1]))
+        assert g["done"] == 3 and g["prefix"] == "r"
+        assert g["t_us"][2] - g["t_us"][0] >= 39000, g
+        # Left running: the simulator stops cleanly with a churn under way.
+        st, e = sim.ctl("POST", "churn", {"ids": [a["id"]], "edits": 1000, "rate": 1})
+        assert st == 200
+    finally:
+        rx.close()
+
+
 WITH_SIM = [t_auth, t_hierarchy, t_task_roundtrip, t_validation, t_paging, t_comments,
             t_attachments, t_tags_fields, t_webhooks_crud, t_webhook_deliveries,
             t_webhook_filters, t_default_webhook_rules_faithful, t_requests_log, t_faults,
-            t_reset, t_info]
+            t_reset, t_info, t_churn]
 STANDALONE = [t_signature_vectors, t_webhook_failing_suspended, t_webhook_concurrency,
               t_rate_limit,
               t_pause_webhooks, t_fixture_shapes, t_inflight_reset_and_shutdown, t_bad_args]

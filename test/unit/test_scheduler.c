@@ -590,6 +590,80 @@ static void test_concurrency_limit(void **state)
 	fx_fini(&fx);
 }
 
+static uint64_t reads_now(struct fx *fx)
+{
+	struct acs_store_stats st;
+	acs_store_stats(fx->st, &st);
+	return st.reads_done;
+}
+
+/* Until every store job submitted so far has completed. */
+static void wait_store_idle(struct fx *fx)
+{
+	reads_wanted = 0;
+	run_until(fx, reads_reached);
+}
+
+/* Under load the slots take the due items a read found, in order, without a read per
+ * finished job; kicks while every slot is busy wait for the backlog to run out, and
+ * nothing is lost: the items they announced run after it. */
+static void test_backlog(void **state)
+{
+	(void)state;
+	struct fx fx;
+	char key[16], item[16];
+	fx_init(&fx);
+	fx.o.concurrency = 2;
+	fx.hold = true;
+	for (int i = 1; i <= 6; i++) {
+		snprintf(key, sizeof(key), "b%d", i);
+		snprintf(item, sizeof(item), "ado:%d", 200 + i);
+		add_event(&fx, key, item);
+	}
+	fx_start(&fx);
+	wait_jobs_started(&fx, 2);
+	wait_store_idle(&fx);
+	assert_string_equal(fx.jobs[0].key, "ado:201");
+	assert_string_equal(fx.jobs[1].key, "ado:202");
+	uint64_t r0 = reads_now(&fx);
+
+	/* Both slots busy: the kick reads nothing now. */
+	int64_t late = add_event(&fx, "b7", "ado:207");
+	int64_t again = add_event(&fx, "b1-again", "ado:201");
+	acs_scheduler_kick(fx.s);
+	wait_store_idle(&fx);
+	assert_int_equal(reads_now(&fx), r0);
+
+	/* Each finished job hands its slot to the next item of the backlog. */
+	for (int i = 0; i < 4; i++) {
+		finish_job(&fx, fx.held[i], i);
+		wait_jobs_started(&fx, 3 + i);
+		snprintf(item, sizeof(item), "ado:%d", 203 + i);
+		assert_string_equal(fx.jobs[2 + i].key, item);
+	}
+	wait_store_idle(&fx);
+	assert_int_equal(reads_now(&fx), r0);
+
+	/* The backlog is used up: the next free slot reads, and finds what the kick
+	 * announced (oldest first). */
+	finish_job(&fx, fx.held[4], 4);
+	wait_jobs_started(&fx, 7);
+	assert_true(reads_now(&fx) > r0);
+	assert_string_equal(fx.jobs[6].key, "ado:207");
+	assert_int_equal(fx.jobs[6].ids[0], late);
+	finish_job(&fx, fx.held[5], 5);
+	wait_jobs_started(&fx, 8);
+	assert_string_equal(fx.jobs[7].key, "ado:201");
+	assert_int_equal(fx.jobs[7].n, 1);
+	assert_int_equal(fx.jobs[7].ids[0], again);
+	finish_job(&fx, fx.held[6], 6);
+	finish_job(&fx, fx.held[7], 7);
+	wait_jobs_done(&fx, 8);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 8);
+	assert_int_equal(fx.max_running, 2);
+	fx_fini(&fx);
+}
+
 static void test_pair_resolution(void **state)
 {
 	(void)state;
@@ -999,6 +1073,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_attempts_exhausted),
 		cmocka_unit_test(test_close_waits_for_jobs),
 		cmocka_unit_test(test_kick_coalescing),
+		cmocka_unit_test(test_backlog),
 		cmocka_unit_test(test_outcome_write_retried),
 		cmocka_unit_test(test_restart_after_kill),
 		cmocka_unit_test(test_restart_with_processing_rows),
