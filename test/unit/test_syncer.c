@@ -1539,60 +1539,6 @@ static void test_attachments_with_jobs(void **state)
 /* Mappings from the database                                                */
 /* ------------------------------------------------------------------------ */
 
-struct sql {
-	const char *text;
-	int64_t result;
-	int done;
-	int rc;
-	char err[ACS_ERR_LEN];
-};
-
-static int sql_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
-{
-	struct sql *q = arg;
-	sqlite3_stmt *st = NULL;
-	const char *tail = q->text;
-	while (tail && *tail) {
-		int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
-		if (rc != SQLITE_OK)
-			return acs_store_error(db, rc, q->text, err);
-		if (!st)
-			break;
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			q->result = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return acs_store_error(db, rc, q->text, err);
-	}
-	return 0;
-}
-
-static void sql_done(int rc, const char *err, void *arg)
-{
-	struct sql *q = arg;
-	q->rc = rc;
-	if (err)
-		snprintf(q->err, sizeof(q->err), "%s", err);
-	q->done = 1;
-}
-
-static int64_t sql(struct env *e, const char *fmt, ...) ACS_PRINTF(2, 3);
-static int64_t sql(struct env *e, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char buf[2048];
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	struct sql q = { .text = buf };
-	assert_int_equal(acs_store_write(e->st, sql_fn, sql_done, &q), 0);
-	acs_test_run_until(&e->loop, &q.done, WAIT_MS);
-	if (q.rc < 0)
-		fail_msg("sql: %s", q.err);
-	return q.result;
-}
-
 struct reload_cap {
 	int done;
 	int rc;
@@ -1651,16 +1597,18 @@ static void test_db_mapping_reload(void **state)
 	assert_done(&o);
 	assert_null(pair_of_cu(e, t1));
 
-	int64_t id = sql(e, "INSERT INTO project_map (name, source, ado_project, ado_area_path,"
-			    " ado_work_item_types, ado_new_item_type, clickup_list_id, status_map,"
-			    " priority_map, custom_map, on_delete, copy_existing_comments, "
-			    "created_at,"
-			    " updated_at) VALUES ('dash', 'db', 'Platform', "
-			    "'Platform\\Integrations',"
-			    " '[\"Task\",\"Bug\"]', 'Task', '" LIST_ID "',"
-			    " '{\"Active\":\"in progress\"}',"
-			    " '{\"1\":\"urgent\",\"2\":\"normal\",\"3\":\"high\","
-			    "\"4\":\"low\"}', '{}', 'close', 0, 1, 1) RETURNING id");
+	int64_t id = sim_env_sql(e, "INSERT INTO project_map (name, source, ado_project, "
+				    "ado_area_path,"
+				    " ado_work_item_types, ado_new_item_type, clickup_list_id, "
+				    "status_map,"
+				    " priority_map, custom_map, on_delete, copy_existing_comments, "
+				    "created_at,"
+				    " updated_at) VALUES ('dash', 'db', 'Platform', "
+				    "'Platform\\Integrations',"
+				    " '[\"Task\",\"Bug\"]', 'Task', '" LIST_ID "',"
+				    " '{\"Active\":\"in progress\"}',"
+				    " '{\"1\":\"urgent\",\"2\":\"normal\",\"3\":\"high\","
+				    "\"4\":\"low\"}', '{}', 'close', 0, 1, 1) RETURNING id");
 	struct reload_cap rc = reload(e);
 	assert_int_equal(rc.rc, 0);
 	assert_int_equal(cfg_maps(e), 1);
@@ -1692,7 +1640,7 @@ static void test_db_mapping_reload(void **state)
 
 	/* Deleted: its pairs go with it and new tasks are not synced. The snapshot taken
 	 * before still lists it (it is immutable). */
-	sql(e, "DELETE FROM project_map WHERE id = %" PRId64, id);
+	sim_env_sql(e, "DELETE FROM project_map WHERE id = %" PRId64, id);
 	rc = reload(e);
 	assert_int_equal(rc.rc, 0);
 	assert_int_equal(cfg_maps(e), 0);
@@ -1711,8 +1659,9 @@ static void test_db_mapping_reload(void **state)
 	assert_int_equal(ado_reqs(e).writes, 0);
 
 	/* A row the APIs refuse is left out; the reload says so. */
-	sql(e, "INSERT INTO project_map (name, source, ado_project, clickup_list_id, created_at,"
-	       " updated_at) VALUES ('ghost', 'db', 'Platform', '999999', 1, 1)");
+	sim_env_sql(e, "INSERT INTO project_map (name, source, ado_project, clickup_list_id, "
+		       "created_at,"
+		       " updated_at) VALUES ('ghost', 'db', 'Platform', '999999', 1, 1)");
 	rc = reload(e);
 	assert_int_equal(rc.rc, ACS_EHTTP);
 	assert_non_null(strstr(rc.err, "ghost"));
