@@ -450,10 +450,11 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 	if (rc || !j->n_rows)
 		return rc;
 
-	/* Same transaction as the read: no other claim sees these rows pending. */
+	/* Same transaction as the read: no other claim sees these rows pending. By
+	 * item again: on the state index this scanned every pending row of a backlog. */
 	if ((rc = cached(db,
 			 "UPDATE inbox SET state = 'processing'"
-			 " WHERE item_key IN (?1, ?2) AND state = 'pending' AND id <= ?3",
+			 " WHERE item_key IN (?1, ?2) AND +state = 'pending' AND id <= ?3",
 			 &s, err)))
 		return rc;
 	bind_text(s, 1, j->key);

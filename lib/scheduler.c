@@ -64,8 +64,15 @@
  *   decides, as for any stale read. With free slots nothing changes: every kick
  *   and every finished job reads at once.
  *
+ * SLOTS
+ *   A job holds a slot while it is claimed and worked, not while its outcome is
+ *   written: the outcome's commit (an fsync behind the other commits of the writer)
+ *   took a third of a job's time under load, with the services idle. The item
+ *   stays busy until its outcome is recorded (find_job sees the job), so its next
+ *   job still starts only after that; another item may take the slot meanwhile.
+ *
  * GLOSSARY
- *   slot      a job from its claim to its recorded outcome; at most concurrency
+ *   slot      a job from its claim to acs_job_finish(); at most concurrency
  *   alias     a key under which a later read saw a running job's item (the pair
  *             was formed while it ran), so that read does not start a second job
  *   more_due  the last read saw more due items than it returned (truncated): read
@@ -106,8 +113,9 @@ struct acs_scheduler {
 	uv_timer_t retry; /**< outcome writes that failed */
 	int open_handles;
 
-	struct acs_job *jobs; /**< every slot in use */
+	struct acs_job *jobs; /**< every job, in any phase */
 	size_t n_jobs;
+	size_t n_slots;		    /**< jobs claiming or working (see SLOTS) */
 	struct acs_job *unrecorded; /**< jobs whose outcome write must be retried */
 
 	struct acs_inbox_recover recover;
@@ -206,7 +214,7 @@ void acs_scheduler_kick(struct acs_scheduler *s)
 {
 	if (!s)
 		return;
-	if (s->recovered && s->n_jobs >= s->o.concurrency) {
+	if (s->recovered && s->n_slots >= s->o.concurrency) {
 		s->stale = true; /* no slot to start anything: read when one frees */
 		return;
 	}
@@ -230,9 +238,24 @@ static struct acs_job *find_job(struct acs_scheduler *s, const char *k, const st
 	return NULL;
 }
 
+static bool holds_slot(const struct acs_job *j)
+{
+	return j->phase == JOB_CLAIMING || j->phase == JOB_WORKING;
+}
+
+/* Moves job to phase, giving its slot back when it leaves the slot's phases. */
+static void set_phase(struct acs_job *job, enum job_phase phase)
+{
+	if (holds_slot(job) && phase != JOB_CLAIMING && phase != JOB_WORKING)
+		job->s->n_slots--;
+	job->phase = phase;
+}
+
 static void job_free(struct acs_job *job)
 {
 	struct acs_scheduler *s = job->s;
+	if (holds_slot(job))
+		s->n_slots--;
 	for (struct acs_job **pp = &s->jobs; *pp; pp = &(*pp)->next) {
 		if (*pp == job) {
 			*pp = job->next;
@@ -328,7 +351,7 @@ static void on_retry(uv_timer_t *t)
 /* Closing with rows claimed but never worked: give them back untouched. */
 static void release_claim(struct acs_job *job)
 {
-	job->phase = JOB_RELEASING;
+	set_phase(job, JOB_RELEASING);
 	job->ids = acs_xmalloc(job->claim.n_rows * sizeof(*job->ids));
 	for (size_t i = 0; i < job->claim.n_rows; i++)
 		job->ids[i] = job->claim.rows[i].id;
@@ -439,6 +462,7 @@ static void start_claim(struct acs_scheduler *s, const char *key)
 	job->next = s->jobs;
 	s->jobs = job;
 	s->n_jobs++;
+	s->n_slots++;
 }
 
 /* ---- cooldown ---- */
@@ -535,7 +559,7 @@ static void slot_freed(struct acs_scheduler *s, bool read)
 	if (s->closing)
 		return;
 	uint64_t now = uv_now(s->loop);
-	while (s->n_jobs < s->o.concurrency && s->i_backlog < s->n_backlog) {
+	while (s->n_slots < s->o.concurrency && s->i_backlog < s->n_backlog) {
 		const char *k = s->backlog[s->i_backlog++];
 		if (find_job(s, k, NULL) || (s->o.cooldown_ms && cooldown_left(s, k, now))) {
 			s->stale = true; /* a read decides when it may start */
@@ -548,7 +572,7 @@ static void slot_freed(struct acs_scheduler *s, bool read)
 		return; /* every slot is busy and the backlog lasts */
 	if (!read && !s->stale && !s->more_due)
 		return;
-	if (s->n_jobs >= s->o.concurrency)
+	if (s->n_slots >= s->o.concurrency)
 		s->stale = true; /* nothing could start now: the next free slot reads */
 	else
 		request_read(s);
@@ -587,7 +611,7 @@ static void due_done(int rc, const char *err, void *arg)
 			wait = wait ? ACS_MIN(wait, left) : left;
 			continue;
 		}
-		if (s->n_jobs >= s->o.concurrency) {
+		if (s->n_slots >= s->o.concurrency) {
 			if (!s->backlog)
 				s->backlog = acs_xcalloc(s->due.n_items - i, sizeof(*s->backlog));
 			s->backlog[s->n_backlog++] = acs_xstrdup(k);
@@ -676,7 +700,7 @@ static void on_wake(uv_timer_t *t)
 			start_recover(s);
 		return;
 	}
-	if (s->n_jobs >= s->o.concurrency) {
+	if (s->n_slots >= s->o.concurrency) {
 		s->stale = true; /* nothing could start: the next free slot reads */
 		return;
 	}
@@ -719,7 +743,12 @@ struct acs_scheduler *acs_scheduler_new(uv_loop_t *loop, struct acs_store *store
 
 size_t acs_scheduler_running(const struct acs_scheduler *s)
 {
-	return s ? s->n_jobs : 0;
+	return s ? s->n_slots : 0;
+}
+
+size_t acs_scheduler_recording(const struct acs_scheduler *s)
+{
+	return s ? s->n_jobs - s->n_slots : 0;
 }
 
 size_t acs_scheduler_queued(const struct acs_scheduler *s)
@@ -805,7 +834,7 @@ void acs_job_finish(struct acs_job *job, enum acs_job_outcome outcome, const cha
 {
 	acs_require(job && job->phase == JOB_WORKING);
 	struct acs_scheduler *s = job->s;
-	job->phase = JOB_RECORDING;
+	set_phase(job, JOB_RECORDING);
 	job->mark = (struct acs_inbox_mark){
 		.ids = job->ids,
 		.n_ids = job->claim.n_rows,
@@ -843,4 +872,5 @@ void acs_job_finish(struct acs_job *job, enum acs_job_outcome outcome, const cha
 			"item %s: %zu events to the error queue after %u attempts: %s",
 			job->claim.key, job->claim.n_rows, job->attempt, job->message);
 	submit_mark(job);
+	slot_freed(s, false); /* another item may run while the outcome is written */
 }

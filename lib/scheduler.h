@@ -85,9 +85,12 @@ struct acs_scheduler *acs_scheduler_new(uv_loop_t *loop, struct acs_store *store
  *  many kicks in one loop turn cause one read). */
 void acs_scheduler_kick(struct acs_scheduler *s);
 
-/** Jobs running now, and events known pending (as of the last read). */
+/** Jobs running now (holding a slot: claimed, not yet finished), and events
+ *  known pending (as of the last read). */
 size_t acs_scheduler_running(const struct acs_scheduler *s);
 size_t acs_scheduler_queued(const struct acs_scheduler *s);
+/** Finished jobs whose outcome is still being written (their items stay busy). */
+size_t acs_scheduler_recording(const struct acs_scheduler *s);
 
 /** Stop starting jobs, wait for running ones to finish (their outcome is
  *  recorded), close handles, free s, then cb. Idempotent. */

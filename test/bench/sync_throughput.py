@@ -10,6 +10,7 @@ env:   RUNS=3 ITEMS=1000 EDITS=ITEMS BURSTS=3 WORKERS=8 LAT_RATES="10 50"
        (webhook deliveries in flight per subscription in the simulators)
        LOG_LEVEL=warn (debug: also the daemon's own "run timing" percentiles)
        PHASE_TIMEOUT=120 PERF_OUT= (perf record -g of the daemon per burst)
+       PERF_CALLGRAPH=fp (or dwarf: call chains through libraries without frame pointers)
 
 Per run, with the daemon's webhooks pointing straight at its listener:
   create   ITEMS tasks created on ClickUp (WORKERS keep-alive clients), until
@@ -465,7 +466,8 @@ def phase_burst(w, pairs, tag):
     mark = w.mark()
     prof = None
     if PERF_OUT:  # perf record -g of the daemon over this burst
-        prof = subprocess.Popen(["perf", "record", "-g", "-q", "-o", "%s.%s" % (
+        graph = os.environ.get("PERF_CALLGRAPH", "fp")  # dwarf: through -O2 libraries
+        prof = subprocess.Popen(["perf", "record", "--call-graph", graph, "-q", "-o", "%s.%s" % (
             PERF_OUT, tag.strip().replace(" ", "_")), "-p", str(w.proc.pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)

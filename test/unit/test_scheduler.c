@@ -339,7 +339,8 @@ static void fx_start(struct fx *fx)
 static int want_jobs;
 static bool jobs_idle(struct fx *fx)
 {
-	return fx->n_jobs >= want_jobs && acs_scheduler_running(fx->s) == 0;
+	return fx->n_jobs >= want_jobs && acs_scheduler_running(fx->s) == 0 &&
+	       acs_scheduler_recording(fx->s) == 0;
 }
 
 /* Wait until n jobs have started and every outcome is recorded. */
@@ -886,8 +887,9 @@ static void test_close_waits_for_jobs(void **state)
 	fx_fini(&fx);
 }
 
-/* The outcome write fails (injected by a trigger): the job keeps its slot, the rows
- * stay processing, and the write is retried until it lands. */
+/* The outcome write fails (injected by a trigger): the rows stay processing, the
+ * item stays busy (its slot is free: SLOTS in scheduler.c), and the write is retried
+ * until it lands. */
 static void test_outcome_write_retried(void **state)
 {
 	(void)state;
@@ -904,14 +906,56 @@ static void test_outcome_write_retried(void **state)
 	wait_jobs_started(&fx, 1);
 	finish_job(&fx, fx.held[0], 0);
 	/* After a write submitted later (writes run in order): the outcome write has
-	 * failed, nothing is recorded and the slot is kept. */
+	 * failed, nothing is recorded and the job waits to record it. */
 	exec_sql(&fx, "UPDATE meta SET value = value WHERE key = 'none'");
 	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"),
 			 1);
-	assert_int_equal(acs_scheduler_running(fx.s), 1);
+	assert_int_equal(acs_scheduler_running(fx.s), 0);
+	assert_int_equal(acs_scheduler_recording(fx.s), 1);
 	exec_sql(&fx, "UPDATE meta SET value = '0' WHERE key = 'test.fail'");
 	wait_jobs_done(&fx, 1);
 	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 1);
+	fx_fini(&fx);
+}
+
+/* With one slot: while the first item's outcome cannot be written, a second item
+ * takes the slot, but a new event of the first item waits for its outcome. */
+static void test_slot_free_while_recording(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.o.concurrency = 1;
+	fx.hold = true;
+	exec_sql(&fx, "INSERT INTO meta (key, value) VALUES ('test.fail', '1');"
+		      "CREATE TRIGGER test_fail BEFORE UPDATE OF state ON inbox"
+		      " WHEN NEW.state = 'done' AND NEW.item_key = 'ado:8' AND"
+		      " (SELECT value FROM meta WHERE key = 'test.fail') = '1'"
+		      " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+	add_event(&fx, "s1", "ado:8");
+	add_event(&fx, "s2", "ado:9");
+	fx_start(&fx);
+	wait_jobs_started(&fx, 1);
+	assert_string_equal(fx.jobs[0].key, "ado:8");
+	add_event(&fx, "s3", "ado:8");
+	finish_job(&fx, fx.held[0], 0);
+	wait_jobs_started(&fx, 2);
+	assert_string_equal(fx.jobs[1].key, "ado:9");
+	assert_int_equal(acs_scheduler_recording(fx.s), 1);
+	finish_job(&fx, fx.held[1], 1);
+	/* ado:8 is still recording: s3 must not start (a store round trip later). */
+	exec_sql(&fx, "UPDATE meta SET value = value WHERE key = 'none'");
+	assert_int_equal(fx.n_jobs, 2);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"),
+			 1);
+	exec_sql(&fx, "UPDATE meta SET value = '0' WHERE key = 'test.fail'");
+	wait_jobs_started(&fx, 3);
+	assert_string_equal(fx.jobs[2].key, "ado:8");
+	assert_int_equal(fx.jobs[2].n, 1);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 2);
+	finish_job(&fx, fx.held[2], 2);
+	wait_jobs_done(&fx, 3);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 3);
 	fx_fini(&fx);
 }
 
@@ -1075,6 +1119,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_kick_coalescing),
 		cmocka_unit_test(test_backlog),
 		cmocka_unit_test(test_outcome_write_retried),
+		cmocka_unit_test(test_slot_free_while_recording),
 		cmocka_unit_test(test_restart_after_kill),
 		cmocka_unit_test(test_restart_with_processing_rows),
 	};
