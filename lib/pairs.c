@@ -176,9 +176,16 @@ static void bind_id(sqlite3_stmt *st, int i, int64_t v)
 		sqlite3_bind_null(st, i);
 }
 
-#define PAIR_COLS                                                                 \
-	"id, map_id, ado_id, clickup_id, ado_rev, clickup_rev, ado_fingerprint, " \
-	"clickup_fingerprint, base, state, created_at, updated_at"
+/* The last two columns: whether the pair has comments or files to look after (see
+ * acs_pair::has_comments); both are index look-ups. */
+#define PAIR_COLS                                                                             \
+	"id, map_id, ado_id, clickup_id, ado_rev, clickup_rev, ado_fingerprint, "             \
+	"clickup_fingerprint, base, state, created_at, updated_at, "                          \
+	"EXISTS (SELECT 1 FROM comment_map AS c WHERE c.sync_id = sync_map.id) OR EXISTS "    \
+	"(SELECT 1 FROM intent AS i WHERE i.state = 'open' AND i.source IN ('ado', "          \
+	"'clickup') AND i.source_id > 'comment:' || sync_map.id || ':' AND i.source_id < "    \
+	"'comment:' || sync_map.id || ';'), EXISTS (SELECT 1 FROM attachment_map AS a WHERE " \
+	"a.sync_id = sync_map.id)"
 
 static struct acs_pair *pair_row(sqlite3_stmt *st)
 {
@@ -195,6 +202,8 @@ static struct acs_pair *pair_row(sqlite3_stmt *st)
 	p->state = col_dup(st, 9);
 	p->created_at = sqlite3_column_int64(st, 10);
 	p->updated_at = sqlite3_column_int64(st, 11);
+	p->has_comments = sqlite3_column_int(st, 12) != 0;
+	p->has_attachments = sqlite3_column_int(st, 13) != 0;
 	return p;
 }
 
@@ -202,7 +211,7 @@ static struct acs_pair *pair_row(sqlite3_stmt *st)
 static int query_pair(sqlite3 *db, const char *where, int64_t id, const char *sid,
 		      struct acs_pair **out, char err[ACS_ERR_LEN])
 {
-	char sql[256];
+	char sql[768];
 	sqlite3_stmt *st = NULL;
 	snprintf(sql, sizeof(sql), "SELECT " PAIR_COLS " FROM sync_map WHERE %s", where);
 	int rc = acs_store_cached(db, sql, &st, err);

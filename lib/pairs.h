@@ -39,6 +39,12 @@ struct acs_pair {
 	char *state;		   /**< "active" | "ended" */
 	int64_t created_at;
 	int64_t updated_at;
+	/* As read with the row (false in a pair made by this process): the pair has
+	 * comment_map rows or open comment intents / attachment_map rows, so a run whose
+	 * events name no comment or file knows without another look-up that there is
+	 * nothing of that kind to check. */
+	bool has_comments;
+	bool has_attachments;
 };
 
 void acs_pair_free(struct acs_pair *p);

@@ -2008,7 +2008,10 @@ static void attachments_phase(struct run *r)
 		       (task && !r->cu_fresh &&
 			json_array_size(json_object_get(task, "attachments")));
 	else
-		call = ado_view || task;
+		/* A task read without files, of a pair without any: nothing to compare. */
+		call = ado_view || (task && (p->has_attachments ||
+					     json_array_size(json_object_get(task, "attachment"
+										   "s"))));
 	if (!call) {
 		json_decref(rels);
 		json_decref(task);
@@ -2052,6 +2055,9 @@ static void comments_phase(struct run *r)
 	bool events = r->n_ado_cids || r->n_cu_cids;
 	bool force = r->created && r->map && r->map->cfg->copy_existing_comments;
 	bool changed = !r->created && (r->wrote_ado || r->wrote_cu || r->conflicts);
+	/* A change only looks for deleted or edited mirrors: none without comment rows. */
+	if (changed && p && !p->has_comments)
+		changed = false;
 	if (!p || !r->map || (!events && !force && !changed)) {
 		attachments_phase(r);
 		return;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "test_util.h"
 
 #include "config.h"
@@ -272,6 +274,105 @@ static void test_intents_and_pairs(void **state)
 	fx_close(&fx);
 }
 
+struct sql {
+	const char *text;
+	int done, rc;
+};
+
+static int sql_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct sql *q = arg;
+	char *msg = NULL;
+	if (sqlite3_exec(db, q->text, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, ACS_ERR_LEN, "%s", msg ? msg : "?");
+		sqlite3_free(msg);
+		return ACS_ESTORE;
+	}
+	return 0;
+}
+
+static void sql_done(int rc, const char *err, void *arg)
+{
+	struct sql *q = arg;
+	if (rc)
+		fail_msg("sql: %s", err);
+	q->rc = rc;
+	q->done = 1;
+}
+
+static void exec_sql(struct fx *fx, const char *text)
+{
+	struct sql q = { .text = text };
+	assert_int_equal(acs_store_write(fx->st, sql_fn, sql_done, &q), 0);
+	acs_test_run_until(&fx->loop, &q.done, WAIT_MS);
+}
+
+static struct acs_pair *find_ado(struct fx *fx, int64_t ado_id)
+{
+	struct res r = { 0 };
+	assert_int_equal(acs_pairs_find_by_ado(fx->st, ado_id, on_pair, &r), 0);
+	wait(fx, &r);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(r.pair);
+	return r.pair;
+}
+
+/* has_comments / has_attachments: a pair's own comment rows, open comment intents and
+ * attachment rows, never another pair's (pair 1 vs 11: the prefix ends with ':'). */
+static void test_has_flags(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_open(&fx);
+	int64_t map_id = upsert_map(&fx);
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO sync_map (id, map_id, ado_id, clickup_id, base, created_at,"
+		 " updated_at) VALUES (1, %lld, 101, 'a', '{}', 1, 1), (11, %lld, 111, 'b',"
+		 " '{}', 1, 1);",
+		 (long long)map_id, (long long)map_id);
+	exec_sql(&fx, sql);
+	struct acs_pair *p1 = find_ado(&fx, 101), *p11 = find_ado(&fx, 111);
+	assert_false(p1->has_comments || p1->has_attachments);
+	assert_false(p11->has_comments || p11->has_attachments);
+	acs_pair_free(p1);
+	acs_pair_free(p11);
+
+	/* An open comment intent of pair 11, then a comment row of pair 1. */
+	struct res r = { 0 };
+	assert_int_equal(
+		acs_pairs_intent_open(fx.st, map_id, "clickup", "comment:11:c9", on_intent, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	acs_intent_free(r.in);
+	p1 = find_ado(&fx, 101);
+	p11 = find_ado(&fx, 111);
+	assert_false(p1->has_comments);
+	assert_true(p11->has_comments);
+	acs_pair_free(p1);
+	acs_pair_free(p11);
+	exec_sql(&fx, "INSERT INTO comment_map (sync_id, ado_comment_id, origin, created_at,"
+		      " updated_at) VALUES (1, 5, 'ado', 1, 1);"
+		      "UPDATE intent SET state = 'done' WHERE source_id = 'comment:11:c9';");
+	p1 = find_ado(&fx, 101);
+	p11 = find_ado(&fx, 111);
+	assert_true(p1->has_comments);
+	assert_false(p11->has_comments);
+	assert_false(p1->has_attachments || p11->has_attachments);
+	acs_pair_free(p1);
+	acs_pair_free(p11);
+
+	exec_sql(&fx, "INSERT INTO attachment_map (sync_id, clickup_attachment_id, origin,"
+		      " created_at, updated_at) VALUES (11, 'f1', 'clickup', 1, 1);");
+	p1 = find_ado(&fx, 101);
+	p11 = find_ado(&fx, 111);
+	assert_false(p1->has_attachments);
+	assert_true(p11->has_attachments);
+	acs_pair_free(p1);
+	acs_pair_free(p11);
+	fx_close(&fx);
+}
+
 static void test_log(void **state)
 {
 	(void)state;
@@ -345,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_map_upsert),
 		cmocka_unit_test(test_intents_and_pairs),
 		cmocka_unit_test(test_log),
+		cmocka_unit_test(test_has_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
