@@ -279,13 +279,14 @@ static void record_job(struct acs_engine *e, enum acs_job_outcome outcome, int64
 	}
 }
 
-static void work_done_cb(enum acs_job_outcome outcome, const char *message, void *arg)
+static void work_done_cb(enum acs_job_outcome outcome, const char *message,
+			 const struct acs_job_tail *tail, void *arg)
 {
 	struct work *w = arg;
 	struct acs_job *job = w->job;
 	record_job(w->e, outcome, w->received_at);
 	free(w);
-	acs_job_finish(job, outcome, message);
+	acs_job_finish_with(job, outcome, message, tail);
 }
 
 /* acs_syncer_work with a completion of our own (the syncer stays unaware of
@@ -304,7 +305,7 @@ static void engine_work(struct acs_job *job, void *arg)
 		    (!w->received_at || ev[i].received_at < w->received_at))
 			w->received_at = ev[i].received_at;
 	}
-	int rc = acs_syncer_sync(e->syncer, acs_job_item_key(job), ev, n, work_done_cb, w);
+	int rc = acs_syncer_sync_with(e->syncer, acs_job_item_key(job), ev, n, work_done_cb, w);
 	free(ev);
 	if (rc) {
 		enum acs_job_outcome o = rc == ACS_ECLOSED ? ACS_JOB_RETRY : ACS_JOB_FAILED;

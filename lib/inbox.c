@@ -485,7 +485,7 @@ void acs_inbox_claim_deinit(struct acs_inbox_claim *job)
 
 /* ---- mark ---- */
 
-static int mark_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+int acs_inbox_mark_run(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 {
 	struct acs_inbox_mark *j = arg;
 	sqlite3_stmt *s = NULL;
@@ -524,7 +524,7 @@ int acs_inbox_mark(struct acs_store *st, struct acs_inbox_mark *job, acs_store_d
 	if (acs_fails_assert(job && (unsigned)job->to < ACS_INBOX_NSTATES &&
 			     (job->ids || !job->n_ids)))
 		return -EINVAL;
-	return acs_store_write(st, mark_fn, done, job);
+	return acs_store_write(st, acs_inbox_mark_run, done, job);
 }
 
 /* ---- counts ---- */

@@ -179,6 +179,9 @@ struct acs_inbox_mark {
 };
 /** Write job. rc 0. */
 int acs_inbox_mark(struct acs_store *st, struct acs_inbox_mark *job, acs_store_done_cb done);
+/** The same update as a step of another write job (writer thread, inside its
+ *  transaction): an acs_store_fn whose arg is the struct acs_inbox_mark. */
+int acs_inbox_mark_run(sqlite3 *db, void *job, char err[ACS_ERR_LEN]);
 
 /* --- counts (read) ---------------------------------------------------------- */
 

@@ -857,11 +857,13 @@ int acs_pairs_map_upsert(struct acs_store *st, const struct acs_config_map *m, a
 	return submit(st, j, true);
 }
 
-static int log_submit(struct acs_store *st, const struct acs_sync_log_row *row,
-		      acs_pairs_done_cb cb, void *arg, bool lazy)
+static bool good_log_row(const struct acs_sync_log_row *row)
 {
-	if (!st || !row || !row->action || !*row->action || !row->status)
-		return -EINVAL;
+	return row && row->action && *row->action && row->status;
+}
+
+static struct job *log_job_new(const struct acs_sync_log_row *row, acs_pairs_done_cb cb, void *arg)
+{
 	struct job *j = job_new(J_LOG, CB(cb), arg);
 	j->row = *row;
 	j->row.clickup_id = j->r_clickup = xdup(row->clickup_id);
@@ -870,6 +872,15 @@ static int log_submit(struct acs_store *st, const struct acs_sync_log_row *row,
 	j->row.status = j->r_status = xdup(row->status);
 	j->row.fields = j->r_fields = xdup(row->fields);
 	j->row.message = j->r_msg = xdup(row->message);
+	return j;
+}
+
+static int log_submit(struct acs_store *st, const struct acs_sync_log_row *row,
+		      acs_pairs_done_cb cb, void *arg, bool lazy)
+{
+	if (!st || !good_log_row(row))
+		return -EINVAL;
+	struct job *j = log_job_new(row, cb, arg);
 	return lazy ? submit_lazy(st, j) : submit(st, j, true);
 }
 
@@ -920,4 +931,108 @@ int acs_pairs_delete(struct acs_store *st, int64_t pair_id, acs_pairs_done_cb cb
 	struct job *j = job_new(J_DELETE, CB(cb), arg);
 	j->i1 = pair_id;
 	return submit(st, j, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A statement without bindings (savepoints), cached on the connection. */
+static int exec_cached_sql(sqlite3 *db, const char *sql, char err[ACS_ERR_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int rc = acs_store_cached(db, sql, &st, err);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, sql, err);
+	sqlite3_reset(st);
+	return rc;
+}
+
+struct acs_pairs_batch {
+	struct job **jobs; /**< J_UPDATE and J_LOG jobs, in order */
+	size_t n, cap;
+};
+
+struct acs_pairs_batch *acs_pairs_batch_new(void)
+{
+	return acs_xcalloc(1, sizeof(struct acs_pairs_batch));
+}
+
+static void batch_push(struct acs_pairs_batch *b, struct job *j)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 4;
+		b->jobs = acs_xrealloc(b->jobs, b->cap * sizeof(*b->jobs));
+	}
+	b->jobs[b->n++] = j;
+}
+
+int acs_pairs_batch_update(struct acs_pairs_batch *b, const struct acs_pair *p)
+{
+	if (!b || !p || p->id <= 0)
+		return -EINVAL;
+	struct job *j = job_new(J_UPDATE, NULL, NULL);
+	j->pair = acs_pair_dup(p);
+	batch_push(b, j);
+	return 0;
+}
+
+int acs_pairs_batch_log(struct acs_pairs_batch *b, const struct acs_sync_log_row *row)
+{
+	if (!b || !good_log_row(row))
+		return -EINVAL;
+	batch_push(b, log_job_new(row, NULL, NULL));
+	return 0;
+}
+
+size_t acs_pairs_batch_size(const struct acs_pairs_batch *b)
+{
+	return b ? b->n : 0;
+}
+
+int acs_pairs_batch_run(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct acs_pairs_batch *b = arg;
+	size_t i = 0;
+	int rc = exec_cached_sql(db, "SAVEPOINT acs_pairs_batch", err);
+	if (rc)
+		return rc;
+	for (i = 0; i < b->n && !rc; i++)
+		rc = job_fn(db, b->jobs[i], err);
+	if (!rc)
+		return exec_cached_sql(db, "RELEASE acs_pairs_batch", err);
+	/* Nothing of the batch stays; a row says why (with the ids of the batch's rows). */
+	char why[ACS_ERR_LEN], ignored[ACS_ERR_LEN];
+	snprintf(why, sizeof(why), "%s: %s",
+		 b->jobs[i - 1]->kind == J_UPDATE ? "save pair" : "sync_log", err);
+	(void)exec_cached_sql(db, "ROLLBACK TO acs_pairs_batch", ignored);
+	(void)exec_cached_sql(db, "RELEASE acs_pairs_batch", ignored);
+	for (size_t k = 0; k < b->n; k++) {
+		struct job *l = b->jobs[k];
+		if (l->kind != J_LOG)
+			continue;
+		struct job retry = *l;
+		retry.row.direction = NULL;
+		retry.row.action = "retry";
+		retry.row.status = "retry";
+		retry.row.fields = NULL;
+		retry.row.message = why;
+		(void)do_log(db, &retry, ignored);
+		break;
+	}
+	snprintf(err, ACS_ERR_LEN, "%s", why);
+	return rc < 0 ? rc : ACS_ESTORE;
+}
+
+void acs_pairs_batch_free(void *arg)
+{
+	struct acs_pairs_batch *b = arg;
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		job_free(b->jobs[i]);
+	free(b->jobs);
+	free(b);
 }

@@ -4,6 +4,7 @@
  * and answers on the loop with plain value types the callback owns. */
 #pragma once
 
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -167,6 +168,27 @@ int acs_pairs_log(struct acs_store *st, const struct acs_sync_log_row *row, acs_
 /** As acs_pairs_log, not fsynced (see acs_pairs_update_lazy). */
 int acs_pairs_log_lazy(struct acs_store *st, const struct acs_sync_log_row *row,
 		       acs_pairs_done_cb cb, void *arg);
+/* BATCHES
+ *   The pair update and the sync_log rows of a sync, gathered on the loop and written
+ *   by another module's write job (the scheduler writes them with the job's outcome,
+ *   in one transaction: see acs_job_finish_with). */
+struct acs_pairs_batch;
+
+struct acs_pairs_batch *acs_pairs_batch_new(void);
+/** Queue an update of p (copied), as acs_pairs_update_lazy writes it. -EINVAL without an id. */
+int acs_pairs_batch_update(struct acs_pairs_batch *b, const struct acs_pair *p);
+/** Queue a sync_log row (copied). -EINVAL without an action or status. */
+int acs_pairs_batch_log(struct acs_pairs_batch *b, const struct acs_sync_log_row *row);
+/** Writes queued so far. */
+size_t acs_pairs_batch_size(const struct acs_pairs_batch *b);
+/** An acs_store_fn (writer thread, inside the caller's transaction): every queued
+ *  write in order, all or nothing. On failure none stays, a "retry" sync_log row
+ *  with the ids of the batch's first row says why, and the error is returned with
+ *  err ("save pair: ..." or "sync_log: ..."). */
+int acs_pairs_batch_run(sqlite3 *db, void *batch, char err[ACS_ERR_LEN]);
+/** Free a batch (arg: struct acs_pairs_batch *; NULL is a no-op). */
+void acs_pairs_batch_free(void *batch);
+
 /** A page of the history, newest first (read job). */
 int acs_pairs_log_list(struct acs_store *st, const struct acs_sync_log_query *q,
 		       acs_pairs_log_page_cb cb, void *arg);

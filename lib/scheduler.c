@@ -97,8 +97,14 @@ struct acs_job {
 	int64_t *ids;
 	unsigned attempt;
 	void *data;
-	struct acs_inbox_mark mark;
+	struct acs_inbox_mark mark;	/**< what the outcome write does (its arg) */
+	struct acs_inbox_mark primary;	/**< the outcome asked for */
+	struct acs_inbox_mark fallback; /**< a RETRY, used when the tail fails */
+	struct acs_job_tail tail;
+	bool tail_failed;
+	char tail_err[ACS_ERR_LEN];
 	char *message;		    /**< last_error to record (owned) */
+	char *fallback_message;	    /**< last_error when the tail fails (owned) */
 	struct acs_job *retry_next; /**< scheduler::unrecorded */
 };
 
@@ -264,6 +270,9 @@ static void job_free(struct acs_job *job)
 		}
 	}
 	acs_inbox_claim_deinit(&job->claim);
+	if (job->tail.free)
+		job->tail.free(job->tail.arg);
+	free(job->fallback_message);
 	free(job->want_key);
 	free(job->alias);
 	free(job->events);
@@ -298,10 +307,21 @@ static void defer_record(struct acs_job *job)
 		acs_require(uv_timer_start(&s->retry, on_retry, RECORD_RETRY_MS, 0) == 0);
 }
 
+/* The outcome write of a job with a tail (writer thread): the tail, then the mark it
+ * leaves to do. */
+static int record_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct acs_job *job = acs_container_of(arg, struct acs_job, mark);
+	job->tail_failed = job->tail.fn(db, job->tail.arg, job->tail_err) < 0;
+	job->mark = job->tail_failed ? job->fallback : job->primary;
+	return acs_inbox_mark_run(db, &job->mark, err);
+}
+
 static void submit_mark(struct acs_job *job)
 {
 	struct acs_scheduler *s = job->s;
-	int rc = acs_inbox_mark(s->store, &job->mark, mark_done);
+	int rc = job->tail.fn ? acs_store_write(s->store, record_fn, mark_done, &job->mark)
+			      : acs_inbox_mark(s->store, &job->mark, mark_done);
 	if (!rc)
 		return;
 	if (rc != ACS_ECLOSED && !s->closing) {
@@ -330,6 +350,9 @@ static void mark_done(int rc, const char *err, void *arg)
 			"recording the outcome of item %s failed during shutdown: %s "
 			"(its events run again after the restart)",
 			job->claim.key, err);
+	else if (job->tail_failed)
+		acs_log(ACS_LOG_WARN, MOD, "item %s: %s (%s)", job->claim.key, job->tail_err,
+			job->mark.to == ACS_INBOX_ERROR ? "to the error queue" : "retrying");
 	job_free(job);
 	slot_freed(s, true); /* the item may have more events; a slot is free */
 	maybe_closed(s);
@@ -830,12 +853,12 @@ void *acs_job_get_data(const struct acs_job *job)
 	return job->data;
 }
 
-void acs_job_finish(struct acs_job *job, enum acs_job_outcome outcome, const char *message)
+/* The inbox update recording outcome; *msg gets the last_error to store (owned). */
+static struct acs_inbox_mark outcome_mark(struct acs_job *job, enum acs_job_outcome outcome,
+					  const char *message, char **msg)
 {
-	acs_require(job && job->phase == JOB_WORKING);
 	struct acs_scheduler *s = job->s;
-	set_phase(job, JOB_RECORDING);
-	job->mark = (struct acs_inbox_mark){
+	struct acs_inbox_mark m = {
 		.ids = job->ids,
 		.n_ids = job->claim.n_rows,
 		.only_from = true,
@@ -843,30 +866,56 @@ void acs_job_finish(struct acs_job *job, enum acs_job_outcome outcome, const cha
 		.add_attempt = true,
 		.next_attempt_at = -1,
 	};
+	*msg = NULL;
 	switch (outcome) {
 	case ACS_JOB_DONE:
-		job->mark.to = ACS_INBOX_DONE;
+		m.to = ACS_INBOX_DONE;
 		break;
 	case ACS_JOB_RETRY:
 		if (job->attempt < s->o.max_attempts) {
-			job->mark.to = ACS_INBOX_PENDING;
-			job->mark.next_attempt_at =
+			m.to = ACS_INBOX_PENDING;
+			m.next_attempt_at =
 				acs_inbox_now_ms() + (int64_t)backoff_ms(&s->o, job->attempt);
-			job->message = acs_xstrdup(message && *message ? message : "retrying");
+			*msg = acs_xstrdup(message && *message ? message : "retrying");
 			break;
 		}
-		job->mark.to = ACS_INBOX_ERROR;
-		job->message = message && *message
-				       ? acs_xstrdup(message)
-				       : acs_xasprintf("gave up after %u attempts", job->attempt);
+		m.to = ACS_INBOX_ERROR;
+		*msg = message && *message
+			       ? acs_xstrdup(message)
+			       : acs_xasprintf("gave up after %u attempts", job->attempt);
 		break;
 	case ACS_JOB_FAILED:
 	default:
-		job->mark.to = ACS_INBOX_ERROR;
-		job->message = acs_xstrdup(message && *message ? message : "failed");
+		m.to = ACS_INBOX_ERROR;
+		*msg = acs_xstrdup(message && *message ? message : "failed");
 		break;
 	}
-	job->mark.last_error = job->message;
+	m.last_error = *msg;
+	return m;
+}
+
+void acs_job_finish(struct acs_job *job, enum acs_job_outcome outcome, const char *message)
+{
+	acs_job_finish_with(job, outcome, message, NULL);
+}
+
+void acs_job_finish_with(struct acs_job *job, enum acs_job_outcome outcome, const char *message,
+			 const struct acs_job_tail *tail)
+{
+	acs_require(job && job->phase == JOB_WORKING);
+	struct acs_scheduler *s = job->s;
+	set_phase(job, JOB_RECORDING);
+	if (tail) {
+		job->tail = *tail;
+		if (job->tail.fn) {
+			/* Its message is the tail's error, known only on the writer thread. */
+			job->fallback =
+				outcome_mark(job, ACS_JOB_RETRY, "", &job->fallback_message);
+			job->fallback.last_error = job->tail_err;
+		}
+	}
+	job->primary = outcome_mark(job, outcome, message, &job->message);
+	job->mark = job->primary;
 	if (job->mark.to == ACS_INBOX_ERROR)
 		acs_log(ACS_LOG_WARN, MOD,
 			"item %s: %zu events to the error queue after %u attempts: %s",

@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "common.h"
+#include "store.h"
 
 struct acs_store;
 struct acs_scheduler;
@@ -113,3 +114,23 @@ void *acs_job_get_data(const struct acs_job *job);
  *  rows go to the error queue as if FAILED. The job is freed when its
  *  outcome is committed; do not touch it after this call. */
 void acs_job_finish(struct acs_job *job, enum acs_job_outcome outcome, const char *message);
+
+/** Writes of a job that commit with its outcome, in the same transaction (see
+ *  acs_job_finish_with). */
+struct acs_job_tail {
+	/** Runs on the writer thread before the inbox rows change state. On failure it
+	 *  must leave behind only what it wants committed (roll its own changes back; it
+	 *  may write a row saying why) and return < 0 with err: the job is then recorded
+	 *  as a RETRY (or the error queue after the last attempt) with err as message. */
+	acs_store_fn fn;
+	/** Releases arg once the outcome is written or given up (loop thread; may be NULL). */
+	void (*free)(void *arg);
+	void *arg;
+};
+
+/** acs_job_finish whose outcome write also runs tail (copied; NULL = none; tail->arg
+ *  belongs to the job from now on, even when fn never runs). The job's slot frees at
+ *  once (SLOTS in scheduler.c): a sync's own pair and log writes wait for no other
+ *  commit inside the slot, and cost one transaction with the outcome instead of two. */
+void acs_job_finish_with(struct acs_job *job, enum acs_job_outcome outcome, const char *message,
+			 const struct acs_job_tail *tail);

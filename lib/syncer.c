@@ -34,6 +34,7 @@
 #pragma weak acs_job_event_count
 #pragma weak acs_job_event_at
 #pragma weak acs_job_finish
+#pragma weak acs_job_finish_with
 
 /* The description footer: the back-link on the ClickUp side (product.md §1). */
 #define FOOTER_PREFIX "Azure DevOps work item: "
@@ -120,7 +121,9 @@ struct logrow {
 struct run {
 	struct acs_syncer *s;
 	acs_syncer_done_cb done;
+	acs_syncer_tail_cb tail_done; /**< instead of done: the caller writes the batch */
 	void *done_arg;
+	struct acs_pairs_batch *batch; /**< tail_done's writes, until handed over */
 	/* timing (debug log "run timing", for benchmarks) */
 	uint64_t t_start;   /**< uv_hrtime() when the run began */
 	uint64_t t_written; /**< ... when the first twin write was answered, 0 if none */
@@ -484,6 +487,7 @@ static void run_free(struct run *r)
 	}
 	free(r->logs);
 	free(r->outcome_msg);
+	acs_pairs_batch_free(r->batch);
 	mapping_unref(r->map);
 	free(r);
 	s->running--;
@@ -510,7 +514,15 @@ static void run_complete(struct run *r)
 			r->t_written ? (double)(r->t_written - r->t_start) / 1e6 : -1.0,
 			(double)(now - r->t_start) / 1e6);
 	}
-	r->done(r->outcome, r->outcome_msg, r->done_arg);
+	if (r->tail_done) {
+		struct acs_job_tail t = { .fn = acs_pairs_batch_run,
+					  .free = acs_pairs_batch_free,
+					  .arg = r->batch };
+		r->batch = NULL;
+		r->tail_done(r->outcome, r->outcome_msg, &t, r->done_arg);
+	} else {
+		r->done(r->outcome, r->outcome_msg, r->done_arg);
+	}
 	run_free(r);
 }
 
@@ -534,6 +546,7 @@ static void on_log_written(int rc, const char *err, void *arg)
 }
 
 static void submit_logs(struct run *r, size_t from);
+static void log_row(const struct run *r, size_t i, struct acs_sync_log_row *row);
 
 /* The pair row could not be saved: the job runs again (with a row saying why). */
 static void pair_save_failed(struct run *r, int rc, const char *err)
@@ -568,6 +581,21 @@ static void run_finish(struct run *r, enum acs_job_outcome outcome, const char *
 	r->outcome_msg = msg ? acs_xstrdup(msg) : NULL;
 	if (!r->n_logs)
 		run_log(r, NULL, "skipped", "skipped", 0, "nothing to do");
+	if (r->tail_done) {
+		/* The caller writes them with the job's outcome (acs_job_finish_with). */
+		r->batch = acs_pairs_batch_new();
+		if (r->pair_dirty) {
+			r->pair_dirty = false;
+			acs_require(acs_pairs_batch_update(r->batch, r->pair) == 0);
+		}
+		for (size_t i = 0; i < r->n_logs; i++) {
+			struct acs_sync_log_row row;
+			log_row(r, i, &row);
+			acs_require(acs_pairs_batch_log(r->batch, &row) == 0);
+		}
+		run_complete(r);
+		return;
+	}
 	r->finish_wait = 1; /* held until everything is submitted */
 	if (r->pair_dirty) {
 		r->pair_dirty = false;
@@ -582,25 +610,28 @@ static void run_finish(struct run *r, enum acs_job_outcome outcome, const char *
 	finish_step(r);
 }
 
+/* The sync_log row of r->logs[i] (borrowing r's strings). */
+static void log_row(const struct run *r, size_t i, struct acs_sync_log_row *row)
+{
+	*row = (struct acs_sync_log_row){
+		.map_id = r->map ? r->map->id : (r->pair ? r->pair->map_id : 0),
+		.sync_id = r->pair ? r->pair->id : 0,
+		.ado_id = r->pair ? r->pair->ado_id : r->ado_id,
+		.clickup_id = r->pair ? r->pair->clickup_id : r->task_id,
+		.direction = r->logs[i].direction,
+		.action = r->logs[i].action,
+		.status = r->logs[i].status,
+		.fields = r->logs[i].fields,
+		.message = r->logs[i].message,
+	};
+}
+
 /* Rows from..n_logs-1; the last one's completion is a finish step. */
 static void submit_logs(struct run *r, size_t from)
 {
-	int64_t map_id = r->map ? r->map->id : (r->pair ? r->pair->map_id : 0);
-	int64_t sync_id = r->pair ? r->pair->id : 0;
-	int64_t ado_id = r->pair ? r->pair->ado_id : r->ado_id;
-	const char *cu_id = r->pair ? r->pair->clickup_id : r->task_id;
 	for (size_t i = from; i < r->n_logs; i++) {
-		struct acs_sync_log_row row = {
-			.map_id = map_id,
-			.sync_id = sync_id,
-			.ado_id = ado_id,
-			.clickup_id = cu_id,
-			.direction = r->logs[i].direction,
-			.action = r->logs[i].action,
-			.status = r->logs[i].status,
-			.fields = r->logs[i].fields,
-			.message = r->logs[i].message,
-		};
+		struct acs_sync_log_row row;
+		log_row(r, i, &row);
 		bool last = i + 1 == r->n_logs;
 		if (last)
 			r->finish_wait++;
@@ -2458,10 +2489,28 @@ static void on_pair_found(int rc, const char *err, struct acs_pair *pair, void *
 	run_finish(r, ACS_JOB_DONE, NULL);
 }
 
+static int sync_start(struct acs_syncer *s, const char *item_key,
+		      const struct acs_job_event *events, size_t n, acs_syncer_done_cb done,
+		      acs_syncer_tail_cb tail_done, void *arg);
+
 int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs_job_event *events,
 		    size_t n, acs_syncer_done_cb done, void *arg)
 {
-	if (!s || !item_key || !events || !n || !done)
+	return done ? sync_start(s, item_key, events, n, done, NULL, arg) : -EINVAL;
+}
+
+int acs_syncer_sync_with(struct acs_syncer *s, const char *item_key,
+			 const struct acs_job_event *events, size_t n, acs_syncer_tail_cb done,
+			 void *arg)
+{
+	return done ? sync_start(s, item_key, events, n, NULL, done, arg) : -EINVAL;
+}
+
+static int sync_start(struct acs_syncer *s, const char *item_key,
+		      const struct acs_job_event *events, size_t n, acs_syncer_done_cb done,
+		      acs_syncer_tail_cb tail_done, void *arg)
+{
+	if (!s || !item_key || !events || !n)
 		return -EINVAL;
 	if (s->closing)
 		return ACS_ECLOSED;
@@ -2483,6 +2532,7 @@ int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs
 	struct run *r = acs_xcalloc(1, sizeof(*r));
 	r->s = s;
 	r->done = done;
+	r->tail_done = tail_done;
 	r->done_arg = arg;
 	r->ado_id = ado_id;
 	r->task_id = task_id ? acs_xstrdup(task_id) : NULL;
@@ -2517,6 +2567,7 @@ int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs
 	if (rc) {
 		/* Nothing was done: the caller keeps the events. */
 		r->done = NULL;
+		r->tail_done = NULL;
 		acs_canon_free(&r->base);
 		run_free(r);
 		return rc;
@@ -2539,9 +2590,11 @@ size_t acs_syncer_running(const struct acs_syncer *s)
 /* Scheduler adapter                                                         */
 /* ------------------------------------------------------------------------ */
 
-static void on_work_done(enum acs_job_outcome outcome, const char *message, void *arg)
+static void on_work_done(enum acs_job_outcome outcome, const char *message,
+			 const struct acs_job_tail *tail, void *arg)
 {
-	acs_job_finish(arg, outcome, message);
+	acs_require(acs_job_finish_with != NULL);
+	acs_job_finish_with(arg, outcome, message, tail);
 }
 
 void acs_syncer_work(struct acs_job *job, void *arg)
@@ -2552,7 +2605,7 @@ void acs_syncer_work(struct acs_job *job, void *arg)
 	struct acs_job_event *ev = acs_xcalloc(n ? n : 1, sizeof(*ev));
 	for (size_t i = 0; i < n; i++)
 		ev[i] = *acs_job_event_at(job, i);
-	int rc = acs_syncer_sync(s, acs_job_item_key(job), ev, n, on_work_done, job);
+	int rc = acs_syncer_sync_with(s, acs_job_item_key(job), ev, n, on_work_done, job);
 	free(ev);
 	if (rc)
 		acs_job_finish(job, rc == ACS_ECLOSED ? ACS_JOB_RETRY : ACS_JOB_FAILED,

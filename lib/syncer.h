@@ -120,6 +120,12 @@ struct acs_syncer;
 /** End of one acs_syncer_sync: outcome and a message (borrowed for the call; NULL
  *  when none). */
 typedef void (*acs_syncer_done_cb)(enum acs_job_outcome outcome, const char *message, void *arg);
+/** End of one acs_syncer_sync_with: as acs_syncer_done_cb, plus the run's pair update and
+ *  sync_log rows, not written yet: tail (borrowed for the call; never NULL) belongs to
+ *  the callee, which writes it with the job's outcome (acs_job_finish_with) or releases
+ *  it (tail->free(tail->arg)). */
+typedef void (*acs_syncer_tail_cb)(enum acs_job_outcome outcome, const char *message,
+				   const struct acs_job_tail *tail, void *arg);
 /** End of acs_syncer_start: rc 0, or an error with a message. */
 typedef void (*acs_syncer_ready_cb)(int rc, const char *err, void *arg);
 
@@ -165,6 +171,13 @@ int64_t acs_syncer_config_db_map(const struct acs_config *cfg, const char *name)
  *  Needs a successful acs_syncer_start. */
 int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs_job_event *events,
 		    size_t n, acs_syncer_done_cb done, void *arg);
+/** acs_syncer_sync for a scheduler job: done runs as soon as the run's last call to a
+ *  service is answered, with its store writes left to the caller (acs_syncer_tail_cb),
+ *  so they commit in one transaction with the job's outcome and the job's slot does
+ *  not wait for them. Same returns. */
+int acs_syncer_sync_with(struct acs_syncer *s, const char *item_key,
+			 const struct acs_job_event *events, size_t n, acs_syncer_tail_cb done,
+			 void *arg);
 
 struct acs_attachments;
 

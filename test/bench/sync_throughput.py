@@ -194,6 +194,9 @@ class World:
             w.get("endpoint", "").startswith(self.url) for w in self.cu.webhooks())
 
     def close(self):
+        if os.environ.get("SAVE_LOG"):
+            import shutil
+            shutil.copy(self.log_path, os.environ["SAVE_LOG"])
         try:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)

@@ -373,6 +373,102 @@ static void test_has_flags(void **state)
 	fx_close(&fx);
 }
 
+struct batch_write {
+	struct acs_pairs_batch *b;
+	int done, rc;
+	char err[ACS_ERR_LEN];
+};
+
+static int batch_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct batch_write *w = arg;
+	/* As the scheduler does: a failed batch leaves its retry row, the job commits. */
+	w->rc = acs_pairs_batch_run(db, w->b, err);
+	snprintf(w->err, sizeof(w->err), "%s", w->rc ? err : "");
+	return 0;
+}
+
+static void batch_done(int rc, const char *err, void *arg)
+{
+	struct batch_write *w = arg;
+	if (rc)
+		fail_msg("batch job: %s", err);
+	w->done = 1;
+}
+
+static int64_t count_rows(struct fx *fx, const char *action, const char *q)
+{
+	struct res r = { 0 };
+	struct acs_sync_log_query lq = { .action = action, .q = q, .limit = 10 };
+	assert_int_equal(acs_pairs_log_list(fx->st, &lq, on_page, &r), 0);
+	wait(fx, &r);
+	int64_t n = r.page->total;
+	acs_sync_log_page_free(r.page);
+	return n;
+}
+
+/* A batch writes all of it or, on a failure, only a retry row saying why. */
+static void test_batch(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_open(&fx);
+	int64_t map_id = upsert_map(&fx);
+	struct acs_pair p = { .map_id = map_id, .ado_id = 7, .clickup_id = "c7", .base = "{}" };
+	struct res r = { 0 };
+	assert_int_equal(acs_pairs_insert(fx.st, &p, 0, NULL, on_pair, &r), 0);
+	wait(&fx, &r);
+	assert_int_equal(r.rc, 0);
+	struct acs_pair *got = r.pair;
+
+	struct acs_sync_log_row row = { .map_id = map_id,
+					.sync_id = got->id,
+					.ado_id = 7,
+					.clickup_id = "c7",
+					.action = "updated",
+					.status = "ok",
+					.message = "batch row one" };
+	struct batch_write w = { .b = acs_pairs_batch_new() };
+	free(got->base);
+	got->base = acs_xstrdup("{\"fields\":{\"title\":\"T\"}}");
+	got->ado_rev = 9;
+	assert_int_equal(acs_pairs_batch_log(w.b, &row), 0);
+	assert_int_equal(acs_pairs_batch_update(w.b, got), 0);
+	assert_int_equal(acs_pairs_batch_size(w.b), 2);
+	assert_int_equal(acs_store_write(fx.st, batch_fn, batch_done, &w), 0);
+	acs_test_run_until(&fx.loop, &w.done, WAIT_MS);
+	assert_int_equal(w.rc, 0);
+	acs_pairs_batch_free(w.b);
+	struct acs_pair *again = NULL;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(acs_pairs_find_by_ado(fx.st, 7, on_pair, &r), 0);
+	wait(&fx, &r);
+	again = r.pair;
+	assert_int_equal(again->ado_rev, 9);
+	assert_string_equal(again->base, "{\"fields\":{\"title\":\"T\"}}");
+	acs_pair_free(again);
+	assert_int_equal(count_rows(&fx, "updated", "batch row one"), 1);
+
+	/* The update of a pair that is gone fails: the log row before it goes too. */
+	struct acs_pair gone = *got;
+	gone.id = 999;
+	row.message = "batch row two";
+	w = (struct batch_write){ .b = acs_pairs_batch_new() };
+	assert_int_equal(acs_pairs_batch_log(w.b, &row), 0);
+	assert_int_equal(acs_pairs_batch_update(w.b, &gone), 0);
+	assert_int_equal(acs_store_write(fx.st, batch_fn, batch_done, &w), 0);
+	acs_test_run_until(&fx.loop, &w.done, WAIT_MS);
+	assert_int_equal(w.rc, ACS_ENOTFOUND);
+	assert_non_null(strstr(w.err, "save pair: pair 999 does not exist"));
+	acs_pairs_batch_free(w.b);
+	assert_int_equal(count_rows(&fx, "updated", "batch row two"), 0);
+	assert_int_equal(count_rows(&fx, "retry", "save pair: pair 999"), 1);
+	acs_pairs_batch_free(NULL);
+	assert_int_equal(acs_pairs_batch_update(NULL, got), -EINVAL);
+	acs_pair_free(got);
+	fx_close(&fx);
+}
+
 static void test_log(void **state)
 {
 	(void)state;
@@ -443,10 +539,9 @@ static void test_log(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_map_upsert),
-		cmocka_unit_test(test_intents_and_pairs),
-		cmocka_unit_test(test_log),
-		cmocka_unit_test(test_has_flags),
+		cmocka_unit_test(test_map_upsert), cmocka_unit_test(test_intents_and_pairs),
+		cmocka_unit_test(test_log),	   cmocka_unit_test(test_has_flags),
+		cmocka_unit_test(test_batch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

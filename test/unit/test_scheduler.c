@@ -959,6 +959,79 @@ static void test_slot_free_while_recording(void **state)
 	fx_fini(&fx);
 }
 
+/* A tail: its writes commit with the outcome; when it fails, the job is recorded as a
+ * retry with its message and runs again; its arg is freed once per finish. */
+struct tail_arg {
+	const char *value; /* meta row to write */
+	bool fail;
+	int *frees;
+};
+
+static int tail_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	struct tail_arg *t = arg;
+	if (t->fail) {
+		snprintf(err, ACS_ERR_LEN, "tail broke");
+		return ACS_ESTORE;
+	}
+	char *sql =
+		sqlite3_mprintf("INSERT INTO meta (key, value) VALUES ('tail.%q', 'x')", t->value);
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_free(sql);
+	if (rc != SQLITE_OK) {
+		snprintf(err, ACS_ERR_LEN, "%s", sqlite3_errmsg(db));
+		return ACS_ESTORE;
+	}
+	return 0;
+}
+
+static void tail_free(void *arg)
+{
+	struct tail_arg *t = arg;
+	(*t->frees)++;
+	free(t);
+}
+
+static void finish_with_tail(struct fx *fx, int index, const char *value, bool fail, int *frees)
+{
+	struct tail_arg *t = acs_xcalloc(1, sizeof(*t));
+	t->value = value;
+	t->fail = fail;
+	t->frees = frees;
+	struct acs_job_tail tail = { .fn = tail_fn, .free = tail_free, .arg = t };
+	fx->running--;
+	acs_job_finish_with(fx->held[index], ACS_JOB_DONE, NULL, &tail);
+}
+
+static void test_tail_with_outcome(void **state)
+{
+	(void)state;
+	struct fx fx;
+	int frees = 0;
+	fx_init(&fx);
+	fx.hold = true;
+	add_event(&fx, "t1", "ado:5");
+	fx_start(&fx);
+	wait_jobs_started(&fx, 1);
+	finish_with_tail(&fx, 0, "first", true, &frees);
+	/* The failed tail: a retry with its message, nothing of it written. */
+	wait_jobs_started(&fx, 2);
+	assert_int_equal(frees, 1);
+	assert_int_equal(fx.jobs[1].attempt, 2);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM meta WHERE key LIKE 'tail.%'"), 0);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE last_error = 'tail broke'"
+					" AND attempts = 1"),
+			 1);
+	finish_with_tail(&fx, 1, "second", false, &frees);
+	wait_jobs_done(&fx, 2);
+	assert_int_equal(frees, 2);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM meta WHERE key = 'tail.second'"), 1);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"
+					" AND attempts = 2"),
+			 1);
+	fx_fini(&fx);
+}
+
 /* Many kicks in one loop turn cause one queue read. */
 static void test_kick_coalescing(void **state)
 {
@@ -1120,6 +1193,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_backlog),
 		cmocka_unit_test(test_outcome_write_retried),
 		cmocka_unit_test(test_slot_free_while_recording),
+		cmocka_unit_test(test_tail_with_outcome),
 		cmocka_unit_test(test_restart_after_kill),
 		cmocka_unit_test(test_restart_with_processing_rows),
 	};
