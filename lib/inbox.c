@@ -100,15 +100,6 @@ static void put_back(sqlite3_stmt *s)
 	}
 }
 
-/* step_done for a cached statement. */
-static int step_put_back(sqlite3 *db, sqlite3_stmt *s, const char *what, char err[ACS_ERR_LEN])
-{
-	int rc = sqlite3_step(s);
-	rc = rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, what, err);
-	put_back(s);
-	return rc;
-}
-
 static void row_deinit(struct acs_inbox_row *r)
 {
 	free(r->source);
@@ -386,32 +377,11 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 	struct acs_inbox_claim *j = arg;
 	sqlite3_stmt *s = NULL;
 	size_t cap = 0, bytes = 0;
-	int64_t last_id = 0;
 	int rc;
 
 	acs_inbox_claim_deinit(j);
 	if ((rc = resolve_pair(db, j, err)))
 		return rc;
-
-	/* A row of the pair already processing means a job of the item is running
-	 * (e.g. under the other key, claimed before the pair existed): wait for it.
-	 * The unary + keeps sqlite on the (state, ...) index: few rows are processing,
-	 * while an item may have a long history. */
-	if ((rc = cached(db,
-			 "SELECT 1 FROM inbox WHERE state = 'processing'"
-			 " AND +item_key IN (?1, ?2) LIMIT 1",
-			 &s, err)))
-		return rc;
-	bind_text(s, 1, j->key);
-	bind_text(s, 2, j->twin);
-	rc = sqlite3_step(s);
-	put_back(s);
-	if (rc == SQLITE_ROW) {
-		j->busy = true;
-		return 0;
-	}
-	if (rc != SQLITE_DONE)
-		return acs_store_error(db, rc, "checking for a running job", err);
 
 	/* By item (+state keeps sqlite off the state index): a backlog can hold many
 	 * pending rows of other items, while one item's history is short. */
@@ -438,38 +408,23 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		r->attempts = (unsigned)sqlite3_column_int64(s, 7);
 		r->next_attempt_at = sqlite3_column_int64(s, 8);
 		r->last_error = col_dup(s, 9);
-		r->state = ACS_INBOX_PROCESSING;
+		r->state = ACS_INBOX_PENDING;
 		bytes += r->body_len;
-		last_id = r->id;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		rc = acs_store_error(db, rc, "reading the item's events", err);
 	else
 		rc = 0;
 	put_back(s);
-	if (rc || !j->n_rows)
-		return rc;
-
-	/* Same transaction as the read: no other claim sees these rows pending. By
-	 * item again: on the state index this scanned every pending row of a backlog. */
-	if ((rc = cached(db,
-			 "UPDATE inbox SET state = 'processing'"
-			 " WHERE item_key IN (?1, ?2) AND +state = 'pending' AND id <= ?3",
-			 &s, err)))
-		return rc;
-	bind_text(s, 1, j->key);
-	bind_text(s, 2, j->twin);
-	sqlite3_bind_int64(s, 3, last_id);
-	return step_put_back(db, s, "claiming the item's events", err);
+	return rc;
 }
 
 int acs_inbox_claim(struct acs_store *st, struct acs_inbox_claim *job, acs_store_done_cb done)
 {
 	if (acs_fails_assert(job && job->item_key && job->item_key[0]))
 		return -EINVAL;
-	/* Lazy: a claim lost in a power cut leaves the rows pending, which is what
-	 * recovery makes of claimed rows anyway. One fsync less per job. */
-	return acs_store_write_lazy(st, claim_fn, done, job);
+	/* A read: the rows stay pending, the scheduler holds them (see its CLAIMS). */
+	return acs_store_read(st, claim_fn, done, job);
 }
 
 void acs_inbox_claim_deinit(struct acs_inbox_claim *job)
@@ -480,7 +435,6 @@ void acs_inbox_claim_deinit(struct acs_inbox_claim *job)
 	job->rows = NULL;
 	job->n_rows = 0;
 	job->key = job->twin = NULL;
-	job->busy = false;
 }
 
 /* ---- mark ---- */

@@ -143,21 +143,21 @@ struct acs_inbox_row {
 	char *last_error; /**< NULL when none */
 };
 
-/** Take the pending rows of one item (both keys of a pair), oldest first, and
- *  mark them 'processing' in the same transaction. */
+/** Read the pending rows of one item (both keys of a pair), oldest first. Their state
+ *  does not change: the caller (the scheduler, the inbox's only consumer) keeps the
+ *  claim in memory until it writes the outcome. */
 struct acs_inbox_claim {
 	/* in */
 	const char *item_key; /**< as a due read gave it (either key of a pair) */
 	size_t max_events;    /**< 0 = no limit */
 	size_t max_bytes;     /**< stop adding rows past this much body (>= 1 row); 0 = none */
 	/* out */
-	char *key;  /**< resolved key of the item ("ado:<id>" once paired) */
-	char *twin; /**< the pair's other key, or NULL */
-	bool busy;  /**< rows of the item are 'processing' already: nothing claimed */
-	struct acs_inbox_row *rows; /**< claimed rows by id (none when busy) */
+	char *key;		    /**< resolved key of the item ("ado:<id>" once paired) */
+	char *twin;		    /**< the pair's other key, or NULL */
+	struct acs_inbox_row *rows; /**< pending rows by id */
 	size_t n_rows;
 };
-/** Write job. rc 0 (possibly with no rows: another claim took them). */
+/** Read job. rc 0 (possibly with no rows: a job of the item took them). */
 int acs_inbox_claim(struct acs_store *st, struct acs_inbox_claim *job, acs_store_done_cb done);
 void acs_inbox_claim_deinit(struct acs_inbox_claim *job);
 

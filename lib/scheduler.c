@@ -20,6 +20,9 @@
  * the rest of a huge burst runs in the item's next job, right after. */
 #define MAX_JOB_EVENTS 1000
 #define MAX_JOB_BYTES (32u << 20)
+/* Outcomes remembered for stale claims (see CLAIMS); a claim older than this many
+ * outcomes is dropped as stale whatever its item. */
+#define RECORDED 256
 /* A failed outcome write (the database is unwell) is tried again after this. */
 #define RECORD_RETRY_MS 1000
 /* Most items remembered for the cooldown; older entries are dropped first. */
@@ -45,14 +48,23 @@
  *   it runs and the last read's summary. A cycle:
  *     wake (kick, poll, next backoff due) -> due read (reader thread): items whose
  *     pending rows are all due, oldest first -> for each item not already running,
- *     while a slot is free: claim (writer thread: the item's pending rows, both
- *     keys of a pair, become 'processing' in one transaction) -> work callback ->
- *     acs_job_finish -> mark (writer) -> slot free, read again.
- *   Reads may be stale (a read sees only writes whose callback ran before it was
- *   submitted), so the claim decides: it takes only rows still pending and reports
- *   "busy" when the pair already has rows processing. Per-item order follows: one
- *   job per item at a time, rows by id, and an item with a row in backoff is not
- *   due at all (its later events must not overtake it).
+ *     while a slot is free: claim (reader thread: the item's pending rows, both
+ *     keys of a pair) -> work callback -> acs_job_finish -> mark (writer) -> slot
+ *     free, read again.
+ *   Per-item order: one job per item at a time, rows by id, and an item with a row
+ *   in backoff is not due at all (its later events must not overtake it).
+ *
+ * CLAIMS
+ *   A claim is a read: the rows stay 'pending' in the table until the outcome is
+ *   written, and the scheduler (the inbox's only consumer) holds them in memory. A
+ *   claim whose item has another job (any phase, under either key of the pair) is
+ *   dropped: the item is busy. Reads may be stale (a read sees only writes whose
+ *   callback ran before it was submitted), so a claim that was in flight when the
+ *   outcome of a job of the same item was written may hold rows that job did: it
+ *   is dropped too and the item read again (RECORDED keeps the items of the last
+ *   outcomes written). Before this, claims were writes ('processing' rows): one
+ *   commit per job, behind the fsyncs of the others. Rows left 'processing' by an
+ *   older version are made pending by the recovery at start.
  *
  * BACKLOG
  *   A read costs time in proportion to the pending rows, so under load the
@@ -106,6 +118,7 @@ struct acs_job {
 	char *message;		    /**< last_error to record (owned) */
 	char *fallback_message;	    /**< last_error when the tail fails (owned) */
 	struct acs_job *retry_next; /**< scheduler::unrecorded */
+	uint64_t claim_seq;	    /**< scheduler::recorded_seq when the claim was submitted */
 };
 
 struct acs_scheduler {
@@ -123,6 +136,11 @@ struct acs_scheduler {
 	size_t n_jobs;
 	size_t n_slots;		    /**< jobs claiming or working (see SLOTS) */
 	struct acs_job *unrecorded; /**< jobs whose outcome write must be retried */
+	/* The keys of the last RECORDED outcomes written, by sequence number (CLAIMS). */
+	struct recorded {
+		char *keys[3]; /**< claim key, twin, alias (NULL when none) */
+	} recorded[RECORDED];
+	uint64_t recorded_seq; /**< outcomes written so far */
 
 	struct acs_inbox_recover recover;
 	bool recovered;
@@ -132,7 +150,8 @@ struct acs_scheduler {
 	uint64_t read_started; /**< uv_hrtime() when the read in flight began */
 	uint64_t next_read_at; /**< loop time before which no read starts (see MAX_READ_GAP_MS) */
 	bool read_inflight;
-	bool read_again; /**< a kick came while a read was in flight */
+	uint64_t queue_reads; /**< due reads finished */
+	bool read_again;      /**< a kick came while a read was in flight */
 	bool more_due;
 	size_t queued;
 	/* Due items of the last read that found no free slot, oldest first: slots
@@ -231,8 +250,11 @@ void acs_scheduler_kick(struct acs_scheduler *s)
 
 static bool job_has_key(const struct acs_job *j, const char *k)
 {
-	return !strcmp(j->want_key, k) || (j->claim.key && !strcmp(j->claim.key, k)) ||
-	       (j->claim.twin && !strcmp(j->claim.twin, k)) || (j->alias && !strcmp(j->alias, k));
+	if (!strcmp(j->want_key, k) || (j->alias && !strcmp(j->alias, k)))
+		return true;
+	/* While the claim is in flight the store's thread fills j->claim. */
+	return j->phase != JOB_CLAIMING && ((j->claim.key && !strcmp(j->claim.key, k)) ||
+					    (j->claim.twin && !strcmp(j->claim.twin, k)));
 }
 
 static struct acs_job *find_job(struct acs_scheduler *s, const char *k, const struct acs_job * not )
@@ -335,6 +357,40 @@ static void submit_mark(struct acs_job *job)
 	maybe_closed(s);
 }
 
+/* The outcome of job is written: claims in flight may hold its rows (CLAIMS). */
+static void remember_recorded(struct acs_scheduler *s, struct acs_job *job)
+{
+	struct recorded *r = &s->recorded[s->recorded_seq++ % RECORDED];
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(r->keys); i++)
+		free(r->keys[i]);
+	const char *k[3] = { job->claim.key ? job->claim.key : job->want_key, job->claim.twin,
+			     job->alias };
+	for (size_t i = 0; i < ACS_ARRAY_SIZE(r->keys); i++)
+		r->keys[i] = k[i] ? acs_xstrdup(k[i]) : NULL;
+}
+
+static bool recorded_has(const struct recorded *r, const char *k)
+{
+	for (size_t i = 0; k && i < ACS_ARRAY_SIZE(r->keys); i++)
+		if (r->keys[i] && !strcmp(r->keys[i], k))
+			return true;
+	return false;
+}
+
+/* An outcome of the claim's item was written while the claim was in flight. */
+static bool claim_stale(const struct acs_scheduler *s, const struct acs_job *job)
+{
+	if (s->recorded_seq - job->claim_seq > RECORDED)
+		return true;
+	for (uint64_t q = job->claim_seq; q < s->recorded_seq; q++) {
+		const struct recorded *r = &s->recorded[q % RECORDED];
+		if (recorded_has(r, job->want_key) || recorded_has(r, job->claim.key) ||
+		    recorded_has(r, job->claim.twin))
+			return true;
+	}
+	return false;
+}
+
 static void mark_done(int rc, const char *err, void *arg)
 {
 	struct acs_job *job = acs_container_of(arg, struct acs_job, mark);
@@ -353,6 +409,7 @@ static void mark_done(int rc, const char *err, void *arg)
 	else if (job->tail_failed)
 		acs_log(ACS_LOG_WARN, MOD, "item %s: %s (%s)", job->claim.key, job->tail_err,
 			job->mark.to == ACS_INBOX_ERROR ? "to the error queue" : "retrying");
+	remember_recorded(s, job);
 	job_free(job);
 	slot_freed(s, true); /* the item may have more events; a slot is free */
 	maybe_closed(s);
@@ -369,24 +426,6 @@ static void on_retry(uv_timer_t *t)
 		job->retry_next = NULL;
 		submit_mark(job);
 	}
-}
-
-/* Closing with rows claimed but never worked: give them back untouched. */
-static void release_claim(struct acs_job *job)
-{
-	set_phase(job, JOB_RELEASING);
-	job->ids = acs_xmalloc(job->claim.n_rows * sizeof(*job->ids));
-	for (size_t i = 0; i < job->claim.n_rows; i++)
-		job->ids[i] = job->claim.rows[i].id;
-	job->mark = (struct acs_inbox_mark){
-		.ids = job->ids,
-		.n_ids = job->claim.n_rows,
-		.to = ACS_INBOX_PENDING,
-		.only_from = true,
-		.from = ACS_INBOX_PROCESSING,
-		.next_attempt_at = -1,
-	};
-	submit_mark(job);
 }
 
 static void start_work(struct acs_job *job)
@@ -429,36 +468,34 @@ static void claim_done(int rc, const char *err, void *arg)
 		return;
 	}
 	if (s->closing) {
-		if (job->claim.n_rows) {
-			release_claim(job);
-		} else {
-			job_free(job);
-			maybe_closed(s);
-		}
+		job_free(job); /* the rows were only read */
+		maybe_closed(s);
 		return;
 	}
-	if (job->claim.busy) {
-		/* The pair was formed while a job of one of its keys runs: remember the
-		 * new key on that job so reads stop offering it. Without such a job the
-		 * rows were left processing by a lost outcome write; the restart's
-		 * recovery frees them. */
-		struct acs_job *owner = find_job(s, job->claim.key, job);
-		if (!owner && job->claim.twin)
-			owner = find_job(s, job->claim.twin, job);
-		if (owner) {
+	struct acs_job *owner = find_job(s, job->claim.key, job);
+	if (!owner && job->claim.twin)
+		owner = find_job(s, job->claim.twin, job);
+	if (owner) {
+		/* Busy: e.g. the pair was formed while a job of one of its keys runs.
+		 * Remember the new key on that job so reads stop offering it. */
+		if (strcmp(job->claim.key, owner->want_key) &&
+		    (!owner->claim.key || strcmp(job->claim.key, owner->claim.key))) {
 			free(owner->alias);
 			owner->alias = acs_xstrdup(job->claim.key);
-		} else {
-			acs_log(ACS_LOG_WARN, MOD, "item %s has events processing but no job",
-				job->claim.key);
 		}
 		job_free(job);
-		if (owner)
-			slot_freed(s, false);
+		slot_freed(s, false);
+		return;
+	}
+	if (claim_stale(s, job)) {
+		/* It may hold rows whose outcome is written now: read them again. */
+		job_free(job);
+		s->stale = true;
+		slot_freed(s, true);
 		return;
 	}
 	if (!job->claim.n_rows) {
-		/* A stale read: another job took them. */
+		/* A stale read: the item's events were done meanwhile. */
 		job_free(job);
 		slot_freed(s, false);
 		return;
@@ -475,6 +512,7 @@ static void start_claim(struct acs_scheduler *s, const char *key)
 	job->claim.item_key = job->want_key;
 	job->claim.max_events = MAX_JOB_EVENTS;
 	job->claim.max_bytes = MAX_JOB_BYTES;
+	job->claim_seq = s->recorded_seq;
 	int rc = acs_inbox_claim(s->store, &job->claim, claim_done);
 	if (rc) {
 		acs_log(ACS_LOG_WARN, MOD, "cannot claim %s: %s", key, acs_strerror(rc));
@@ -605,6 +643,7 @@ static void due_done(int rc, const char *err, void *arg)
 {
 	struct acs_scheduler *s = acs_container_of(arg, struct acs_scheduler, due);
 	s->read_inflight = false;
+	s->queue_reads++;
 	uint64_t took_ms = (uv_hrtime() - s->read_started) / 1000000;
 	s->next_read_at = uv_now(s->loop) + ACS_MIN(took_ms, (uint64_t)MAX_READ_GAP_MS);
 	if (s->closing) {
@@ -769,6 +808,11 @@ size_t acs_scheduler_running(const struct acs_scheduler *s)
 	return s ? s->n_slots : 0;
 }
 
+uint64_t acs_scheduler_queue_reads(const struct acs_scheduler *s)
+{
+	return s ? s->queue_reads : 0;
+}
+
 size_t acs_scheduler_recording(const struct acs_scheduler *s)
 {
 	return s ? s->n_jobs - s->n_slots : 0;
@@ -791,6 +835,9 @@ static void on_closed(uv_handle_t *h)
 	free(s->recent);
 	free(s->rhash);
 	backlog_clear(s);
+	for (size_t i = 0; i < RECORDED; i++)
+		for (size_t k = 0; k < ACS_ARRAY_SIZE(s->recorded[i].keys); k++)
+			free(s->recorded[i].keys[k]);
 	free(s);
 	if (cb)
 		cb(arg);
@@ -862,7 +909,7 @@ static struct acs_inbox_mark outcome_mark(struct acs_job *job, enum acs_job_outc
 		.ids = job->ids,
 		.n_ids = job->claim.n_rows,
 		.only_from = true,
-		.from = ACS_INBOX_PROCESSING,
+		.from = ACS_INBOX_PENDING, /* claims are in memory (CLAIMS) */
 		.add_attempt = true,
 		.next_attempt_at = -1,
 	};

@@ -90,6 +90,8 @@ void acs_scheduler_kick(struct acs_scheduler *s);
  *  known pending (as of the last read). */
 size_t acs_scheduler_running(const struct acs_scheduler *s);
 size_t acs_scheduler_queued(const struct acs_scheduler *s);
+/** Queue reads done so far (claims not counted). */
+uint64_t acs_scheduler_queue_reads(const struct acs_scheduler *s);
 /** Finished jobs whose outcome is still being written (their items stay busy). */
 size_t acs_scheduler_recording(const struct acs_scheduler *s);
 

@@ -485,10 +485,10 @@ static void test_order_and_arrivals_during_job(void **state)
 	/* The read that started ado:2 also saw e2 and e3, and left them alone. */
 	assert_string_equal(fx.jobs[1].key, "ado:2");
 	assert_int_equal(fx.jobs[1].ids[0], f1);
-	assert_int_equal(fx.jobs[1].queued, 3);
+	assert_int_equal(fx.jobs[1].queued, 4); /* e1 too: pending until its outcome */
 	assert_int_equal(acs_scheduler_running(fx.s), 2);
-	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"),
-			 2);
+	/* Claims are kept in memory: every row stays pending until its outcome. */
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'pending'"), 4);
 
 	/* The first job ends: the next job of ado:1 takes e2 and e3. */
 	finish_job(&fx, fx.held[0], 0);
@@ -593,9 +593,7 @@ static void test_concurrency_limit(void **state)
 
 static uint64_t reads_now(struct fx *fx)
 {
-	struct acs_store_stats st;
-	acs_store_stats(fx->st, &st);
-	return st.reads_done;
+	return acs_scheduler_queue_reads(fx->s);
 }
 
 /* Until every store job submitted so far has completed. */
@@ -878,8 +876,7 @@ static void test_close_waits_for_jobs(void **state)
 	acs_scheduler_close(fx.s, on_sched_closed, &fx);
 	acs_scheduler_close(fx.s, on_sched_closed, &fx); /* idempotent */
 	/* A store round trip later the job still runs and close has not finished. */
-	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"),
-			 1);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'pending'"), 1);
 	assert_int_equal(fx.closed, 0);
 	finish_job(&fx, fx.held[0], 0);
 	run_until(&fx, is_closed);
@@ -887,7 +884,7 @@ static void test_close_waits_for_jobs(void **state)
 	fx_fini(&fx);
 }
 
-/* The outcome write fails (injected by a trigger): the rows stay processing, the
+/* The outcome write fails (injected by a trigger): the rows stay pending, the
  * item stays busy (its slot is free: SLOTS in scheduler.c), and the write is retried
  * until it lands. */
 static void test_outcome_write_retried(void **state)
@@ -908,8 +905,7 @@ static void test_outcome_write_retried(void **state)
 	/* After a write submitted later (writes run in order): the outcome write has
 	 * failed, nothing is recorded and the job waits to record it. */
 	exec_sql(&fx, "UPDATE meta SET value = value WHERE key = 'none'");
-	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"),
-			 1);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'pending'"), 1);
 	assert_int_equal(acs_scheduler_running(fx.s), 0);
 	assert_int_equal(acs_scheduler_recording(fx.s), 1);
 	exec_sql(&fx, "UPDATE meta SET value = '0' WHERE key = 'test.fail'");
@@ -946,8 +942,8 @@ static void test_slot_free_while_recording(void **state)
 	/* ado:8 is still recording: s3 must not start (a store round trip later). */
 	exec_sql(&fx, "UPDATE meta SET value = value WHERE key = 'none'");
 	assert_int_equal(fx.n_jobs, 2);
-	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"),
-			 1);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'pending'"), 2);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 1);
 	exec_sql(&fx, "UPDATE meta SET value = '0' WHERE key = 'test.fail'");
 	wait_jobs_started(&fx, 3);
 	assert_string_equal(fx.jobs[2].key, "ado:8");
@@ -1137,7 +1133,7 @@ static void test_restart_after_kill(void **state)
 
 	fx_open(&fx);
 	/* Left behind exactly as the crash found them. */
-	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'processing'"
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'pending'"
 					" AND attempts = 0"),
 			 2);
 	fx_start(&fx);
