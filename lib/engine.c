@@ -19,6 +19,7 @@
 #include "mem.h"
 #include "metrics.h"
 #include "registrar.h"
+#include "pairs.h"
 #include "scheduler.h"
 #include "store.h"
 #include "sweep.h"
@@ -305,7 +306,8 @@ static void engine_work(struct acs_job *job, void *arg)
 		    (!w->received_at || ev[i].received_at < w->received_at))
 			w->received_at = ev[i].received_at;
 	}
-	int rc = acs_syncer_sync_with(e->syncer, acs_job_item_key(job), ev, n, work_done_cb, w);
+	int rc = acs_syncer_sync_with(e->syncer, acs_job_item_key(job), ev, n,
+				      acs_job_prefetched(job), work_done_cb, w);
 	free(ev);
 	if (rc) {
 		enum acs_job_outcome o = rc == ACS_ECLOSED ? ACS_JOB_RETRY : ACS_JOB_FAILED;
@@ -681,6 +683,8 @@ static void syncer_ready_cb(int rc, const char *err, void *arg)
 	o.concurrency = (unsigned)e->cfg->sync.concurrency;
 	o.max_attempts = (unsigned)e->cfg->sync.max_attempts;
 	o.cooldown_ms = ACS_SCHEDULER_COOLDOWN_MS;
+	o.prefetch = acs_pairs_prefetch; /* the syncer's first read, done with the claim */
+	o.prefetch_free = acs_pairs_found_free;
 	e->scheduler = acs_scheduler_new(e->loop, e->store, &o, engine_work, e);
 	/* Catches what webhooks missed; its rows go through the same scheduler. */
 	e->sweep = acs_sweep_new(e->loop, e->store, e->ado, e->cu, e->cfg, kick_cb, e);

@@ -416,6 +416,8 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 	else
 		rc = 0;
 	put_back(s);
+	if (!rc && j->n_rows && j->extra)
+		j->extra_out = j->extra(db, j->key, j->extra_arg);
 	return rc;
 }
 

@@ -151,11 +151,16 @@ struct acs_inbox_claim {
 	const char *item_key; /**< as a due read gave it (either key of a pair) */
 	size_t max_events;    /**< 0 = no limit */
 	size_t max_bytes;     /**< stop adding rows past this much body (>= 1 row); 0 = none */
+	/* Optional, on the reader thread in the same transaction when rows were found:
+	 * extra_out = extra(db, key, extra_arg) (what the job will read first anyway). */
+	void *(*extra)(sqlite3 *db, const char *key, void *arg);
+	void *extra_arg;
 	/* out */
 	char *key;		    /**< resolved key of the item ("ado:<id>" once paired) */
 	char *twin;		    /**< the pair's other key, or NULL */
 	struct acs_inbox_row *rows; /**< pending rows by id */
 	size_t n_rows;
+	void *extra_out; /**< extra's result (the caller's to free), or NULL */
 };
 /** Read job. rc 0 (possibly with no rows: a job of the item took them). */
 int acs_inbox_claim(struct acs_store *st, struct acs_inbox_claim *job, acs_store_done_cb done);

@@ -1036,3 +1036,37 @@ void acs_pairs_batch_free(void *arg)
 	free(b->jobs);
 	free(b);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Look-ups ahead                                                            */
+/* ------------------------------------------------------------------------ */
+
+void *acs_pairs_prefetch(sqlite3 *db, const char *item_key, void *arg)
+{
+	(void)arg;
+	struct acs_pairs_found *f = acs_xcalloc(1, sizeof(*f));
+	if (!strncmp(item_key, "ado:", 4)) {
+		char *end = NULL;
+		long long id = strtoll(item_key + 4, &end, 10);
+		if (!end || *end || id <= 0) {
+			free(f);
+			return NULL;
+		}
+		f->rc = query_pair(db, "ado_id = ?1", id, NULL, &f->pair, f->err);
+	} else if (!strncmp(item_key, "clickup:", 8) && item_key[8]) {
+		f->rc = query_pair(db, "clickup_id = ?1", 0, item_key + 8, &f->pair, f->err);
+	} else {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void acs_pairs_found_free(void *found)
+{
+	struct acs_pairs_found *f = found;
+	if (!f)
+		return;
+	acs_pair_free(f->pair);
+	free(f);
+}

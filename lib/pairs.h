@@ -189,6 +189,18 @@ int acs_pairs_batch_run(sqlite3 *db, void *batch, char err[ACS_ERR_LEN]);
 /** Free a batch (arg: struct acs_pairs_batch *; NULL is a no-op). */
 void acs_pairs_batch_free(void *batch);
 
+/** The pair of an item looked up inside another read (the scheduler's claim, see
+ *  acs_scheduler_opts.prefetch): what acs_pairs_find_by_* would have answered. */
+struct acs_pairs_found {
+	int rc; /**< 0, or the store's error (err says why) */
+	char err[ACS_ERR_LEN];
+	struct acs_pair *pair; /**< NULL when the item has no pair */
+};
+/** A prefetch hook: item_key "ado:<id>" or "clickup:<task id>" -> a struct
+ *  acs_pairs_found (free with acs_pairs_found_free), NULL for another key. */
+void *acs_pairs_prefetch(sqlite3 *db, const char *item_key, void *arg);
+void acs_pairs_found_free(void *found);
+
 /** A page of the history, newest first (read job). */
 int acs_pairs_log_list(struct acs_store *st, const struct acs_sync_log_query *q,
 		       acs_pairs_log_page_cb cb, void *arg);

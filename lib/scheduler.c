@@ -291,6 +291,8 @@ static void job_free(struct acs_job *job)
 			break;
 		}
 	}
+	if (job->claim.extra_out && s->o.prefetch_free)
+		s->o.prefetch_free(job->claim.extra_out);
 	acs_inbox_claim_deinit(&job->claim);
 	if (job->tail.free)
 		job->tail.free(job->tail.arg);
@@ -512,6 +514,8 @@ static void start_claim(struct acs_scheduler *s, const char *key)
 	job->claim.item_key = job->want_key;
 	job->claim.max_events = MAX_JOB_EVENTS;
 	job->claim.max_bytes = MAX_JOB_BYTES;
+	job->claim.extra = s->o.prefetch;
+	job->claim.extra_arg = s->o.prefetch_arg;
 	job->claim_seq = s->recorded_seq;
 	int rc = acs_inbox_claim(s->store, &job->claim, claim_done);
 	if (rc) {
@@ -888,6 +892,11 @@ const struct acs_job_event *acs_job_event_at(const struct acs_job *job, size_t i
 unsigned acs_job_attempt(const struct acs_job *job)
 {
 	return job->attempt;
+}
+
+void *acs_job_prefetched(const struct acs_job *job)
+{
+	return job->claim.extra_out;
 }
 
 void acs_job_set_data(struct acs_job *job, void *data)

@@ -67,6 +67,13 @@ struct acs_scheduler_opts {
 				     *  until then, so the rest of a burst of edits
 				     *  coalesces into one more job (0 = off, the default;
 				     *  the engine uses ACS_SCHEDULER_COOLDOWN_MS) */
+	/** Optional: runs on the store's reader thread with each claim that found rows, in
+	 *  its read transaction, for the item's resolved key; the result is the job's
+	 *  (acs_job_prefetched) and released with prefetch_free when the job is freed.
+	 *  Saves the work callback the store round trip it would start with. */
+	void *(*prefetch)(sqlite3 *db, const char *key, void *arg);
+	void (*prefetch_free)(void *data);
+	void *prefetch_arg;
 };
 
 /** The engine's cooldown: a burst of edits to one item within a second costs at
@@ -107,6 +114,8 @@ size_t acs_job_event_count(const struct acs_job *job);
 const struct acs_job_event *acs_job_event_at(const struct acs_job *job, size_t i);
 /** 1 for the first attempt of the job's oldest event, 2 for its retry... */
 unsigned acs_job_attempt(const struct acs_job *job);
+/** What opts.prefetch returned for this job (NULL without one); owned by the job. */
+void *acs_job_prefetched(const struct acs_job *job);
 /** Handler-owned pointer carried with the job. */
 void acs_job_set_data(struct acs_job *job, void *data);
 void *acs_job_get_data(const struct acs_job *job);

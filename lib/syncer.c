@@ -2490,25 +2490,25 @@ static void on_pair_found(int rc, const char *err, struct acs_pair *pair, void *
 }
 
 static int sync_start(struct acs_syncer *s, const char *item_key,
-		      const struct acs_job_event *events, size_t n, acs_syncer_done_cb done,
-		      acs_syncer_tail_cb tail_done, void *arg);
+		      const struct acs_job_event *events, size_t n, struct acs_pairs_found *found,
+		      acs_syncer_done_cb done, acs_syncer_tail_cb tail_done, void *arg);
 
 int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs_job_event *events,
 		    size_t n, acs_syncer_done_cb done, void *arg)
 {
-	return done ? sync_start(s, item_key, events, n, done, NULL, arg) : -EINVAL;
+	return done ? sync_start(s, item_key, events, n, NULL, done, NULL, arg) : -EINVAL;
 }
 
 int acs_syncer_sync_with(struct acs_syncer *s, const char *item_key,
-			 const struct acs_job_event *events, size_t n, acs_syncer_tail_cb done,
-			 void *arg)
+			 const struct acs_job_event *events, size_t n,
+			 struct acs_pairs_found *found, acs_syncer_tail_cb done, void *arg)
 {
-	return done ? sync_start(s, item_key, events, n, NULL, done, arg) : -EINVAL;
+	return done ? sync_start(s, item_key, events, n, found, NULL, done, arg) : -EINVAL;
 }
 
 static int sync_start(struct acs_syncer *s, const char *item_key,
-		      const struct acs_job_event *events, size_t n, acs_syncer_done_cb done,
-		      acs_syncer_tail_cb tail_done, void *arg)
+		      const struct acs_job_event *events, size_t n, struct acs_pairs_found *found,
+		      acs_syncer_done_cb done, acs_syncer_tail_cb tail_done, void *arg)
 {
 	if (!s || !item_key || !events || !n)
 		return -EINVAL;
@@ -2556,6 +2556,13 @@ static int sync_start(struct acs_syncer *s, const char *item_key,
 			parse_clickup_event(r, &events[i]);
 		else
 			note_skip(r, src);
+	}
+	if (found) {
+		/* Looked up with the claim: the run goes on from here, now. */
+		struct acs_pair *pair = found->pair;
+		found->pair = NULL;
+		on_pair_found(found->rc, found->rc ? found->err : NULL, pair, r);
+		return 0;
 	}
 	int rc;
 	if (r->ado_id)
@@ -2605,7 +2612,8 @@ void acs_syncer_work(struct acs_job *job, void *arg)
 	struct acs_job_event *ev = acs_xcalloc(n ? n : 1, sizeof(*ev));
 	for (size_t i = 0; i < n; i++)
 		ev[i] = *acs_job_event_at(job, i);
-	int rc = acs_syncer_sync_with(s, acs_job_item_key(job), ev, n, on_work_done, job);
+	int rc = acs_syncer_sync_with(s, acs_job_item_key(job), ev, n, acs_job_prefetched(job),
+				      on_work_done, job);
 	free(ev);
 	if (rc)
 		acs_job_finish(job, rc == ACS_ECLOSED ? ACS_JOB_RETRY : ACS_JOB_FAILED,

@@ -171,13 +171,17 @@ int64_t acs_syncer_config_db_map(const struct acs_config *cfg, const char *name)
  *  Needs a successful acs_syncer_start. */
 int acs_syncer_sync(struct acs_syncer *s, const char *item_key, const struct acs_job_event *events,
 		    size_t n, acs_syncer_done_cb done, void *arg);
+struct acs_pairs_found;
+
 /** acs_syncer_sync for a scheduler job: done runs as soon as the run's last call to a
  *  service is answered, with its store writes left to the caller (acs_syncer_tail_cb),
  *  so they commit in one transaction with the job's outcome and the job's slot does
- *  not wait for them. Same returns. */
+ *  not wait for them. found (may be NULL): the item's pair as looked up with the
+ *  claim (acs_pairs_prefetch for item_key); the run takes found->pair and does not
+ *  read it again (done may then run before this returns). Same returns. */
 int acs_syncer_sync_with(struct acs_syncer *s, const char *item_key,
-			 const struct acs_job_event *events, size_t n, acs_syncer_tail_cb done,
-			 void *arg);
+			 const struct acs_job_event *events, size_t n,
+			 struct acs_pairs_found *found, acs_syncer_tail_cb done, void *arg);
 
 struct acs_attachments;
 

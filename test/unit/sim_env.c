@@ -12,6 +12,7 @@
 #include "inbox.h"
 #include "log.h"
 #include "mem.h"
+#include "pairs.h"
 #include "scheduler.h"
 #include "sim_ado.h"
 #include "sim_clickup.h"
@@ -579,6 +580,8 @@ void sim_env_scheduler_up(struct env *e)
 	o.poll_interval_ms = 50;
 	o.backoff_base_ms = 50;
 	o.backoff_max_ms = 100;
+	o.prefetch = acs_pairs_prefetch; /* as the engine does */
+	o.prefetch_free = acs_pairs_found_free;
 	e->sched = acs_scheduler_new(&e->loop, e->st, &o, acs_syncer_work, e->s);
 	assert_non_null(e->sched);
 }

@@ -469,6 +469,70 @@ static void test_batch(void **state)
 	fx_close(&fx);
 }
 
+struct prefetch_call {
+	const char *key;
+	struct acs_pairs_found *found;
+	bool null;
+	int done;
+};
+
+static int prefetch_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	(void)err;
+	struct prefetch_call *c = arg;
+	c->found = acs_pairs_prefetch(db, c->key, NULL);
+	c->null = c->found == NULL;
+	return 0;
+}
+
+static void prefetch_done(int rc, const char *err, void *arg)
+{
+	(void)err;
+	assert_int_equal(rc, 0);
+	((struct prefetch_call *)arg)->done = 1;
+}
+
+static struct acs_pairs_found *prefetch(struct fx *fx, const char *key)
+{
+	struct prefetch_call c = { .key = key };
+	assert_int_equal(acs_store_read(fx->st, prefetch_fn, prefetch_done, &c), 0);
+	acs_test_run_until(&fx->loop, &c.done, WAIT_MS);
+	return c.found;
+}
+
+/* The look-up done with a claim answers as acs_pairs_find_by_* would. */
+static void test_prefetch(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_open(&fx);
+	int64_t map_id = upsert_map(&fx);
+	struct acs_pair p = { .map_id = map_id, .ado_id = 8, .clickup_id = "c8", .base = "{}" };
+	struct res r = { 0 };
+	assert_int_equal(acs_pairs_insert(fx.st, &p, 0, NULL, on_pair, &r), 0);
+	wait(&fx, &r);
+	acs_pair_free(r.pair);
+	struct acs_pairs_found *f = prefetch(&fx, "ado:8");
+	assert_non_null(f);
+	assert_int_equal(f->rc, 0);
+	assert_non_null(f->pair);
+	assert_string_equal(f->pair->clickup_id, "c8");
+	acs_pairs_found_free(f);
+	f = prefetch(&fx, "clickup:c8");
+	assert_non_null(f);
+	assert_int_equal(f->pair->ado_id, 8);
+	acs_pairs_found_free(f);
+	f = prefetch(&fx, "clickup:nope");
+	assert_non_null(f);
+	assert_int_equal(f->rc, 0);
+	assert_null(f->pair);
+	acs_pairs_found_free(f);
+	assert_null(prefetch(&fx, "ado:x"));
+	assert_null(prefetch(&fx, "sweep:1"));
+	acs_pairs_found_free(NULL);
+	fx_close(&fx);
+}
+
 static void test_log(void **state)
 {
 	(void)state;
@@ -541,7 +605,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_map_upsert), cmocka_unit_test(test_intents_and_pairs),
 		cmocka_unit_test(test_log),	   cmocka_unit_test(test_has_flags),
-		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_batch),	   cmocka_unit_test(test_prefetch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

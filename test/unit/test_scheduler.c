@@ -33,7 +33,8 @@ struct rec {
 	unsigned attempt;
 	int64_t started_ms;
 	int64_t finished_ms;
-	size_t queued; /**< acs_scheduler_queued when the job started */
+	size_t queued;	     /**< acs_scheduler_queued when the job started */
+	char prefetched[64]; /**< acs_job_prefetched as a string, when set */
 };
 
 struct fx;
@@ -309,6 +310,9 @@ static void work(struct acs_job *job, void *arg)
 	r->attempt = acs_job_attempt(job);
 	r->started_ms = acs_inbox_now_ms();
 	r->queued = acs_scheduler_queued(fx->s);
+	if (acs_job_prefetched(job))
+		snprintf(r->prefetched, sizeof(r->prefetched), "%s",
+			 (const char *)acs_job_prefetched(job));
 	acs_job_set_data(job, r);
 	assert_ptr_equal(acs_job_get_data(job), r);
 	fx->running++;
@@ -1028,6 +1032,45 @@ static void test_tail_with_outcome(void **state)
 	fx_fini(&fx);
 }
 
+/* The prefetch hook runs with each claim that found rows, for the resolved key; its
+ * result reaches the job and is freed with it. */
+static int prefetch_frees;
+
+static void *prefetch_fn(sqlite3 *db, const char *key, void *arg)
+{
+	assert_non_null(db);
+	return acs_xasprintf("%s for %s", (const char *)arg, key);
+}
+
+static void prefetch_free_fn(void *data)
+{
+	prefetch_frees++;
+	free(data);
+}
+
+static void test_prefetch(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.o.prefetch = prefetch_fn;
+	fx.o.prefetch_free = prefetch_free_fn;
+	fx.o.prefetch_arg = "pair";
+	prefetch_frees = 0;
+	exec_sql(&fx, "INSERT INTO project_map (id, name, ado_project, clickup_list_id, created_at,"
+		      " updated_at) VALUES (1, 'm', 'P', 'L', 0, 0)");
+	exec_sql(&fx, "INSERT INTO sync_map (map_id, ado_id, clickup_id, created_at, updated_at)"
+		      " VALUES (1, 31, 't31', 0, 0)");
+	add_event(&fx, "p1", "clickup:t31");
+	add_event(&fx, "p2", "ado:32");
+	fx_start(&fx);
+	wait_jobs_done(&fx, 2);
+	assert_string_equal(fx.jobs[0].prefetched, "pair for ado:31");
+	assert_string_equal(fx.jobs[1].prefetched, "pair for ado:32");
+	assert_int_equal(prefetch_frees, 2);
+	fx_fini(&fx);
+}
+
 /* Many kicks in one loop turn cause one queue read. */
 static void test_kick_coalescing(void **state)
 {
@@ -1190,6 +1233,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_outcome_write_retried),
 		cmocka_unit_test(test_slot_free_while_recording),
 		cmocka_unit_test(test_tail_with_outcome),
+		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_restart_after_kill),
 		cmocka_unit_test(test_restart_with_processing_rows),
 	};

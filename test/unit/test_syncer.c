@@ -211,7 +211,8 @@ static struct outcome sync_keep(struct env *e, const char *key, bool ado, bool c
 	if (with_tail) {
 		/* The run's rows are handed over, not written: they appear with the tail. */
 		int64_t rows = log_count(e, NULL, NULL);
-		assert_int_equal(acs_syncer_sync_with(e->s, key, ev, n, on_synced_tail, &o), 0);
+		assert_int_equal(acs_syncer_sync_with(e->s, key, ev, n, NULL, on_synced_tail, &o),
+				 0);
 		acs_test_run_until(&e->loop, &o.done, WAIT_MS);
 		assert_int_equal(log_count(e, NULL, NULL), rows);
 		struct tail_write w = { .t = tail_got };
