@@ -685,6 +685,7 @@ static void syncer_ready_cb(int rc, const char *err, void *arg)
 	o.cooldown_ms = ACS_SCHEDULER_COOLDOWN_MS;
 	o.prefetch = acs_pairs_prefetch; /* the syncer's first read, done with the claim */
 	o.prefetch_free = acs_pairs_found_free;
+	o.parse_bodies = true; /* the syncer's parse of each event, on the reader thread */
 	e->scheduler = acs_scheduler_new(e->loop, e->store, &o, engine_work, e);
 	/* Catches what webhooks missed; its rows go through the same scheduler. */
 	e->sweep = acs_sweep_new(e->loop, e->store, e->ado, e->cu, e->cfg, kick_cb, e);

@@ -108,6 +108,7 @@ static void row_deinit(struct acs_inbox_row *r)
 	free(r->item_key);
 	free(r->body);
 	free(r->last_error);
+	json_decref(r->json);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -409,6 +410,9 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		r->next_attempt_at = sqlite3_column_int64(s, 8);
 		r->last_error = col_dup(s, 9);
 		r->state = ACS_INBOX_PENDING;
+		/* Off the loop thread: the job would parse it there first thing. */
+		if (j->parse && r->body)
+			r->json = json_loadb(r->body, r->body_len, 0, NULL);
 		bytes += r->body_len;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)

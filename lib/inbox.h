@@ -4,6 +4,7 @@
  * in `meta`. Every function queues one store job; nothing here blocks the loop. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -141,6 +142,8 @@ struct acs_inbox_row {
 	int64_t next_attempt_at;
 	enum acs_inbox_state state;
 	char *last_error; /**< NULL when none */
+	json_t *json;	  /**< the body parsed by a claim with parse set (NULL otherwise, or
+			   *  when it is not JSON); released with the row */
 };
 
 /** Read the pending rows of one item (both keys of a pair), oldest first. Their state
@@ -155,6 +158,7 @@ struct acs_inbox_claim {
 	 * extra_out = extra(db, key, extra_arg) (what the job will read first anyway). */
 	void *(*extra)(sqlite3 *db, const char *key, void *arg);
 	void *extra_arg;
+	bool parse; /**< parse each row's body into row.json on the reader thread */
 	/* out */
 	char *key;		    /**< resolved key of the item ("ado:<id>" once paired) */
 	char *twin;		    /**< the pair's other key, or NULL */

@@ -186,6 +186,7 @@ static void slot_freed(struct acs_scheduler *s, bool read);
 
 void acs_scheduler_opts_defaults(struct acs_scheduler_opts *o)
 {
+	*o = (struct acs_scheduler_opts){ 0 };
 	o->concurrency = 8;
 	o->max_attempts = 8;
 	o->backoff_base_ms = 1000;
@@ -445,6 +446,7 @@ static void start_work(struct acs_job *job)
 			.event_key = r->event_key,
 			.item_key = r->item_key,
 			.body = r->body,
+			.json = r->json,
 			.received_at = r->received_at,
 			.attempts = r->attempts,
 		};
@@ -515,6 +517,7 @@ static void start_claim(struct acs_scheduler *s, const char *key)
 	job->claim.max_events = MAX_JOB_EVENTS;
 	job->claim.max_bytes = MAX_JOB_BYTES;
 	job->claim.extra = s->o.prefetch;
+	job->claim.parse = s->o.parse_bodies;
 	job->claim.extra_arg = s->o.prefetch_arg;
 	job->claim_seq = s->recorded_seq;
 	int rc = acs_inbox_claim(s->store, &job->claim, claim_done);

@@ -23,6 +23,7 @@
  *   whichever side they came from. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,7 @@ struct acs_job_event {
 	const char *event_key;	/**< idempotency key */
 	const char *item_key;	/**< as stored at intake (before pair resolution) */
 	const char *body;	/**< the raw JSON body as received */
+	json_t *json;		/**< body parsed (opts.parse_bodies), or NULL: see there */
 	int64_t received_at;	/**< Unix ms */
 	unsigned attempts;	/**< attempts already made for this row */
 };
@@ -74,6 +76,10 @@ struct acs_scheduler_opts {
 	void *(*prefetch)(sqlite3 *db, const char *key, void *arg);
 	void (*prefetch_free)(void *data);
 	void *prefetch_arg;
+	/** Parse each event's body on the reader thread with the claim (acs_job_event.json:
+	 *  borrowed, valid until the job is freed; NULL when the body is not JSON), so the
+	 *  loop thread does not. */
+	bool parse_bodies;
 };
 
 /** The engine's cooldown: a burst of edits to one item within a second costs at

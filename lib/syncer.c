@@ -744,7 +744,7 @@ static void note_skip(struct run *r, const char *what)
 static void parse_ado_event(struct run *r, const struct acs_job_event *ev)
 {
 	char err[ACS_ERR_LEN] = "";
-	json_t *root = json_loads(ev->body ? ev->body : "", 0, NULL);
+	json_t *root = ev->json ? json_incref(ev->json) : json_loads(nz(ev->body), 0, NULL);
 	struct acs_webhook_event we;
 	memset(&we, 0, sizeof(we));
 	int rc = root ? acs_webhook_parse_ado_json(root, &we, err) : ACS_EPARSE;
@@ -794,7 +794,7 @@ static void parse_ado_event(struct run *r, const struct acs_job_event *ev)
 static void parse_clickup_event(struct run *r, const struct acs_job_event *ev)
 {
 	char err[ACS_ERR_LEN] = "";
-	json_t *root = json_loads(ev->body ? ev->body : "", 0, NULL);
+	json_t *root = ev->json ? json_incref(ev->json) : json_loads(nz(ev->body), 0, NULL);
 	struct acs_webhook_event we;
 	memset(&we, 0, sizeof(we));
 	int rc = root ? acs_webhook_parse_clickup_json(root, &we, err) : ACS_EPARSE;

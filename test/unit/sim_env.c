@@ -582,6 +582,7 @@ void sim_env_scheduler_up(struct env *e)
 	o.backoff_max_ms = 100;
 	o.prefetch = acs_pairs_prefetch; /* as the engine does */
 	o.prefetch_free = acs_pairs_found_free;
+	o.parse_bodies = true;
 	e->sched = acs_scheduler_new(&e->loop, e->st, &o, acs_syncer_work, e->s);
 	assert_non_null(e->sched);
 }

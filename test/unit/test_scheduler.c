@@ -35,6 +35,7 @@ struct rec {
 	int64_t finished_ms;
 	size_t queued;	     /**< acs_scheduler_queued when the job started */
 	char prefetched[64]; /**< acs_job_prefetched as a string, when set */
+	int parsed_x;	     /**< "x" of the first event's json (opts.parse_bodies), or -1 */
 };
 
 struct fx;
@@ -306,6 +307,10 @@ static void work(struct acs_job *job, void *arg)
 		r->ids[i] = ev->id;
 		snprintf(r->item_keys[i], sizeof(r->item_keys[i]), "%s", ev->item_key);
 		assert_string_equal(ev->body, "{\"x\":1}");
+		if (i == 0)
+			r->parsed_x =
+				ev->json ? (int)json_integer_value(json_object_get(ev->json, "x"))
+					 : -1;
 	}
 	r->attempt = acs_job_attempt(job);
 	r->started_ms = acs_inbox_now_ms();
@@ -1056,6 +1061,7 @@ static void test_prefetch(void **state)
 	fx.o.prefetch = prefetch_fn;
 	fx.o.prefetch_free = prefetch_free_fn;
 	fx.o.prefetch_arg = "pair";
+	fx.o.parse_bodies = true;
 	prefetch_frees = 0;
 	exec_sql(&fx, "INSERT INTO project_map (id, name, ado_project, clickup_list_id, created_at,"
 		      " updated_at) VALUES (1, 'm', 'P', 'L', 0, 0)");
@@ -1067,6 +1073,8 @@ static void test_prefetch(void **state)
 	wait_jobs_done(&fx, 2);
 	assert_string_equal(fx.jobs[0].prefetched, "pair for ado:31");
 	assert_string_equal(fx.jobs[1].prefetched, "pair for ado:32");
+	assert_int_equal(fx.jobs[0].parsed_x, 1);
+	assert_int_equal(fx.jobs[1].parsed_x, 1);
 	assert_int_equal(prefetch_frees, 2);
 	fx_fini(&fx);
 }
