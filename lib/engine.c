@@ -132,6 +132,14 @@ static void kick_cb(void *arg)
 		acs_scheduler_kick(e->scheduler);
 }
 
+/* A delivery was stored: the scheduler need not read for an item it will read anyway. */
+static void delivery_kick_cb(const char *item_key, void *arg)
+{
+	struct acs_engine *e = arg;
+	if (e->scheduler)
+		acs_scheduler_kick_item(e->scheduler, item_key);
+}
+
 /* --- metrics ------------------------------------------------------------------- */
 
 static const double latency_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800 };
@@ -780,7 +788,7 @@ struct acs_engine *acs_engine_new(uv_loop_t *loop, const struct acs_config *cfg,
 		.ado_username = cfg->ado.webhook_username,
 		.ado_password = cfg->ado.webhook_password,
 	};
-	e->intake = acs_intake_new(loop, http, store, &io, kick_cb, e);
+	e->intake = acs_intake_new(loop, http, store, &io, delivery_kick_cb, e);
 	if (!e->intake) {
 		snprintf(err, ACS_ERR_LEN, "cannot set up the webhook intake");
 		goto fail;

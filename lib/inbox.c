@@ -415,6 +415,7 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 			r->json = json_loadb(r->body, r->body_len, 0, NULL);
 		bytes += r->body_len;
 	}
+	j->truncated = rc == SQLITE_ROW;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		rc = acs_store_error(db, rc, "reading the item's events", err);
 	else

@@ -165,6 +165,7 @@ struct acs_inbox_claim {
 	struct acs_inbox_row *rows; /**< pending rows by id */
 	size_t n_rows;
 	void *extra_out; /**< extra's result (the caller's to free), or NULL */
+	bool truncated;	 /**< a limit stopped the read: the item may have more rows */
 };
 /** Read job. rc 0 (possibly with no rows: a job of the item took them). */
 int acs_inbox_claim(struct acs_store *st, struct acs_inbox_claim *job, acs_store_done_cb done);

@@ -292,7 +292,7 @@ static void inserted(int rc, const char *err, void *arg)
 					in->delivery_arg);
 		respond_status(d->req, 200, ST_ACCEPTED, sizeof(ST_ACCEPTED) - 1);
 		if (in->on_commit)
-			in->on_commit(in->arg);
+			in->on_commit(d->item_key, in->arg);
 	}
 	delivery_free(d);
 	check_closed(in);

@@ -53,7 +53,7 @@ struct acs_intake_opts {
 
 /** New rows were committed (once per accepted delivery, after its 200 was
  *  queued): the engine kicks the scheduler here. */
-typedef void (*acs_intake_commit_cb)(void *arg);
+typedef void (*acs_intake_commit_cb)(const char *item_key, void *arg);
 /** Completion of an asynchronous intake call: rc 0 or a negative code; err is a
  *  message when rc < 0 (valid during the call), else NULL. */
 typedef void (*acs_intake_done_cb)(int rc, const char *err, void *arg);
@@ -76,7 +76,7 @@ struct acs_intake_stats {
 
 /** Register POST /webhooks/ado and POST /webhooks/clickup on srv. loop, srv and
  *  store are borrowed (see LIFECYCLE); opts is copied (may be NULL: ADO closed).
- *  on_commit (may be NULL) gets arg. Never NULL (aborts on a broken invariant). */
+ *  on_commit (may be NULL) gets the stored item key ("ado:<id>" / "clickup:<id>") and arg. Never NULL (aborts on a broken invariant). */
 struct acs_intake *acs_intake_new(uv_loop_t *loop, struct acs_http_server *srv,
 				  struct acs_store *store, const struct acs_intake_opts *opts,
 				  acs_intake_commit_cb on_commit, void *arg);

@@ -40,7 +40,7 @@
 /* A read that found items in their cooldown looks again when the first cooldown
  * ends, plus this: the cooldowns of a burst end a few ms apart, and one read per
  * item would re-read the whole backlog each time (a second of cooldown hides it). */
-#define COOLDOWN_SLACK_MS 20
+#define COOLDOWN_SLACK_MS 100
 
 /*
  * DESIGN
@@ -119,6 +119,7 @@ struct acs_job {
 	char *fallback_message;	    /**< last_error when the tail fails (owned) */
 	struct acs_job *retry_next; /**< scheduler::unrecorded */
 	uint64_t claim_seq;	    /**< scheduler::recorded_seq when the claim was submitted */
+	bool kicked; /**< rows of its item came while it ran (acs_scheduler_kick_item) */
 };
 
 struct acs_scheduler {
@@ -181,6 +182,7 @@ struct acs_scheduler {
 };
 
 static void start_read(struct acs_scheduler *s);
+static void recent_add(struct acs_scheduler *s, const char *key, uint64_t now);
 static void maybe_closed(struct acs_scheduler *s);
 static void slot_freed(struct acs_scheduler *s, bool read);
 
@@ -240,6 +242,9 @@ void acs_scheduler_kick(struct acs_scheduler *s)
 {
 	if (!s)
 		return;
+	/* Rows of any item: those with a job look again when it ends. */
+	for (struct acs_job *j = s->jobs; j; j = j->next)
+		j->kicked = true;
 	if (s->recovered && s->n_slots >= s->o.concurrency) {
 		s->stale = true; /* no slot to start anything: read when one frees */
 		return;
@@ -413,8 +418,11 @@ static void mark_done(int rc, const char *err, void *arg)
 		acs_log(ACS_LOG_WARN, MOD, "item %s: %s (%s)", job->claim.key, job->tail_err,
 			job->mark.to == ACS_INBOX_ERROR ? "to the error queue" : "retrying");
 	remember_recorded(s, job);
+	/* Read when the item may have more rows: some came while it ran, the claim left
+	 * rows behind (its limits), or they wait for a retry (the read arms its timer). */
+	bool more = job->kicked || job->mark.to != ACS_INBOX_DONE || job->claim.truncated;
 	job_free(job);
-	slot_freed(s, true); /* the item may have more events; a slot is free */
+	slot_freed(s, more);
 	maybe_closed(s);
 }
 
@@ -454,6 +462,14 @@ static void start_work(struct acs_job *job)
 	}
 	job->attempt = job->claim.rows[0].attempts + 1;
 	job->phase = JOB_WORKING;
+	if (s->o.cooldown_ms) {
+		/* Deliveries name either key of the pair (acs_scheduler_kick_item). */
+		uint64_t now = uv_now(s->loop);
+		if (strcmp(job->claim.key, job->want_key))
+			recent_add(s, job->claim.key, now);
+		if (job->claim.twin && strcmp(job->claim.twin, job->want_key))
+			recent_add(s, job->claim.twin, now);
+	}
 	acs_log(ACS_LOG_DEBUG, MOD, "job for %s: %zu events, attempt %u", job->claim.key, n,
 		job->attempt);
 	s->work(job, s->arg);
@@ -608,6 +624,30 @@ static void recent_add(struct acs_scheduler *s, const char *key, uint64_t now)
 	(*pp)->started = now;
 }
 
+void acs_scheduler_kick_item(struct acs_scheduler *s, const char *item_key)
+{
+	if (!s)
+		return;
+	if (!item_key || !s->recovered || s->closing) {
+		acs_scheduler_kick(s);
+		return;
+	}
+	struct acs_job *job = find_job(s, item_key, NULL);
+	if (job && job->phase != JOB_CLAIMING) {
+		job->kicked = true; /* its outcome's write reads the queue */
+		return;
+	}
+	uint64_t left = s->o.cooldown_ms ? cooldown_left(s, item_key, uv_now(s->loop)) : 0;
+	if (!job && left) {
+		/* Read when the cooldown ends (sooner if the wake timer says so). */
+		uint64_t due = left + COOLDOWN_SLACK_MS;
+		if (!uv_is_active((uv_handle_t *)&s->wake) || uv_timer_get_due_in(&s->wake) > due)
+			arm(s, due);
+		return;
+	}
+	acs_scheduler_kick(s); /* a claim in flight may have read before the row */
+}
+
 /* ---- reading the queue ---- */
 
 static void backlog_clear(struct acs_scheduler *s)
@@ -672,8 +712,11 @@ static void due_done(int rc, const char *err, void *arg)
 		recent_prune(s, now);
 	for (size_t i = 0; i < s->due.n_items; i++) {
 		const char *k = s->due.items[i].item_key;
-		if (find_job(s, k, NULL))
+		struct acs_job *busy = find_job(s, k, NULL);
+		if (busy) {
+			busy->kicked = true; /* rows wait for its end: read again then */
 			continue;
+		}
 		uint64_t left = s->o.cooldown_ms ? cooldown_left(s, k, now) : 0;
 		if (left) {
 			/* Let the rest of the burst gather; look again when it ends. */

@@ -99,6 +99,13 @@ struct acs_scheduler *acs_scheduler_new(uv_loop_t *loop, struct acs_store *store
  *  many kicks in one loop turn cause one read). */
 void acs_scheduler_kick(struct acs_scheduler *s);
 
+/** As acs_scheduler_kick for new rows of one item (its stored key): no queue read when
+ *  the item has a job (the scheduler reads when that job's outcome is written) or is
+ *  in its cooldown (it reads when that ends). Under a burst most deliveries are the
+ *  echoes of our own writes, to items in their cooldown: each one read the whole
+ *  queue again. */
+void acs_scheduler_kick_item(struct acs_scheduler *s, const char *item_key);
+
 /** Jobs running now (holding a slot: claimed, not yet finished), and events
  *  known pending (as of the last read). */
 size_t acs_scheduler_running(const struct acs_scheduler *s);

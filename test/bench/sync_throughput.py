@@ -671,11 +671,12 @@ def main():
            CONCURRENCY, DELIVERY_CONCURRENCY, LOG_LEVEL,
            open("/proc/loadavg").read().split()[:3]))
     log("  creates paired both ways:  %7.0f pairs/s" % med["create"])
-    log("  burst:                     %7.0f changes/s  (target >= 2000; ratio %.2f), "
-        "%.0f twin writes/s" % (med["tput"], med["tput"] / 2000, med["wps"]))
-    log("  API calls per change:      %7.2f in the burst   (target <= 1.5)"
-        % med["burst_calls"])
-    log("  daemon CPU per change:     %7.3f ms in the burst" % med["daemon_ms"])
+    if BURSTS:
+        log("  burst:                     %7.0f changes/s  (target >= 2000; ratio %.2f), "
+            "%.0f twin writes/s" % (med["tput"], med["tput"] / 2000, med["wps"]))
+        log("  API calls per change:      %7.2f in the burst   (target <= 1.5)"
+            % med["burst_calls"])
+        log("  daemon CPU per change:     %7.3f ms in the burst" % med["daemon_ms"])
     for r in LAT_RATES:
         log("  at %4g edits/s: edit -> twin write p50 %.3f ms, p99 %.3f ms, max %.3f ms "
             "(targets 3 / 10: ratios %.2f / %.2f); %.2f API calls per change; "

@@ -46,9 +46,10 @@ struct fx {
 	int st_closed;
 };
 
-static void on_commit(void *arg)
+static void on_commit(const char *item_key, void *arg)
 {
 	struct fx *fx = arg;
+	assert_true(!strncmp(item_key, "ado:", 4) || !strncmp(item_key, "clickup:", 8));
 	fx->commits++;
 }
 

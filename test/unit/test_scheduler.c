@@ -943,6 +943,7 @@ static void test_slot_free_while_recording(void **state)
 	wait_jobs_started(&fx, 1);
 	assert_string_equal(fx.jobs[0].key, "ado:8");
 	add_event(&fx, "s3", "ado:8");
+	acs_scheduler_kick_item(fx.s, "ado:8"); /* as the intake does */
 	finish_job(&fx, fx.held[0], 0);
 	wait_jobs_started(&fx, 2);
 	assert_string_equal(fx.jobs[1].key, "ado:9");
@@ -1076,6 +1077,59 @@ static void test_prefetch(void **state)
 	assert_int_equal(fx.jobs[0].parsed_x, 1);
 	assert_int_equal(fx.jobs[1].parsed_x, 1);
 	assert_int_equal(prefetch_frees, 2);
+	fx_fini(&fx);
+}
+
+/* Keyed kicks: no read for an item with a job (its end reads) or in its cooldown (its
+ * end reads), a read for any other item; nothing waits longer than that. */
+static void test_kick_item(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.hold = true;
+	fx.o.cooldown_ms = 200;
+	add_event(&fx, "k1", "ado:61");
+	fx_start(&fx);
+	wait_jobs_started(&fx, 1);
+	wait_store_idle(&fx);
+	uint64_t r0 = reads_now(&fx);
+
+	/* Its own item while the job runs: no read now. */
+	add_event(&fx, "k2", "ado:61");
+	acs_scheduler_kick_item(fx.s, "ado:61");
+	wait_store_idle(&fx);
+	assert_int_equal(reads_now(&fx), r0);
+
+	/* Another item: read, and it starts. */
+	add_event(&fx, "k3", "ado:62");
+	acs_scheduler_kick_item(fx.s, "ado:62");
+	wait_jobs_started(&fx, 2);
+	assert_string_equal(fx.jobs[1].key, "ado:62");
+	finish_job(&fx, fx.held[1], 1);
+
+	/* The first job ends: the read its end makes finds k2, which waits out the cooldown
+	 * of ado:61 (started < 200 ms ago) and then runs. */
+	finish_job(&fx, fx.held[0], 0);
+	wait_jobs_started(&fx, 3);
+	assert_string_equal(fx.jobs[2].key, "ado:61");
+	assert_int_equal(fx.jobs[2].n, 1);
+	assert_true(fx.jobs[2].started_ms - fx.jobs[0].started_ms >= 200);
+
+	/* In its cooldown again: a delivery for it reads nothing now, and runs after. */
+	finish_job(&fx, fx.held[2], 2);
+	wait_jobs_done(&fx, 3);
+	uint64_t r1 = reads_now(&fx);
+	add_event(&fx, "k4", "ado:61");
+	acs_scheduler_kick_item(fx.s, "ado:61");
+	wait_store_idle(&fx);
+	assert_int_equal(reads_now(&fx), r1);
+	wait_jobs_started(&fx, 4);
+	assert_string_equal(fx.jobs[3].key, "ado:61");
+	assert_true(fx.jobs[3].started_ms - fx.jobs[2].started_ms >= 200);
+	finish_job(&fx, fx.held[3], 3);
+	wait_jobs_done(&fx, 4);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 4);
 	fx_fini(&fx);
 }
 
@@ -1242,6 +1296,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_slot_free_while_recording),
 		cmocka_unit_test(test_tail_with_outcome),
 		cmocka_unit_test(test_prefetch),
+		cmocka_unit_test(test_kick_item),
 		cmocka_unit_test(test_restart_after_kill),
 		cmocka_unit_test(test_restart_with_processing_rows),
 	};
