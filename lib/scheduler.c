@@ -645,6 +645,14 @@ void acs_scheduler_kick_item(struct acs_scheduler *s, const char *item_key)
 			arm(s, due);
 		return;
 	}
+	if (!job && s->n_slots < s->o.concurrency && s->i_backlog >= s->n_backlog) {
+		/* Nothing waits for a slot: claim it now, without a queue read first (the
+		 * claim reads the item's rows, committed before this kick). */
+		if (s->o.cooldown_ms)
+			recent_add(s, item_key, uv_now(s->loop));
+		start_claim(s, item_key);
+		return;
+	}
 	acs_scheduler_kick(s); /* a claim in flight may have read before the row */
 }
 

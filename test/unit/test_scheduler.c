@@ -1081,7 +1081,8 @@ static void test_prefetch(void **state)
 }
 
 /* Keyed kicks: no read for an item with a job (its end reads) or in its cooldown (its
- * end reads), a read for any other item; nothing waits longer than that. */
+ * end reads); any other item is claimed at once while a slot is free, without a queue
+ * read; nothing waits longer than that. */
 static void test_kick_item(void **state)
 {
 	(void)state;
@@ -1101,11 +1102,12 @@ static void test_kick_item(void **state)
 	wait_store_idle(&fx);
 	assert_int_equal(reads_now(&fx), r0);
 
-	/* Another item: read, and it starts. */
+	/* Another item, a slot free: claimed at once, no queue read. */
 	add_event(&fx, "k3", "ado:62");
 	acs_scheduler_kick_item(fx.s, "ado:62");
 	wait_jobs_started(&fx, 2);
 	assert_string_equal(fx.jobs[1].key, "ado:62");
+	assert_int_equal(reads_now(&fx), r0);
 	finish_job(&fx, fx.held[1], 1);
 
 	/* The first job ends: the read its end makes finds k2, which waits out the cooldown
