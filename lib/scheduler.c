@@ -73,8 +73,18 @@
  *   free up. A kick while every slot is busy only notes that the queue changed
  *   (stale); the next read happens when the backlog runs out. Items of the
  *   backlog are checked again when they start (running, cooldown) and the claim
- *   decides, as for any stale read. With free slots nothing changes: every kick
- *   and every finished job reads at once.
+ *   decides, as for any stale read.
+ *
+ * KEYED KICKS
+ *   The intake names the item of each delivery (acs_scheduler_kick_item). An item
+ *   with a job is only marked (kicked): the end of that job reads. An item in its
+ *   cooldown arms the wake timer for the cooldown's end. Any other item, while a
+ *   slot is free and no backlog waits, is claimed at once without a queue read
+ *   (the claim reads its rows). A finished job reads the queue only when its item
+ *   may have more rows (kicked, a retry, a claim cut short by its limits). Under a
+ *   burst most deliveries are the echoes of our own writes, to items in their
+ *   cooldown: each of them used to re-read the whole queue. A keyless kick (the
+ *   sweep, the dashboard) reads, and marks every job kicked.
  *
  * SLOTS
  *   A job holds a slot while it is claimed and worked, not while its outcome is

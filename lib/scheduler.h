@@ -6,7 +6,8 @@
  * max_attempts (or at once for permanent errors) their events land in the
  * error queue (state 'error' with the service's message). Nothing is deleted
  * until it is done; after a restart or a kill -9 the scheduler resumes from
- * the table (rows left 'processing' by a crash are pending again).
+ * the table: a job's rows stay 'pending' until its outcome is written (rows an
+ * older version left 'processing' are made pending again).
  *
  * JOBS
  *   A job is every pending, due event of one item, oldest first, handed to

@@ -107,7 +107,7 @@ def one_run(daemon_bin, n):
         idle = mem(w.proc.pid)
         log("run %d: idle, %d pairs:        %s" % (n, T.ITEMS, fmt(idle)))
         restart(w)
-        T.phase_burst(w, pairs)
+        T.phase_burst(w, pairs, "r%d " % n)
         w.wait_quiet()
         time.sleep(SETTLE)
         full = mem(w.proc.pid)

@@ -505,9 +505,10 @@ def phase_burst(w, pairs, tag):
         # for the simulator, which serves the daemon at the same time.
         if w.sim.pending("ado") or w.sim.pending("clickup") or w.inbox_busy():
             return False
-        # Not before the daemon logged a write per edit: the listing below would take
-        # the simulator's time from the burst on this 2-core machine.
-        if w.log_rows(log_top)[1] < EDITS and time.time() - t0 < PHASE_TIMEOUT / 2:
+        # Not before the daemon logged a write per edited item: the listing below
+        # would take the simulator's time from the burst on this 2-core machine.
+        if (w.log_rows(log_top)[1] < min(EDITS, ITEMS) and
+                time.time() - t0 < PHASE_TIMEOUT / 2):
             return False
         wis = w.ado_items([int(x) for x in want_ado], expand=None)
         tasks = w.cu_tasks(md=False)
