@@ -25,11 +25,12 @@
  * synchronous=FULL, held the writer (and every webhook waiting for its 200) for
  * tens of milliseconds while it copied pages and fsynced the database file. A
  * passive checkpoint on another connection never blocks the writer, but its fsync of
- * the database file holds the disk while the writer's commits wait for their own:
- * small, frequent checkpoints keep that wait short (at 5,000 deliveries/s, p99 of the
- * 200s: ~5 ms with 250 frames, 8-30 ms with 1,000, 9-25 ms with 4,000). */
+ * the database file holds the disk while the writer's commits wait for their own.
+ * Smaller checkpoints shorten that wait and cost throughput (on the 2-core VM: 250
+ * frames gave the intake a p99 near 5 ms at 5,000 deliveries/s but ~18k instead of
+ * ~21-24k deliveries/s at most; test/bench/README.md). */
 #ifndef CHECKPOINT_FRAMES
-#define CHECKPOINT_FRAMES 250
+#define CHECKPOINT_FRAMES 1000
 #endif
 
 /* WAL files are truncated back to this after a checkpoint (a burst must not leave a
