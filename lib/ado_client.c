@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "calendar.h"
 #include "err.h"
 #include "log.h"
 #include "mem.h"
@@ -181,18 +182,6 @@ static const char *digits(const char *s, int n, int *out)
 	return s + n;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant), so no
- * timegm() and no time zone state. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 int acs_ado_parse_date(const char *s, int64_t *ms)
 {
 	int y, mo, d, hh = 0, mi = 0, ss = 0, frac = 0;
@@ -234,7 +223,7 @@ int acs_ado_parse_date(const char *s, int64_t *ms)
 	}
 	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 60)
 		return ACS_EPARSE;
-	int64_t days = days_from_civil(y, mo, d);
+	int64_t days = acs_days_from_civil(y, (unsigned)mo, (unsigned)d);
 	*ms = ((days * 86400 + hh * 3600 + mi * 60 + ss) - off_min * 60) * 1000 + frac;
 	return 0;
 }

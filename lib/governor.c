@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "err.h"
 #include "log.h"
 #include "mem.h"
@@ -689,18 +690,6 @@ static const char *parse_clock(const char *s, int *hh, int *mm, int *ss)
 	return parse_uint_n(s, 2, 2, ss);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm),
- * so no timegm() and no time zone state is needed. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 int acs_governor_parse_http_date(const char *value, uint64_t *unix_ms)
 {
 	const char *s = skip_blanks(value);
@@ -753,7 +742,8 @@ int acs_governor_parse_http_date(const char *value, uint64_t *unix_ms)
 	s = skip_blanks(s);
 	if (!gmt || *s || year < 1970 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
 		return ACS_EPARSE;
-	int64_t t = days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss;
+	int64_t t = acs_days_from_civil(year, (unsigned)mon, (unsigned)day) * 86400 + hh * 3600 +
+		    mm * 60 + ss;
 	*unix_ms = (uint64_t)t * 1000;
 	return 0;
 }

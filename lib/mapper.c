@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "calendar.h"
 #include "err.h"
 #include "html_md.h"
 #include "mem.h"
@@ -229,30 +230,6 @@ static bool parse_i64(const char *s, int64_t *out)
 /* Dates: civil calendar arithmetic, so nothing depends on the local time zone           */
 /* ------------------------------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	const int64_t era = (y >= 0 ? y : y - 399) / 400;
-	const unsigned yoe = (unsigned)(y - era * 400);
-	const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	const unsigned doe = (unsigned)(z - era * 146097);
-	const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	const unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 /* n decimal digits at *p into *out; advances *p. */
 static bool digits(const char **p, int n, int *out)
 {
@@ -318,7 +295,7 @@ int acs_mapper_parse_iso(const char *s, int64_t *ms)
 	}
 	if (*p)
 		return ACS_EPARSE;
-	int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+	int64_t days = acs_days_from_civil(y, (unsigned)mo, (unsigned)d);
 	int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - off_min * 60;
 	*ms = secs * 1000 + frac;
 	return 0;
@@ -332,7 +309,7 @@ void acs_mapper_format_iso(int64_t ms, bool with_ms, char buf[32])
 	int64_t rem = secs - days * 86400;
 	int64_t y;
 	unsigned m, d;
-	civil_from_days(days, &y, &m, &d);
+	acs_civil_from_days(days, &y, &m, &d);
 	int n = snprintf(buf, 32, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d", y, m, d,
 			 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
 	if (with_ms && frac)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "calendar.h"
 #include "mem.h"
 
 #define DIGEST_LEN 32	  /* crypto_generichash output compared by sodium_memcmp */
@@ -282,18 +283,6 @@ static const char *fixed_digits(const char *s, int n, int *out)
 	return s + n;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * algorithm): no timegm(), no time zone state. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* ISO-8601 as ADO sends it: "2026-01-13T12:08:42.48Z", any number of
  * fractional digits (ms kept), "Z" or a "+HH:MM" offset. */
 ACS_STATIC int acs__webhook_iso_to_ms(const char *s, int64_t *ms)
@@ -334,7 +323,8 @@ ACS_STATIC int acs__webhook_iso_to_ms(const char *s, int64_t *ms)
 	}
 	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 60)
 		return ACS_EPARSE;
-	int64_t secs = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss;
+	int64_t secs = acs_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + hh * 3600 +
+		       mi * 60 + ss;
 	*ms = (secs - (int64_t)off_min * 60) * 1000 + frac;
 	return 0;
 }
