@@ -937,19 +937,6 @@ int acs_pairs_delete(struct acs_store *st, int64_t pair_id, acs_pairs_done_cb cb
 /* Batches                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* A statement without bindings (savepoints), cached on the connection. */
-static int exec_cached_sql(sqlite3 *db, const char *sql, char err[ACS_ERR_LEN])
-{
-	sqlite3_stmt *st = NULL;
-	int rc = acs_store_cached(db, sql, &st, err);
-	if (rc)
-		return rc;
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, sql, err);
-	sqlite3_reset(st);
-	return rc;
-}
-
 struct acs_pairs_batch {
 	struct job **jobs; /**< J_UPDATE and J_LOG jobs, in order */
 	size_t n, cap;
@@ -996,19 +983,19 @@ int acs_pairs_batch_run(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 {
 	struct acs_pairs_batch *b = arg;
 	size_t i = 0;
-	int rc = exec_cached_sql(db, "SAVEPOINT acs_pairs_batch", err);
+	int rc = acs_store_exec_cached(db, "SAVEPOINT acs_pairs_batch", err);
 	if (rc)
 		return rc;
 	for (i = 0; i < b->n && !rc; i++)
 		rc = job_fn(db, b->jobs[i], err);
 	if (!rc)
-		return exec_cached_sql(db, "RELEASE acs_pairs_batch", err);
+		return acs_store_exec_cached(db, "RELEASE acs_pairs_batch", err);
 	/* Nothing of the batch stays; a row says why (with the ids of the batch's rows). */
 	char why[ACS_ERR_LEN], ignored[ACS_ERR_LEN];
 	snprintf(why, sizeof(why), "%s: %s",
 		 b->jobs[i - 1]->kind == J_UPDATE ? "save pair" : "sync_log", err);
-	(void)exec_cached_sql(db, "ROLLBACK TO acs_pairs_batch", ignored);
-	(void)exec_cached_sql(db, "RELEASE acs_pairs_batch", ignored);
+	(void)acs_store_exec_cached(db, "ROLLBACK TO acs_pairs_batch", ignored);
+	(void)acs_store_exec_cached(db, "RELEASE acs_pairs_batch", ignored);
 	for (size_t k = 0; k < b->n; k++) {
 		struct job *l = b->jobs[k];
 		if (l->kind != J_LOG)

@@ -105,7 +105,6 @@ enum job_phase {
 	JOB_CLAIMING,  /**< claim write in flight */
 	JOB_WORKING,   /**< the work callback owns it until acs_job_finish */
 	JOB_RECORDING, /**< outcome write in flight (or waiting to be retried) */
-	JOB_RELEASING, /**< closing: claimed rows go back to pending */
 };
 
 struct acs_job {
@@ -507,7 +506,9 @@ static void claim_done(int rc, const char *err, void *arg)
 		owner = find_job(s, job->claim.twin, job);
 	if (owner) {
 		/* Busy: e.g. the pair was formed while a job of one of its keys runs.
-		 * Remember the new key on that job so reads stop offering it. */
+		 * Remember the new key on that job so reads stop offering it, and let
+		 * its end read the rows this claim found. */
+		owner->kicked = true;
 		if (strcmp(job->claim.key, owner->want_key) &&
 		    (!owner->claim.key || strcmp(job->claim.key, owner->claim.key))) {
 			free(owner->alias);

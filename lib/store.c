@@ -201,6 +201,14 @@ int acs_store_cached(sqlite3 *db, const char *sql, sqlite3_stmt **out, char err[
 	return 0;
 }
 
+static int exec_cached(sqlite3 *db, const char *sql);
+
+int acs_store_exec_cached(sqlite3 *db, const char *sql, char err[ACS_ERR_LEN])
+{
+	int rc = exec_cached(db, sql);
+	return rc == SQLITE_OK ? 0 : acs_store_error(db, rc, sql, err);
+}
+
 /* Before sqlite3_close: the cache goes, a job's leaked statement stays (reported). */
 static void drop_cached(sqlite3 *db)
 {

@@ -162,3 +162,6 @@ int acs_store_cached(sqlite3 *db, const char *sql, sqlite3_stmt **out, char err[
 /** For job functions: sqlite3_exec(sql) with no result rows. Returns 0 or
  *  acs_store_error(). */
 int acs_store_exec(sqlite3 *db, const char *sql, char err[ACS_ERR_LEN]);
+/** As acs_store_exec for one statement without bindings run often (savepoints inside
+ *  a job), prepared once per connection (acs_store_cached). */
+int acs_store_exec_cached(sqlite3 *db, const char *sql, char err[ACS_ERR_LEN]);

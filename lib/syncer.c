@@ -2011,6 +2011,11 @@ static void on_attachments_done(enum acs_job_outcome outcome, const char *messag
  * an ADO delivery that adds or removes an AttachedFile (its revision lists every
  * relation), a ClickUp task read by this run, or a pair made now (the new twin has no
  * files). A plain field edit reads nothing more. */
+static bool task_has_files(const json_t *task)
+{
+	return json_array_size(json_object_get(task, "attachments")) > 0;
+}
+
 static void attachments_phase(struct run *r)
 {
 	struct acs_pair *p = r->pair;
@@ -2036,13 +2041,10 @@ static void attachments_phase(struct run *r)
 	if (r->created)
 		/* Nothing to copy unless one side has a file. */
 		call = (rels && !r->ado_fresh && rels_have_file(rels)) ||
-		       (task && !r->cu_fresh &&
-			json_array_size(json_object_get(task, "attachments")));
+		       (task && !r->cu_fresh && task_has_files(task));
 	else
 		/* A task read without files, of a pair without any: nothing to compare. */
-		call = ado_view || (task && (p->has_attachments ||
-					     json_array_size(json_object_get(task, "attachment"
-										   "s"))));
+		call = ado_view || (task && (p->has_attachments || task_has_files(task)));
 	if (!call) {
 		json_decref(rels);
 		json_decref(task);

@@ -31,18 +31,22 @@ def add_support_list(seed):
     space["folders"][0]["lists"].append({"id": SUPPORT, "name": "Support"})
 
 
+def login(test, daemon):
+    """Sign in to the dashboard: (session cookie, CSRF token)."""
+    st, h, body = daemon.request(
+        "POST", "/api/login", body=json.dumps({"password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"})
+    test.assertEqual(st, 200, body)
+    return h["set-cookie"].split(";")[0], json.loads(body)["csrf_token"]
+
+
 class DashboardMappings(unittest.TestCase):
     def setUp(self):
         self.t0 = time.time()
         self.world = World(seed_patch=add_support_list,
                            config={"dashboard": {"admin_password_hash":
                                                  hash_password(PASSWORD)}}).start()
-        st, h, body = self.world.daemon.request(
-            "POST", "/api/login", body=json.dumps({"password": PASSWORD}).encode(),
-            headers={"Content-Type": "application/json"})
-        self.assertEqual(st, 200, body)
-        self.cookie = h["set-cookie"].split(";")[0]
-        self.csrf = json.loads(body)["csrf_token"]
+        self.cookie, self.csrf = login(self, self.world.daemon)
 
     def tearDown(self):
         w, self.world = self.world, None
@@ -138,12 +142,7 @@ class DashboardOnly(unittest.TestCase):
                                    "users": {"riley.park@example.com": "54098741"}})
         drop_file_mappings(self.world.daemon)
         self.world.start()
-        st, h, body = self.world.daemon.request(
-            "POST", "/api/login", body=json.dumps({"password": PASSWORD}).encode(),
-            headers={"Content-Type": "application/json"})
-        self.assertEqual(st, 200, body)
-        self.cookie = h["set-cookie"].split(";")[0]
-        self.csrf = json.loads(body)["csrf_token"]
+        self.cookie, self.csrf = login(self, self.world.daemon)
 
     tearDown = DashboardMappings.tearDown
     call = DashboardMappings.call

@@ -5,6 +5,7 @@
  * exhausted, retry from the queue), close waiting for jobs, kick coalescing and
  * recovery after a kill -9 in the middle of a job. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -672,15 +673,25 @@ static void test_backlog(void **state)
 	fx_fini(&fx);
 }
 
+/* Pair ADO item ado_id with ClickUp task cu (and the mapping the pair needs). */
+static void pair_items(struct fx *fx, int64_t ado_id, const char *cu)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "INSERT OR IGNORE INTO project_map (id, name, ado_project, clickup_list_id,"
+		 " created_at, updated_at) VALUES (1, 'm', 'P', 'L', 0, 0);"
+		 "INSERT INTO sync_map (map_id, ado_id, clickup_id, created_at, updated_at)"
+		 " VALUES (1, %lld, '%s', 0, 0)",
+		 (long long)ado_id, cu);
+	exec_sql(fx, sql);
+}
+
 static void test_pair_resolution(void **state)
 {
 	(void)state;
 	struct fx fx;
 	fx_init(&fx);
-	exec_sql(&fx, "INSERT INTO project_map (id, name, ado_project, clickup_list_id, created_at,"
-		      " updated_at) VALUES (1, 'm', 'P', 'L', 0, 0)");
-	exec_sql(&fx, "INSERT INTO sync_map (map_id, ado_id, clickup_id, created_at, updated_at)"
-		      " VALUES (1, 42, 'abc', 0, 0)");
+	pair_items(&fx, 42, "abc");
 	int64_t e1 = add_event(&fx, "p1", "clickup:abc");
 	int64_t e2 = add_event(&fx, "p2", "ado:42");
 	int64_t e3 = add_event(&fx, "p3", "clickup:abc");
@@ -709,10 +720,7 @@ static void test_pair_formed_while_running(void **state)
 	wait_jobs_started(&fx, 1);
 	assert_string_equal(fx.jobs[0].key, "clickup:new");
 
-	exec_sql(&fx, "INSERT INTO project_map (id, name, ado_project, clickup_list_id, created_at,"
-		      " updated_at) VALUES (1, 'm', 'P', 'L', 0, 0)");
-	exec_sql(&fx, "INSERT INTO sync_map (map_id, ado_id, clickup_id, created_at, updated_at)"
-		      " VALUES (1, 500, 'new', 0, 0)");
+	pair_items(&fx, 500, "new");
 	int64_t e2 = add_event(&fx, "n2", "ado:500");
 	wait_kicked_read(&fx);
 	assert_int_equal(fx.n_jobs, 1);
@@ -1064,10 +1072,7 @@ static void test_prefetch(void **state)
 	fx.o.prefetch_arg = "pair";
 	fx.o.parse_bodies = true;
 	prefetch_frees = 0;
-	exec_sql(&fx, "INSERT INTO project_map (id, name, ado_project, clickup_list_id, created_at,"
-		      " updated_at) VALUES (1, 'm', 'P', 'L', 0, 0)");
-	exec_sql(&fx, "INSERT INTO sync_map (map_id, ado_id, clickup_id, created_at, updated_at)"
-		      " VALUES (1, 31, 't31', 0, 0)");
+	pair_items(&fx, 31, "t31");
 	add_event(&fx, "p1", "clickup:t31");
 	add_event(&fx, "p2", "ado:32");
 	fx_start(&fx);
@@ -1132,6 +1137,113 @@ static void test_kick_item(void **state)
 	finish_job(&fx, fx.held[3], 3);
 	wait_jobs_done(&fx, 4);
 	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"), 4);
+	fx_fini(&fx);
+}
+
+/* A claim dropped because its item is busy (the pair was formed while a job of the
+ * other key ran) leaves the read to that job's end: its rows then run without any
+ * further kick. */
+static void test_busy_claim_reads_at_job_end(void **state)
+{
+	(void)state;
+	struct fx fx;
+	fx_init(&fx);
+	fx.hold = true;
+	add_event(&fx, "b1", "clickup:busy");
+	fx_start(&fx);
+	wait_jobs_started(&fx, 1);
+	pair_items(&fx, 600, "busy");
+	int64_t e2 = add_event(&fx, "b2", "ado:600");
+	acs_scheduler_kick_item(fx.s, "ado:600"); /* claimed at once, found busy */
+	wait_store_idle(&fx);
+	assert_int_equal(fx.n_jobs, 1);
+	finish_job(&fx, fx.held[0], 0);
+	wait_jobs_started(&fx, 2);
+	assert_string_equal(fx.jobs[1].key, "ado:600");
+	assert_int_equal(fx.jobs[1].n, 1);
+	assert_int_equal(fx.jobs[1].ids[0], e2);
+	finish_job(&fx, fx.held[1], 1);
+	wait_jobs_done(&fx, 2);
+	fx_fini(&fx);
+}
+
+/* A claim whose read began before the outcome of a job of the same item was written
+ * and ended after it may hold that job's rows: it is dropped and the item read again,
+ * so no row runs twice. The prefetch hook (inside the claim's read) holds the read
+ * until the other job's outcome is written. */
+static uv_sem_t gate_sem;
+static atomic_int gate_armed, gate_entered;
+
+static void *gate_prefetch(sqlite3 *db, const char *key, void *arg)
+{
+	(void)db;
+	(void)arg;
+	if (atomic_load(&gate_armed) && !strcmp(key, "ado:700")) {
+		atomic_store(&gate_armed, 0);
+		atomic_store(&gate_entered, 1);
+		uv_sem_wait(&gate_sem);
+	}
+	return acs_xstrdup(key);
+}
+
+static bool gate_is_entered(struct fx *fx)
+{
+	(void)fx;
+	return atomic_load(&gate_entered);
+}
+
+static bool recorded_all(struct fx *fx)
+{
+	return acs_scheduler_recording(fx->s) == 0;
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	(void)t; /* wakes the loop: the reader thread is held */
+}
+
+static void test_stale_claim_dropped(void **state)
+{
+	(void)state;
+	struct fx fx;
+	uv_timer_t tick;
+	fx_init(&fx);
+	fx.hold = true;
+	fx.o.prefetch = gate_prefetch;
+	fx.o.prefetch_free = free;
+	assert_int_equal(uv_sem_init(&gate_sem, 0), 0);
+	atomic_store(&gate_armed, 0);
+	atomic_store(&gate_entered, 0);
+	int64_t e1 = add_event(&fx, "s1", "clickup:s7");
+	fx_start(&fx);
+	wait_jobs_started(&fx, 1);
+	assert_int_equal(fx.jobs[0].ids[0], e1);
+	pair_items(&fx, 700, "s7");
+	int64_t e2 = add_event(&fx, "s2", "ado:700");
+
+	/* The claim of ado:700 reads both keys (s1 still pending) and is held. */
+	assert_int_equal(uv_timer_init(&fx.loop, &tick), 0);
+	assert_int_equal(uv_timer_start(&tick, tick_cb, 1, 1), 0);
+	atomic_store(&gate_armed, 1);
+	acs_scheduler_kick_item(fx.s, "ado:700");
+	run_until(&fx, gate_is_entered);
+	/* The first job ends and its outcome (s1 done) is written meanwhile. */
+	finish_job(&fx, fx.held[0], 0);
+	run_until(&fx, recorded_all);
+	uv_sem_post(&gate_sem);
+	uv_close((uv_handle_t *)&tick, NULL);
+
+	/* The held claim is stale: the next job of the item has s2 only. */
+	wait_jobs_started(&fx, 2);
+	assert_string_equal(fx.jobs[1].key, "ado:700");
+	assert_int_equal(fx.jobs[1].n, 1);
+	assert_int_equal(fx.jobs[1].ids[0], e2);
+	finish_job(&fx, fx.held[1], 1);
+	wait_jobs_done(&fx, 2);
+	assert_int_equal(query_int(&fx, "SELECT count(*) FROM inbox WHERE state = 'done'"
+					" AND attempts = 1"),
+			 2);
+	uv_sem_destroy(&gate_sem);
 	fx_fini(&fx);
 }
 
@@ -1299,6 +1411,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tail_with_outcome),
 		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_kick_item),
+		cmocka_unit_test(test_busy_claim_reads_at_job_end),
+		cmocka_unit_test(test_stale_claim_dropped),
 		cmocka_unit_test(test_restart_after_kill),
 		cmocka_unit_test(test_restart_with_processing_rows),
 	};
