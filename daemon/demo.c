@@ -13,6 +13,7 @@
 #include "common.h"
 #include "curl_loop.h"
 #include "err.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 
@@ -90,7 +91,7 @@ static void done_cb(const struct acs_http_response *resp, void *arg)
 	struct demo_activity *a = c->a;
 	a->inflight--;
 	if (resp->error == 0 && resp->status >= 200 && resp->status < 300) {
-		json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
+		json_t *j = acs_json_loadb(resp->body, resp->body_len, 0, NULL);
 		if (c->kind == 0)
 			snprintf(a->last_task, sizeof(a->last_task), "%s", str(j, "id"));
 		else if (c->kind == 1)
@@ -142,7 +143,7 @@ static void link_attachment(struct demo_activity *a, const char *url)
 	json_t *ops = json_pack("[{s:s, s:s, s:{s:s, s:s, s:{s:s}}}]", "op", "add", "path",
 				"/relations/-", "value", "rel", "AttachedFile", "url", url,
 				"attributes", "comment", "attached by the demo");
-	char *body = json_dumps(ops, JSON_COMPACT);
+	char *body = acs_json_dumps(ops, JSON_COMPACT);
 	json_decref(ops);
 	send_edit(a, 2, "PATCH", target, a->ado_auth, "application/json-patch+json", body);
 	free(body);

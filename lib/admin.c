@@ -15,6 +15,7 @@
 #include "config.h"
 #include "err.h"
 #include "http_server.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 #include "web_assets.h"
@@ -320,8 +321,9 @@ static void login_cb(struct acs_http_req *req, void *arg)
 
 	size_t len;
 	const char *body = acs_http_req_body(req, &len);
-	json_t *doc = len <= MAX_LOGIN_BODY ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)
-					    : NULL;
+	json_t *doc = len <= MAX_LOGIN_BODY
+			      ? acs_json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL)
+			      : NULL;
 	const char *pw = json_string_value(json_object_get(doc, "password"));
 	if (!pw || pw[0] == '\0' || strlen(pw) > MAX_PASSWORD) {
 		json_decref(doc);

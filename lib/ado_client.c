@@ -17,6 +17,7 @@
 
 #include "calendar.h"
 #include "err.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 
@@ -1161,7 +1162,7 @@ static int start(struct call *k, const char *method, char *path, const char *cty
 static int start_json(struct call *k, const char *method, char *path, const char *ctype,
 		      json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = acs_json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (!text) {
 		free(path);
@@ -1205,7 +1206,7 @@ static int send_batch(struct call *k)
 		json_object_set_new(body, "$expand", json_string("relations"));
 	json_object_set_new(body, "errorPolicy", json_string("omit"));
 	k->next_id += n;
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = acs_json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (!text)
 		return -ENOMEM;
@@ -2189,7 +2190,7 @@ static bool spec_valid(const struct acs_ado_subscription_spec *s)
  * (jansson's string storage and the dumped text). */
 static int start_subscription(struct call *k, const char *method, char *path, json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = acs_json_dumps(body, JSON_COMPACT);
 	json_t *pw = json_object_get(json_object_get(body, "consumerInputs"), "basicAuthPassword");
 	if (pw)
 		sodium_memzero((char *)json_string_value(pw), json_string_length(pw));

@@ -25,6 +25,7 @@
 #include "governor.h"
 #include "http_server.h"
 #include "inbox.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 #include "pairs.h"
@@ -1033,7 +1034,7 @@ static char *pair_base(const struct item_a *a, const struct item_t *t)
 	if (json_object_size(pending))
 		json_object_set(o, "pending", pending);
 	json_decref(pending);
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = acs_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	acs_require(s != NULL);
 	return s;
@@ -1790,7 +1791,7 @@ static void start_route_cb(struct acs_http_req *req, void *arg)
 	size_t len = 0;
 	const char *body = acs_http_req_body(req, &len);
 	if (body && len) {
-		json_t *j = json_loadb(body, len, 0, NULL);
+		json_t *j = acs_json_loadb(body, len, 0, NULL);
 		json_t *d = json_object_get(j, "dry_run");
 		if (!json_is_object(j) || (d && !json_is_boolean(d))) {
 			json_decref(j);

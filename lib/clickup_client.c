@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "json_codec.h"
 #include "mem.h"
 
 /* Tasks per page of GET /list/{id}/task (clickup.md §4). */
@@ -1104,7 +1105,7 @@ static void rest_done(const struct acs_rest_result *res, void *arg)
 		json_t *own = NULL;
 		const json_t *body = res->json;
 		if (!body && res->body && res->body_len && res->body[0] == '{')
-			body = own = json_loadb(res->body, res->body_len, 0, NULL);
+			body = own = acs_json_loadb(res->body, res->body_len, 0, NULL);
 		const char *code = json_string_value(jget(body, "ECODE"));
 		if (code)
 			snprintf(ecode, sizeof(ecode), "%s", code);
@@ -1315,7 +1316,7 @@ static int submit(struct acs_clickup_client *c, enum acs_governor_class cls, str
 		goto out;
 	}
 	if (rq->json) {
-		body = json_dumps(rq->json, JSON_COMPACT);
+		body = acs_json_dumps(rq->json, JSON_COMPACT);
 		acs_require(body != NULL);
 		len = strlen(body);
 	} else if (rq->raw) {

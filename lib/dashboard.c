@@ -21,6 +21,7 @@
 #include "err.h"
 #include "http_server.h"
 #include "inbox.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 #include "rest.h"
@@ -137,7 +138,7 @@ static json_t *body_json(struct acs_http_req *req)
 	size_t len;
 	const char *body = acs_http_req_body(req, &len);
 	json_error_t je;
-	json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+	json_t *j = acs_json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
 		char detail[ACS_ERR_LEN];
 		snprintf(detail, sizeof(detail), "line %d column %d: %s", je.line, je.column,
@@ -430,7 +431,7 @@ static int map_member(const json_t *body, const char *key,
 			return ACS_EPARSE;
 		}
 	}
-	*out = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	*out = acs_json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 	acs_require(*out != NULL);
 	return 0;
 }
@@ -503,7 +504,7 @@ int acs_dashboard_map_parse(const json_t *body, bool create, struct acs_dashboar
 			rc = ACS_EPARSE;
 			goto fail;
 		}
-		out->ado_work_item_types = json_dumps(types, JSON_COMPACT);
+		out->ado_work_item_types = acs_json_dumps(types, JSON_COMPACT);
 		acs_require(out->ado_work_item_types != NULL);
 	}
 
@@ -576,7 +577,7 @@ static json_t *col_int_or_null(sqlite3_stmt *st, int i)
 static json_t *col_json(sqlite3_stmt *st, int i, json_t *fallback)
 {
 	const char *s = (const char *)sqlite3_column_text(st, i);
-	json_t *j = s ? json_loads(s, 0, NULL) : NULL;
+	json_t *j = s ? acs_json_loads(s, 0, NULL) : NULL;
 	if (!j)
 		return fallback;
 	json_decref(fallback);
@@ -809,7 +810,7 @@ static json_t *map_item(sqlite3_stmt *st)
 	json_object_set_new(o, "clickup_list_id", col_text_or_null(st, 7));
 	json_object_set_new(o, "status_map", col_json(st, 8, json_object()));
 	json_object_set_new(o, "priority_map",
-			    col_json(st, 9, json_loads(DEFAULT_PRIORITY, 0, NULL)));
+			    col_json(st, 9, acs_json_loads(DEFAULT_PRIORITY, 0, NULL)));
 	json_object_set_new(o, "custom_map", col_json(st, 10, json_object()));
 	json_object_set_new(o, "on_delete", col_text_or_null(st, 11));
 	json_object_set_new(o, "copy_existing_comments",
@@ -1890,7 +1891,7 @@ static void stream_counts_done(struct acs_dashboard *d, int rc, struct job *j)
 	if (rc < 0 || d->stopping || d->closing)
 		return;
 	json_t *st = stats_json(d, &j->counts);
-	char *text = json_dumps(st, JSON_COMPACT);
+	char *text = acs_json_dumps(st, JSON_COMPACT);
 	json_decref(st);
 	if (!text)
 		return;
@@ -1924,7 +1925,7 @@ static void stream_poll_done(struct acs_dashboard *d, int rc, const char *err, s
 	json_array_foreach(items, i, it)
 	{
 		int64_t id = json_integer_value(json_object_get(it, "id"));
-		char *text = json_dumps(it, JSON_COMPACT);
+		char *text = acs_json_dumps(it, JSON_COMPACT);
 		if (!text)
 			continue;
 		char *ev = acs_xasprintf("event: sync\nid: %" PRId64 "\ndata: %s\n\n", id, text);
@@ -2064,7 +2065,7 @@ static void backfill_watch(const struct acs_backfill_progress *p, void *arg)
 	if (!b || d->stopping || d->closing || !d->streams)
 		return;
 	json_t *j = acs_backfill_progress_json(b);
-	char *text = json_dumps(j, JSON_COMPACT);
+	char *text = acs_json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	if (!text)
 		return;

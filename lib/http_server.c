@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 #include "router.h"
@@ -896,7 +897,7 @@ void acs_http_respond(struct acs_http_req *req, int status, const char *content_
 
 void acs_http_respond_json(struct acs_http_req *req, int status, json_t *body)
 {
-	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *s = body ? acs_json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!s) {
 		acs_http_respond_error(req, 500, "internal", "cannot encode the answer");

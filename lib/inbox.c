@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "json_codec.h"
 #include "mem.h"
 
 static const char *const state_names[ACS_INBOX_NSTATES] = {
@@ -413,7 +414,7 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		r->state = ACS_INBOX_PENDING;
 		/* Off the loop thread: the job would parse it there first thing. */
 		if (j->parse && r->body)
-			r->json = json_loadb(r->body, r->body_len, 0, NULL);
+			r->json = acs_json_loadb(r->body, r->body_len, 0, NULL);
 		bytes += r->body_len;
 	}
 	j->truncated = rc == SQLITE_ROW;

@@ -13,6 +13,7 @@
 #include "err.h"
 #include "http_server.h"
 #include "inbox.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 #include "webhook.h"
@@ -405,9 +406,9 @@ static void on_clickup(struct acs_http_req *req, void *arg)
 	}
 	/* The secret depends on the webhook_id inside the body, so the body is parsed
 	 * once here and the parsed tree is used only after the signature matched.
-	 * jansson bounds the nesting itself (2048 levels), so a hostile body cannot
+	 * The parser bounds the nesting itself (2048 levels), so a hostile body cannot
 	 * exhaust the stack before it is authenticated. */
-	json_t *root = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	json_t *root = len ? acs_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
 	if (!root) {
 		refuse(req, st, 400, len ? "invalid JSON" : "empty body");
 		return;

@@ -15,6 +15,7 @@
 #include "calendar.h"
 #include "err.h"
 #include "html_md.h"
+#include "json_codec.h"
 #include "mem.h"
 
 #define F_TITLE "System.Title"
@@ -1739,7 +1740,7 @@ int acs_mapper_from_ado(const struct acs_mapper *m, const json_t *fields, struct
 	if (who || empty) {
 		acs_canon_set_assignee(out, who);
 	} else {
-		char *txt = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+		char *txt = v ? acs_json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 		add_note(notes, ACS_NOTE_UNKNOWN_ASSIGNEE, ACS_F_ASSIGNEE,
 			 "ADO assignee %.120s has no known e-mail", txt ? txt : "?");
 		free(txt);

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "json_codec.h"
 #include "mem.h"
 #include "store.h"
 
@@ -823,7 +824,7 @@ static char *pairs_json(const struct acs_config_pairs *p)
 	json_t *o = json_object();
 	for (size_t i = 0; i < p->n; i++)
 		json_object_set_new(o, p->v[i].key, json_string(p->v[i].value));
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = acs_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	acs_require(s != NULL);
 	return s;
@@ -842,7 +843,7 @@ int acs_pairs_map_upsert(struct acs_store *st, const struct acs_config_map *m, a
 	json_t *types = json_array();
 	for (size_t i = 0; i < m->ado_work_item_types.n; i++)
 		json_array_append_new(types, json_string(m->ado_work_item_types.v[i]));
-	j->m_types = json_dumps(types, JSON_COMPACT);
+	j->m_types = acs_json_dumps(types, JSON_COMPACT);
 	json_decref(types);
 	acs_require(j->m_types != NULL);
 	j->m_new_type = acs_xstrdup(

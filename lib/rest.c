@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 
@@ -553,7 +554,7 @@ static void done_cb(const struct acs_http_response *resp, void *arg)
 		snprintf(msg, sizeof(msg), "file: %s", uv_strerror(error));
 	}
 	if (!resp->error && resp->body_len && (!c->raw || cls != ACS_REST_OK)) {
-		json = json_loadb(resp->body, resp->body_len, JSON_DECODE_ANY, NULL);
+		json = acs_json_loadb(resp->body, resp->body_len, JSON_DECODE_ANY, NULL);
 		if (!json && cls == ACS_REST_OK) {
 			cls = ACS_REST_PERMANENT;
 			error = ACS_EPARSE;

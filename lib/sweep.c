@@ -16,6 +16,7 @@
 #include "config.h"
 #include "err.h"
 #include "inbox.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 #include "store.h"
@@ -249,7 +250,7 @@ static char *ado_body(const struct acs_ado_work_item *wi)
 				 "workItemId", (json_int_t)wi->id, "rev", (json_int_t)wi->rev,
 				 "revision", rev, "resourceContainers");
 	acs_require(root != NULL);
-	char *body = json_dumps(root, JSON_COMPACT);
+	char *body = acs_json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	acs_require(body != NULL);
 	return body;
@@ -369,7 +370,7 @@ char *acs_sweep_clickup_event_body(const struct acs_clickup_task *t, const char 
 				 "history_items", "id", hid, "type", 1, "date", date, "field",
 				 "sweep", "parent_id", list);
 	acs_require(root != NULL);
-	char *body = json_dumps(root, JSON_COMPACT);
+	char *body = acs_json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	acs_require(body != NULL);
 	return body;

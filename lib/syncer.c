@@ -20,6 +20,7 @@
 #include "comments.h"
 #include "config.h"
 #include "err.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mapper.h"
 #include "mem.h"
@@ -235,7 +236,7 @@ static json_t *fields_json(unsigned mask)
 static char *fields_text(unsigned mask)
 {
 	json_t *a = fields_json(mask);
-	char *s = json_dumps(a, JSON_COMPACT);
+	char *s = acs_json_dumps(a, JSON_COMPACT);
 	json_decref(a);
 	acs_require(s != NULL);
 	return s;
@@ -744,7 +745,7 @@ static void note_skip(struct run *r, const char *what)
 static void parse_ado_event(struct run *r, const struct acs_job_event *ev)
 {
 	char err[ACS_ERR_LEN] = "";
-	json_t *root = ev->json ? json_incref(ev->json) : json_loads(nz(ev->body), 0, NULL);
+	json_t *root = ev->json ? json_incref(ev->json) : acs_json_loads(nz(ev->body), 0, NULL);
 	struct acs_webhook_event we;
 	memset(&we, 0, sizeof(we));
 	int rc = root ? acs_webhook_parse_ado_json(root, &we, err) : ACS_EPARSE;
@@ -794,7 +795,7 @@ static void parse_ado_event(struct run *r, const struct acs_job_event *ev)
 static void parse_clickup_event(struct run *r, const struct acs_job_event *ev)
 {
 	char err[ACS_ERR_LEN] = "";
-	json_t *root = ev->json ? json_incref(ev->json) : json_loads(nz(ev->body), 0, NULL);
+	json_t *root = ev->json ? json_incref(ev->json) : acs_json_loads(nz(ev->body), 0, NULL);
 	struct acs_webhook_event we;
 	memset(&we, 0, sizeof(we));
 	int rc = root ? acs_webhook_parse_clickup_json(root, &we, err) : ACS_EPARSE;
@@ -1032,7 +1033,7 @@ static struct mapping *map_for_ado(struct acs_syncer *s, const json_t *fields)
 
 static void base_load(struct run *r)
 {
-	json_t *j = json_loads(nz(r->pair->base), 0, NULL);
+	json_t *j = acs_json_loads(nz(r->pair->base), 0, NULL);
 	acs_canon_free(&r->base);
 	json_t *f = json_object_get(j, "fields");
 	if (f && acs_canon_from_json(f, &r->base, NULL))
@@ -1062,7 +1063,7 @@ static char *base_dump(const struct run *r, const struct acs_canon *c)
 			json_object_set_new(p, "clickup_footer", json_true());
 		json_object_set_new(j, "pending", p);
 	}
-	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = acs_json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	acs_require(s != NULL);
 	return s;
@@ -2697,7 +2698,7 @@ static char *row_str(const json_t *row, const char *key)
 /* A JSON object text ({"key": "value"}) as config pairs. */
 static void pairs_from_text(struct acs_config_pairs *p, const char *text)
 {
-	json_t *o = json_loads(nz(text), 0, NULL);
+	json_t *o = acs_json_loads(nz(text), 0, NULL);
 	p->v = acs_xcalloc(json_object_size(o) + 1, sizeof(*p->v));
 	const char *k;
 	json_t *v;
@@ -2722,15 +2723,15 @@ static struct mapping *mapping_from_row(const json_t *row)
 	m->from_db = true;
 	m->cfg = c;
 	m->id = (int64_t)json_integer_value(json_object_get(row, "id"));
-	m->sig = json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
+	m->sig = acs_json_dumps(row, JSON_COMPACT | JSON_SORT_KEYS);
 	c->name = row_str(row, "name");
 	c->ado_project = row_str(row, "ado_project");
 	c->ado_area_path = row_str(row, "ado_area_path");
 	c->ado_new_item_type = row_str(row, "ado_new_item_type");
 	c->clickup_list_id = row_str(row, "clickup_list_id");
-	json_t *types = json_loads(nz(json_string_value(json_object_get(row, "ado_work_item_"
-									     "types"))),
-				   0, NULL);
+	json_t *types = acs_json_loads(nz(json_string_value(json_object_get(row, "ado_work_item_"
+										 "types"))),
+				       0, NULL);
 	c->ado_work_item_types.v = acs_xcalloc(json_array_size(types) + 1, sizeof(char *));
 	size_t i;
 	json_t *t;
@@ -2751,8 +2752,8 @@ static struct mapping *mapping_from_row(const json_t *row)
 									    "comments")) != 0;
 	c->file = DB_FILE;
 	c->line = (unsigned)m->id;
-	json_t *prio =
-		json_loads(nz(json_string_value(json_object_get(row, "priority_map"))), 0, NULL);
+	json_t *prio = acs_json_loads(nz(json_string_value(json_object_get(row, "priority_map"))),
+				      0, NULL);
 	for (int p = 1; p <= 4; p++) {
 		char key[2] = { (char)('0' + p), '\0' };
 		const char *name = json_string_value(json_object_get(prio, key));

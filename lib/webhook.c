@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "calendar.h"
+#include "json_codec.h"
 #include "mem.h"
 
 #define DIGEST_LEN 32	  /* crypto_generichash output compared by sodium_memcmp */
@@ -176,7 +177,7 @@ static int load(const char *body, size_t len, json_t **root, char *err)
 		return ACS_EPARSE;
 	}
 	json_error_t jerr;
-	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	*root = acs_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*root) {
 		set_err(err, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
 			jerr.text);

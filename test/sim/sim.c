@@ -14,6 +14,7 @@
 
 #include "curl_loop.h"
 #include "err.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 
@@ -159,7 +160,7 @@ struct sim *sim_new(uv_loop_t *loop, const char *seed_path, char err[ACS_ERR_LEN
 	if (seed_path)
 		seed = json_load_file(seed_path, JSON_REJECT_DUPLICATES, &jerr);
 	else
-		seed = json_loads(sim_default_seed(), JSON_REJECT_DUPLICATES, &jerr);
+		seed = acs_json_loads(sim_default_seed(), JSON_REJECT_DUPLICATES, &jerr);
 	if (!seed) {
 		snprintf(err, ACS_ERR_LEN, "%s:%d: %s", seed_path ? seed_path : "(built-in seed)",
 			 jerr.line, jerr.text);
@@ -285,7 +286,7 @@ json_t *sim_req_json(struct acs_http_req *req)
 	const char *body = acs_http_req_body(req, &len);
 	if (!body || !len)
 		return NULL;
-	json_t *j = json_loadb(body, len, 0, NULL);
+	json_t *j = acs_json_loadb(body, len, 0, NULL);
 	if (j && !json_is_object(j)) {
 		json_decref(j);
 		return NULL;
@@ -463,7 +464,7 @@ void sim_respond(struct acs_http_req *req, int status, const char *content_type,
 
 void sim_respond_json(struct acs_http_req *req, int status, json_t *body)
 {
-	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *s = body ? acs_json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!s) {
 		sim_respond(req, 500, "application/json", "{}", 2);
@@ -549,7 +550,7 @@ static void ctl_requests(struct acs_http_req *req, void *arg)
 				      "method", e->method, "path", e->path, "query", e->query,
 				      "status",
 				      e->status < 0 ? json_null() : json_integer(e->status));
-		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		char *s = j ? acs_json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		if (s) {
 			(void)acs_buf_appends(&b, s);
