@@ -374,6 +374,11 @@ static int resolve_pair(sqlite3 *db, struct acs_inbox_claim *j, char err[ACS_ERR
 	return rc;
 }
 
+#define CLAIM_SQL                                                                          \
+	"SELECT id, source, event_type, event_key, item_key, body, received_at, attempts," \
+	" next_attempt_at, last_error FROM inbox INDEXED BY inbox_pending"                 \
+	" WHERE item_key = ?1 AND state = 'pending' ORDER BY id"
+
 static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 {
 	struct acs_inbox_claim *j = arg;
@@ -386,37 +391,58 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 		return rc;
 
 	/* The item's pending rows only (migration 6): sqlite's own choice would be the
-	 * state index, i.e. every pending row of a backlog. */
-	if ((rc = cached(db,
-			 "SELECT id, source, event_type, event_key, item_key, body, received_at,"
-			 " attempts, next_attempt_at, last_error FROM inbox INDEXED BY "
-			 "inbox_pending"
-			 " WHERE item_key IN (?1, ?2) AND state = 'pending' ORDER BY id",
-			 &s, err)))
+	 * state index, i.e. every pending row of a backlog. One scan per key, each in id
+	 * order from the index, merged here: "item_key IN (a, b) ORDER BY id" made sqlite
+	 * sort (a sorter allocated per claim). The twin's scan is another statement (the
+	 * cache hands out only idle ones, and the first is mid-scan). */
+	sqlite3_stmt *t = NULL;
+	if ((rc = cached(db, CLAIM_SQL, &s, err)))
 		return rc;
 	bind_text(s, 1, j->key);
-	bind_text(s, 2, j->twin);
+	if (j->twin) {
+		if ((rc = cached(db, CLAIM_SQL " /* twin */", &t, err))) {
+			put_back(s);
+			return rc;
+		}
+		bind_text(t, 1, j->twin);
+	}
+	int rs = sqlite3_step(s), rt = t ? sqlite3_step(t) : SQLITE_DONE;
 	while ((j->max_events == 0 || j->n_rows < j->max_events) &&
 	       (j->max_bytes == 0 || j->n_rows == 0 || bytes < j->max_bytes) &&
-	       (rc = sqlite3_step(s)) == SQLITE_ROW) {
+	       (rs == SQLITE_ROW || rt == SQLITE_ROW)) {
+		bool from_s = rs == SQLITE_ROW &&
+			      (rt != SQLITE_ROW ||
+			       sqlite3_column_int64(s, 0) < sqlite3_column_int64(t, 0));
+		sqlite3_stmt *c = from_s ? s : t;
 		struct acs_inbox_row *r = rows_push(&j->rows, &j->n_rows, &cap);
-		r->id = sqlite3_column_int64(s, 0);
-		r->source = col_dup(s, 1);
-		r->event_type = col_dup(s, 2);
-		r->event_key = col_dup(s, 3);
-		r->item_key = col_dup(s, 4);
-		r->body = col_dup(s, 5);
-		r->body_len = (size_t)sqlite3_column_bytes(s, 5);
-		r->received_at = sqlite3_column_int64(s, 6);
-		r->attempts = (unsigned)sqlite3_column_int64(s, 7);
-		r->next_attempt_at = sqlite3_column_int64(s, 8);
-		r->last_error = col_dup(s, 9);
+		r->id = sqlite3_column_int64(c, 0);
+		r->source = col_dup(c, 1);
+		r->event_type = col_dup(c, 2);
+		r->event_key = col_dup(c, 3);
+		r->item_key = col_dup(c, 4);
+		r->body = col_dup(c, 5);
+		r->body_len = (size_t)sqlite3_column_bytes(c, 5);
+		r->received_at = sqlite3_column_int64(c, 6);
+		r->attempts = (unsigned)sqlite3_column_int64(c, 7);
+		r->next_attempt_at = sqlite3_column_int64(c, 8);
+		r->last_error = col_dup(c, 9);
 		r->state = ACS_INBOX_PENDING;
 		/* Off the loop thread: the job would parse it there first thing. */
 		if (j->parse && r->body)
 			r->json = acs_json_loadb(r->body, r->body_len, 0, NULL);
 		bytes += r->body_len;
+		if (from_s)
+			rs = sqlite3_step(s);
+		else
+			rt = sqlite3_step(t);
 	}
+	if (rs != SQLITE_ROW && rs != SQLITE_DONE)
+		rc = rs;
+	else if (rt != SQLITE_ROW && rt != SQLITE_DONE)
+		rc = rt;
+	else
+		rc = rs == SQLITE_ROW || rt == SQLITE_ROW ? SQLITE_ROW : SQLITE_DONE;
+	put_back(t);
 	j->truncated = rc == SQLITE_ROW;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		rc = acs_store_error(db, rc, "reading the item's events", err);

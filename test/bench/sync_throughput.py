@@ -187,6 +187,18 @@ class World:
         except OSError:
             return False
 
+    def store_counts(self):
+        """The store's counters from GET /metrics: write jobs, commits, reads."""
+        st, _, body = H.http_request(self.port, "GET", "/metrics", timeout=5)
+        out = collections.Counter()
+        for line in body.decode().splitlines():
+            for name, key in (('acs_store_write_jobs_total{result="committed"}', "writes"),
+                              ('acs_store_commits_total{result="ok"}', "commits"),
+                              ('acs_store_reads_total{result="ok"}', "reads")):
+                if line.startswith(name + " "):
+                    out[key] = float(line.split()[-1])
+        return out
+
     def registered(self):
         subs = [s for s in self.ado.subscriptions()
                 if s.get("consumerInputs", {}).get("url", "").startswith(self.url)]
@@ -206,6 +218,9 @@ class World:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
+            if os.environ.get("SAVE_DB"):  # after the daemon's last checkpoint
+                import shutil
+                shutil.copy(os.path.join(self.dir, "sync.db"), os.environ["SAVE_DB"])
         finally:
             self.sim.kill()
             subprocess.run(["rm", "-rf", self.dir, self.sim.dir], check=False)
@@ -491,6 +506,7 @@ def phase_burst(w, pairs, tag):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
     cpu = Cpu(w)
+    store0 = w.store_counts()
     t0 = time.time()
     a = churn(w, "clickup", cu_ids, n_cu, 0, tag + "c") if n_cu else None
     b = churn(w, "ado", ado_ids, n_ado, 0, tag + "a") if n_ado else None
@@ -526,6 +542,8 @@ def phase_burst(w, pairs, tag):
     c, reqs = calls(w, mark)
     c["cpu"] = load
     c["daemon_ms"] = cpu.daemon_s() * 1000 / EDITS  # until quiet: every job done
+    store = w.store_counts()
+    c["store"] = {k: (store[k] - store0[k]) / EDITS for k in ("writes", "commits", "reads")}
     tw = twin_writes(reqs)
     writes = [t for svc in tw.values() for v in svc.values() for t in v]
     # The last write to a twin carries its item's final value (checked above).
@@ -626,9 +644,11 @@ def one_run(daemon_bin, n):
                 % (n, b + 1, tps, wps, bc["total"] / EDITS, bc["total"], bc["ado"],
                    bc["clickup"], bc["cpu"]))
             log("        %d edits made in %.3f s, last twin written after %.3f s "
-                "(%d title writes); daemon CPU %.3f ms per change"
+                "(%d title writes); daemon CPU %.3f ms per change; per change: %.2f store "
+                "writes in %.2f commits, %.2f reads"
                 % (EDITS, bc["made_s"], bc["converged_s"], bc["title_writes"],
-                   bc["daemon_ms"]))
+                   bc["daemon_ms"], bc["store"]["writes"], bc["store"]["commits"],
+                   bc["store"]["reads"]))
             res["tput"].append(tps)
             res["wps"].append(wps)
             res["burst_calls"].append(bc["total"] / EDITS)

@@ -421,7 +421,28 @@ static void test_claim_limits(void **state)
 	c.u.claim = (struct acs_inbox_claim){ .item_key = "clickup:t", .max_bytes = 15 };
 	call_wait(&fx, &c, acs_inbox_claim(fx.st, &c.u.claim, call_done));
 	assert_int_equal(c.u.claim.n_rows, 2); /* 10 bytes < 15, then 20 >= 15 stops */
+	assert_true(c.u.claim.truncated);
 	acs_inbox_claim_deinit(&c.u.claim);
+
+	/* A pair: the two sides' rows merged in id order, the limit counted over both;
+	 * truncated while either side has rows left, not once both are read. */
+	insert_pairing(&fx, 7, "p");
+	int64_t a1 = insert(&fx, "a1", "ado:7", "{}", NULL, NULL);
+	int64_t c1 = insert(&fx, "c1", "clickup:p", "{}", NULL, NULL);
+	int64_t c2 = insert(&fx, "c2", "clickup:p", "{}", NULL, NULL);
+	int64_t a2 = insert(&fx, "a2", "ado:7", "{}", NULL, NULL);
+	int64_t want[] = { a1, c1, c2, a2 };
+	for (size_t max = 1; max <= 5; max++) {
+		memset(&c, 0, sizeof(c));
+		c.u.claim = (struct acs_inbox_claim){ .item_key = "ado:7", .max_events = max };
+		call_wait(&fx, &c, acs_inbox_claim(fx.st, &c.u.claim, call_done));
+		assert_int_equal(c.rc, 0);
+		assert_int_equal(c.u.claim.n_rows, max < 4 ? max : 4);
+		for (size_t i = 0; i < c.u.claim.n_rows; i++)
+			assert_int_equal(c.u.claim.rows[i].id, want[i]);
+		assert_int_equal(c.u.claim.truncated, max < 4);
+		acs_inbox_claim_deinit(&c.u.claim);
+	}
 	fx_fini(&fx);
 }
 
