@@ -24,6 +24,8 @@
 #include "html_md.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2152,9 +2154,81 @@ static int html_to_md_impl(const char *html, size_t len, bool internal, char **o
 	return rc;
 }
 
+/* ---- memo ----
+ * The engine converts the same text again and again: every event of an item carries
+ * its description, a pushed value is canonicalised again, and most descriptions are
+ * empty. A conversion is a pure function of its input, so recent ones are kept in a
+ * small direct-mapped table shared by all threads (under a mutex: a lookup is a hash
+ * and a memcmp, a conversion parses with md4c and libxml2). Bounded: MEMO_SLOTS
+ * entries of at most MEMO_MAX_INPUT bytes of input. */
+#define MEMO_SLOTS 64
+#define MEMO_MAX_INPUT 16384
+
+enum memo_kind {
+	MEMO_HTML_TO_MD,
+	MEMO_CANONICAL
+};
+
+struct memo_slot {
+	uint64_t hash;
+	size_t len;
+	char *in; /* NULL: empty slot */
+	char *out;
+};
+
+static struct memo_slot memo[2][MEMO_SLOTS];
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t memo_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* A copy of the cached output for input s, or NULL. */
+static char *memo_get(enum memo_kind k, const char *s, size_t n, uint64_t h)
+{
+	char *out = NULL;
+	pthread_mutex_lock(&memo_lock);
+	struct memo_slot *m = &memo[k][h % MEMO_SLOTS];
+	if (m->in && m->hash == h && m->len == n && !memcmp(m->in, s, n))
+		out = acs_xstrdup(m->out);
+	pthread_mutex_unlock(&memo_lock);
+	return out;
+}
+
+static void memo_put(enum memo_kind k, const char *s, size_t n, uint64_t h, const char *out)
+{
+	char *in = acs_xmalloc(n + 1), *copy = acs_xstrdup(out), *old_in, *old_out;
+	memcpy(in, s, n);
+	in[n] = '\0';
+	pthread_mutex_lock(&memo_lock);
+	struct memo_slot *m = &memo[k][h % MEMO_SLOTS];
+	old_in = m->in;
+	old_out = m->out;
+	*m = (struct memo_slot){ .hash = h, .len = n, .in = in, .out = copy };
+	pthread_mutex_unlock(&memo_lock);
+	free(old_in);
+	free(old_out);
+}
+
 int acs_html_to_markdown(const char *html, size_t len, char **out, char err[ACS_ERR_LEN])
 {
-	return html_to_md_impl(html, len, false, out, err);
+	if (!html || !len) {
+		*out = acs_xstrdup(""); /* no markup, no text */
+		return 0;
+	}
+	if (len > MEMO_MAX_INPUT)
+		return html_to_md_impl(html, len, false, out, err);
+	uint64_t h = memo_hash(html, len);
+	if ((*out = memo_get(MEMO_HTML_TO_MD, html, len, h)))
+		return 0;
+	int rc = html_to_md_impl(html, len, false, out, err);
+	if (!rc)
+		memo_put(MEMO_HTML_TO_MD, html, len, h, *out);
+	return rc;
 }
 
 int acs_markdown_to_html(const char *md, size_t len, char **out, char err[ACS_ERR_LEN])
@@ -2182,14 +2256,31 @@ int acs_markdown_to_html(const char *md, size_t len, char **out, char err[ACS_ER
 	return 0;
 }
 
-char *acs_html_md_canonical_markdown(const char *md)
+static char *canonical_markdown(const char *md, size_t len)
 {
 	char *html = NULL, *out = NULL;
-	if (acs_markdown_to_html(md ? md : "", md ? strlen(md) : 0, &html, NULL))
+	if (acs_markdown_to_html(md, len, &html, NULL))
 		return NULL;
 	if (html_to_md_impl(html, strlen(html), true, &out, NULL))
 		out = NULL;
 	free(html);
+	return out;
+}
+
+char *acs_html_md_canonical_markdown(const char *md)
+{
+	size_t len = md ? strlen(md) : 0;
+	if (!len)
+		return acs_xstrdup("");
+	if (len > MEMO_MAX_INPUT)
+		return canonical_markdown(md, len);
+	uint64_t h = memo_hash(md, len);
+	char *out = memo_get(MEMO_CANONICAL, md, len, h);
+	if (out)
+		return out;
+	out = canonical_markdown(md, len);
+	if (out)
+		memo_put(MEMO_CANONICAL, md, len, h, out);
 	return out;
 }
 

@@ -814,6 +814,61 @@ static void test_random_html_stable(void **state)
 	}
 }
 
+/* Conversions are memoised: answers from the table equal fresh ones, through evictions
+ * and slot collisions, and each caller gets its own copy. */
+static void test_memo(void **state)
+{
+	(void)state;
+	enum {
+		N = 300
+	};
+	char *html[N], *md[N], *first_md[N], *first_canon[N];
+	for (int i = 0; i < N; i++) {
+		html[i] = acs_xasprintf("<p><b>item %d</b> <i>x</i></p><ul><li>%d</li></ul>", i,
+					i * 7);
+		md[i] = acs_xasprintf("**item %d** *x*\n\n- %d", i, i * 7);
+		assert_int_equal(acs_html_to_markdown(html[i], strlen(html[i]), &first_md[i], NULL),
+				 0);
+		first_canon[i] = acs_html_md_canonical_markdown(md[i]);
+		assert_non_null(first_canon[i]);
+	}
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N; i++) {
+			int k = round == 1 ? N - 1 - i : (i * 37) % N;
+			char *a = NULL;
+			assert_int_equal(acs_html_to_markdown(html[k], strlen(html[k]), &a, NULL),
+					 0);
+			assert_string_equal(a, first_md[k]);
+			a[0] = '#'; /* the caller's own copy */
+			free(a);
+			char *c = acs_html_md_canonical_markdown(md[k]);
+			assert_string_equal(c, first_canon[k]);
+			free(c);
+			/* Same text, other direction: not mixed up. */
+			c = acs_html_md_canonical_markdown(html[k]);
+			assert_string_not_equal(c, first_md[k]);
+			free(c);
+		}
+	}
+	/* Empty and NULL input: "" without a conversion. */
+	char *e = NULL;
+	assert_int_equal(acs_html_to_markdown("", 0, &e, NULL), 0);
+	assert_string_equal(e, "");
+	free(e);
+	assert_int_equal(acs_html_to_markdown(NULL, 0, &e, NULL), 0);
+	assert_string_equal(e, "");
+	free(e);
+	e = acs_html_md_canonical_markdown(NULL);
+	assert_string_equal(e, "");
+	free(e);
+	for (int i = 0; i < N; i++) {
+		free(html[i]);
+		free(md[i]);
+		free(first_md[i]);
+		free(first_canon[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_random_markdown_fixed_point),
 		cmocka_unit_test(test_random_html_stable),
+		cmocka_unit_test(test_memo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
