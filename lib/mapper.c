@@ -1923,6 +1923,13 @@ int acs_mapper_from_clickup(const struct acs_mapper *m, const json_t *task,
 			    const struct acs_canon *base, struct acs_canon *out,
 			    struct acs_mapper_notes *notes)
 {
+	return acs_mapper_from_clickup_fields(m, task, base, out, notes, ACS_F_ALL);
+}
+
+int acs_mapper_from_clickup_fields(const struct acs_mapper *m, const json_t *task,
+				   const struct acs_canon *base, struct acs_canon *out,
+				   struct acs_mapper_notes *notes, unsigned want)
+{
 	acs_canon_free(out);
 	if (!json_is_object(task))
 		return -EINVAL;
@@ -1938,7 +1945,9 @@ int acs_mapper_from_clickup(const struct acs_mapper *m, const json_t *task,
 				 "ClickUp name is not a string");
 	}
 
-	if ((v = json_object_get(task, "markdown_description")) && !json_is_null(v)) {
+	if (!(want & ACS_F_DESCRIPTION)) {
+		/* Left out: its conversion is the costly part of a task. */
+	} else if ((v = json_object_get(task, "markdown_description")) && !json_is_null(v)) {
 		if (!json_is_string(v) || acs_canon_set_description(out, json_string_value(v)))
 			add_note(notes, ACS_NOTE_DESCRIPTION, ACS_F_DESCRIPTION,
 				 "ClickUp markdown_description not synced (not a string or too "

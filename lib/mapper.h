@@ -311,6 +311,12 @@ int acs_mapper_from_ado(const struct acs_mapper *m, const json_t *fields, struct
 int acs_mapper_from_clickup(const struct acs_mapper *m, const json_t *task,
 			    const struct acs_canon *base, struct acs_canon *out,
 			    struct acs_mapper_notes *notes);
+/** As acs_mapper_from_clickup; when want (ACS_F_* bits) lacks ACS_F_DESCRIPTION the
+ *  description is not read (its conversion is most of the work). The other fields are
+ *  read whatever want says. */
+int acs_mapper_from_clickup_fields(const struct acs_mapper *m, const json_t *task,
+				   const struct acs_canon *base, struct acs_canon *out,
+				   struct acs_mapper_notes *notes, unsigned want);
 
 /** JSON Patch ops writing the fields of mask (present in c) to an ADO work item: "add" or
  *  "replace" on /fields/<ref> to set, "remove" to clear. current (may be NULL) is what

@@ -1325,7 +1325,8 @@ static void on_cu_put(const struct acs_clickup_result *res, struct acs_clickup_t
 	 * out of the check). */
 	struct acs_canon p;
 	acs_canon_init(&p);
-	(void)acs_mapper_from_clickup(r->map->mapper, json, &r->target, &p, NULL);
+	(void)acs_mapper_from_clickup_fields(r->map->mapper, json, &r->target, &p, NULL,
+					     ACS_F_ALL & ~ACS_F_DESCRIPTION);
 	unsigned d = acs_canon_diff(&p, &r->target) & ~ACS_F_DESCRIPTION;
 	acs_canon_free(&p);
 	if (!d)

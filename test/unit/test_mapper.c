@@ -725,6 +725,17 @@ static void test_clickup_example(void **state)
 	assert_int_equal(acs_canon_diff(&base, &c2), 0);
 	assert_int_equal(acs_canon_diff(&c, &c2), ACS_F_ASSIGNEE);
 
+	/* Without the description: every other field as before, the description absent. */
+	struct acs_canon c3;
+	acs_canon_init(&c3);
+	assert_int_equal(acs_mapper_from_clickup_fields(m, task, NULL, &c3, NULL,
+							ACS_F_ALL & ~ACS_F_DESCRIPTION),
+			 0);
+	assert_int_equal(c3.present, ACS_F_ALL & ~ACS_F_DESCRIPTION);
+	assert_null(c3.description);
+	assert_int_equal(acs_canon_diff(&c, &c3) & ~ACS_F_DESCRIPTION, 0);
+	acs_canon_free(&c3);
+
 	acs_canon_free(&base);
 	acs_canon_free(&c2);
 	acs_canon_free(&c);
