@@ -658,7 +658,8 @@ ACS_STATIC int acs__dashboard_db_counts(sqlite3 *db, int64_t now_ms,
 	    (rc = count_of(db, "SELECT count(*) FROM inbox WHERE state = 'error'", &out->errors,
 			   err)) ||
 	    (rc = count_of(db,
-			   "SELECT count(*) FROM inbox WHERE state IN ('pending', 'processing')",
+			   "SELECT (SELECT count(*) FROM inbox WHERE state = 'pending') +"
+			   " (SELECT count(*) FROM inbox WHERE state = 'processing')",
 			   &out->queue, err)) ||
 	    (rc = buckets(db,
 			  "SELECT (received_at - :start) / 60000, count(*) FROM inbox"

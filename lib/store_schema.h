@@ -53,7 +53,7 @@
  */
 
 /** The schema version this build creates and understands. */
-#define ACS_STORE_SCHEMA_VERSION 6
+#define ACS_STORE_SCHEMA_VERSION 7
 
 /** Bring db up to ACS_STORE_SCHEMA_VERSION: each pending migration runs in its own
  *  BEGIN IMMEDIATE transaction that also sets user_version, so a failure leaves the

@@ -268,8 +268,9 @@ class World:
         db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.dir, "sync.db"), uri=True,
                              timeout=5)
         try:
-            return db.execute("SELECT count(*) FROM inbox WHERE state IN "
-                              "('pending', 'processing')").fetchone()[0]
+            return db.execute("SELECT (SELECT count(*) FROM inbox WHERE state = 'pending')"
+                              " + (SELECT count(*) FROM inbox WHERE state = 'processing')"
+                              ).fetchone()[0]
         finally:
             db.close()
 

@@ -1157,7 +1157,9 @@ static void test_open_errors(void **state)
 	/* A database from a newer release is refused with a clear message. */
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open(fx.path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+	char newer[64];
+	snprintf(newer, sizeof(newer), "PRAGMA user_version = %d", ACS_STORE_SCHEMA_VERSION + 1);
+	assert_int_equal(sqlite3_exec(db, newer, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(acs_store_open(&fx.loop, fx.path, &st, err), ACS_ESTORE);
 	assert_null(st);
