@@ -279,6 +279,16 @@ struct sim_ado {
 	uint64_t timeout_ms;
 	struct ado_field *fields; /**< builtin + seed custom fields */
 	size_t nfields;
+	json_t *field_index; /**< exact reference name -> index in fields */
+	/* Built once for the hot paths; they name the service's origin, so they
+	 * are made again should its port change (see cache_check). */
+	int cache_port;	    /**< the port of the origin these name */
+	json_t **idrefs;    /**< per user: IdentityRef, or NULL until needed */
+	char *wi_base;	    /**< "{origin}/{org}/{project id}/_apis/wit/workItems/" */
+	char *proj_base;    /**< "{origin}/{org}/{project id}/_apis/" */
+	char *html_base;    /**< "{origin}/{org}/web/wi.aspx?pcguid={collection}&id=" */
+	json_t *containers; /**< resourceContainers of the webhook bodies */
+
 	json_t *areas; /**< ["Platform", "Platform\\Integrations", ...] */
 	json_t *iterations;
 	/* world state (reset) */
@@ -488,7 +498,7 @@ static char *user_string(const struct ado_user *u)
 	return acs_xasprintf("%s <%s>", u->name, u->email);
 }
 
-static json_t *identity_ref(struct sim_ado *a, const struct ado_user *u)
+static json_t *identity_build(struct sim_ado *a, const struct ado_user *u)
 {
 	char *url = acs_xasprintf("%s/%s/_apis/Identities/%s", sim_service_origin(a->svc), a->org,
 				  u->id);
@@ -503,6 +513,54 @@ static json_t *identity_ref(struct sim_ado *a, const struct ado_user *u)
 	return j;
 }
 
+static void cache_free(struct sim_ado *a)
+{
+	for (size_t i = 0; a->idrefs && i < a->nusers; i++) {
+		json_decref(a->idrefs[i]);
+		a->idrefs[i] = NULL;
+	}
+	free(a->wi_base);
+	free(a->proj_base);
+	free(a->html_base);
+	json_decref(a->containers);
+	a->wi_base = a->proj_base = a->html_base = NULL;
+	a->containers = NULL;
+}
+
+/* Make the cached URLs and objects match the service's origin (the port is
+ * 0 until listen, which sets it once). */
+static void cache_check(struct sim_ado *a)
+{
+	int port = sim_service_port(a->svc);
+	if (a->wi_base && port == a->cache_port)
+		return;
+	cache_free(a);
+	a->cache_port = port;
+	const char *origin = sim_service_origin(a->svc);
+	a->wi_base = acs_xasprintf("%s/%s/%s/_apis/wit/workItems/", origin, a->org, a->project_id);
+	a->proj_base = acs_xasprintf("%s/%s/%s/_apis/", origin, a->org, a->project_id);
+	a->html_base =
+		acs_xasprintf("%s/%s/web/wi.aspx?pcguid=%s&id=", origin, a->org, a->collection_id);
+	char *base = acs_xasprintf("%s/%s/", origin, a->org);
+	a->containers = json_pack("{s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:s}}", "collection", "id",
+				  a->collection_id, "baseUrl", base, "account", "id", a->account_id,
+				  "baseUrl", base, "project", "id", a->project_id, "baseUrl", base);
+	free(base);
+}
+
+/* u's IdentityRef (new reference). Every REST answer naming a user carries
+ * one, so it is built once per user and shared: callers must not change it
+ * in place (json_copy it first). */
+static json_t *identity_ref(struct sim_ado *a, const struct ado_user *u)
+{
+	size_t i = (size_t)(u - a->users);
+	acs_require(i < a->nusers);
+	cache_check(a);
+	if (!a->idrefs[i])
+		a->idrefs[i] = identity_build(a, u);
+	return json_incref(a->idrefs[i]);
+}
+
 /* A stored "Name <email>" as an IdentityRef (or the string when unknown). */
 static json_t *identity_from_string(struct sim_ado *a, json_t *v)
 {
@@ -514,6 +572,13 @@ static json_t *identity_from_string(struct sim_ado *a, json_t *v)
 
 static const struct ado_field *field_find(struct sim_ado *a, const char *ref)
 {
+	/* Fast path for an exact reference name, how stored fields are keyed. The
+	 * scan below finds the same field: no field's reference or name equals
+	 * another's reference, even ignoring case (load_config refuses such
+	 * custom fields, the built-in ones have none). */
+	json_t *ix = ref ? json_object_get(a->field_index, ref) : NULL;
+	if (ix)
+		return &a->fields[json_integer_value(ix)];
 	for (size_t i = 0; i < a->nfields; i++)
 		if (ieq(a->fields[i].ref, ref) || ieq(a->fields[i].name, ref))
 			return &a->fields[i];
@@ -647,41 +712,84 @@ static const char *wi_type(struct ado_wi *wi)
 	return jstr(wi->fields, "System.WorkItemType");
 }
 
+/* The URLs below are built many times per request: from cached prefixes
+ * and by plain concatenation (acs_xasprintf formats everything twice). */
+
+/* "%d" of v into out. */
+static const char *fmt_int(char out[16], int v)
+{
+	char tmp[16];
+	size_t n = 0;
+	unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	size_t o = 0;
+	if (v < 0)
+		out[o++] = '-';
+	while (n)
+		out[o++] = tmp[--n];
+	out[o] = '\0';
+	return out;
+}
+
+/* The concatenation of up to four strings (NULL = ""), malloc'd. */
+static char *str_cat(const char *s1, const char *s2, const char *s3, const char *s4)
+{
+	const char *parts[] = { s1, s2, s3, s4 };
+	size_t len[4], total = 0;
+	for (size_t i = 0; i < 4; i++)
+		total += len[i] = parts[i] ? strlen(parts[i]) : 0;
+	char *out = acs_xmalloc(total + 1), *p = out;
+	for (size_t i = 0; i < 4; i++) {
+		if (len[i])
+			memcpy(p, parts[i], len[i]);
+		p += len[i];
+	}
+	*p = '\0';
+	return out;
+}
+
 static char *wi_url(struct sim_ado *a, int id, const char *suffix)
 {
-	return acs_xasprintf("%s/%s/%s/_apis/wit/workItems/%d%s", sim_service_origin(a->svc),
-			     a->org, a->project_id, id, suffix ? suffix : "");
+	char num[16];
+	cache_check(a);
+	return str_cat(a->wi_base, fmt_int(num, id), suffix, NULL);
 }
 
 static char *wi_html_url(struct sim_ado *a, int id)
 {
-	return acs_xasprintf("%s/%s/web/wi.aspx?pcguid=%s&id=%d", sim_service_origin(a->svc),
-			     a->org, a->collection_id, id);
+	char num[16];
+	cache_check(a);
+	return str_cat(a->html_base, fmt_int(num, id), NULL, NULL);
 }
 
 static char *proj_url(struct sim_ado *a, const char *rest)
 {
-	return acs_xasprintf("%s/%s/%s/_apis/%s", sim_service_origin(a->svc), a->org, a->project_id,
-			     rest);
+	cache_check(a);
+	return str_cat(a->proj_base, rest, NULL, NULL);
 }
 
+/* links[name] = {"href": href}; frees href. */
 static void link_add(json_t *links, const char *name, char *href)
 {
-	json_object_set_new(links, name, json_pack("{s:s}", "href", href));
+	json_t *o = json_object();
+	json_object_set_new(o, "href", json_string(href));
+	json_object_set_new(links, name, o);
 	free(href);
 }
 
 static json_t *wi_links(struct sim_ado *a, struct ado_wi *wi)
 {
+	cache_check(a);
 	json_t *l = json_object();
 	link_add(l, "self", wi_url(a, wi->id, NULL));
 	link_add(l, "workItemUpdates", wi_url(a, wi->id, "/updates"));
 	link_add(l, "workItemRevisions", wi_url(a, wi->id, "/revisions"));
 	link_add(l, "workItemComments", wi_url(a, wi->id, "/comments"));
 	link_add(l, "html", wi_html_url(a, wi->id));
-	char *t = acs_xasprintf("wit/workItemTypes/%s", wi_type(wi));
-	link_add(l, "workItemType", proj_url(a, t));
-	free(t);
+	link_add(l, "workItemType", str_cat(a->proj_base, "wit/workItemTypes/", wi_type(wi), NULL));
 	link_add(l, "fields", proj_url(a, "wit/fields"));
 	return l;
 }
@@ -726,7 +834,7 @@ static json_t *wi_fields(struct sim_ado *a, struct ado_wi *wi, json_t *src, bool
 	}
 	json_object_foreach(src, k, v)
 	{
-		const struct ado_field *fd = field_find(a, k);
+		const struct ado_field *fd = rest ? field_find(a, k) : NULL;
 		json_object_set_new(out, k,
 				    rest && fd && fd->type == FT_IDENTITY
 					    ? identity_from_string(a, v)
@@ -925,15 +1033,16 @@ static json_t *event_messages(struct sim_ado *a, const struct ado_event *ev, boo
 	return j;
 }
 
-/* messagesToSend: "" / "all" = all three, "none" = no key, else that one. */
-static void add_messages(json_t *body, const char *key, json_t *msgs, const char *want)
+/* messagesToSend: "" / "all" = all three, "none" = no key (and nothing to
+ * build), else that one. */
+static void add_messages(struct sim_ado *a, const struct ado_event *ev, json_t *body,
+			 const char *key, bool detailed, const char *want)
 {
+	if (want && !strcmp(want, "none"))
+		return;
+	json_t *msgs = event_messages(a, ev, detailed);
 	if (!want || !*want || !strcmp(want, "all")) {
 		json_object_set_new(body, key, msgs);
-		return;
-	}
-	if (!strcmp(want, "none")) {
-		json_decref(msgs);
 		return;
 	}
 	json_t *one = json_object();
@@ -1002,9 +1111,8 @@ static void sub_deliver(struct sim_ado *a, struct ado_sub *s, const struct ado_e
 	json_t *body = json_pack("{s:s,s:I,s:s,s:s,s:s}", "subscriptionId", s->id, "notificationId",
 				 ++s->notification_id, "id", evid, "eventType", ev->type,
 				 "publisherId", "tfs");
-	add_messages(body, "message", event_messages(a, ev, false), jstr(ci, "messagesToSend"));
-	add_messages(body, "detailedMessage", event_messages(a, ev, true),
-		     jstr(ci, "detailedMessagesToSend"));
+	add_messages(a, ev, body, "message", false, jstr(ci, "messagesToSend"));
+	add_messages(a, ev, body, "detailedMessage", true, jstr(ci, "detailedMessagesToSend"));
 	json_t *res = event_resource(a, ev);
 	if (details && !strcmp(details, "minimal")) {
 		json_t *m = json_pack("{s:O,s:O}", "id", json_object_get(res, "id"), "url",
@@ -1016,15 +1124,10 @@ static void sub_deliver(struct sim_ado *a, struct ado_sub *s, const struct ado_e
 		json_object_set_new(body, "resource", res);
 	else
 		json_decref(res);
-	char *base = acs_xasprintf("%s/%s/", sim_service_origin(a->svc), a->org);
 	json_object_set_new(body, "resourceVersion", json_string("1.0"));
-	json_object_set_new(body, "resourceContainers",
-			    json_pack("{s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:s}}", "collection", "id",
-				      a->collection_id, "baseUrl", base, "account", "id",
-				      a->account_id, "baseUrl", base, "project", "id",
-				      a->project_id, "baseUrl", base));
+	cache_check(a);
+	json_object_set(body, "resourceContainers", a->containers); /* shared: read-only */
 	json_object_set_new(body, "createdDate", json_string(created));
-	free(base);
 
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
@@ -1176,6 +1279,19 @@ static bool patch_fail(struct patch *p, int status, const char *key, const char 
 	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
 	va_end(ap);
 	return false;
+}
+
+/* The working copy of a stored work item that a patch edits. Shallow: the
+ * stored values are shared by reference, never copied. That is safe because
+ * nothing changes a stored value in place: field values are scalars that are
+ * only ever replaced (json_object_set*) or removed, and relations are only
+ * added, removed or replaced whole in the arrays, never edited. Keep it so: a
+ * change made in place through p would also change the stored item (and the
+ * item's REST answer if the patch fails). */
+static void patch_copy_item(struct patch *p, const struct ado_wi *wi)
+{
+	p->fields = json_copy(wi->fields);
+	p->relations = json_copy(wi->relations);
 }
 
 static void patch_free(struct patch *p)
@@ -1751,11 +1867,14 @@ static void commit_update(struct patch *p, const char *format)
 	free(wi->history);
 	wi->history = p->history ? acs_xstrdup(p->history) : NULL;
 
-	json_t *revised_by = identity_ref(a, me);
+	json_t *shared = identity_ref(a, me);
+	json_t *revised_by = json_copy(shared); /* + "name": not in the shared one */
+	json_decref(shared);
 	char *who = user_string(me);
 	json_object_set_new(revised_by, "name", json_string(who));
 	free(who);
-	char *sfx = acs_xasprintf("/updates/%d", wi->rev);
+	char num[16];
+	char *sfx = str_cat("/updates/", fmt_int(num, wi->rev), NULL, NULL);
 	char *upd_url = wi_url(a, wi->id, sfx);
 	free(sfx);
 	json_t *upd = json_pack("{s:i,s:i,s:i,s:o,s:s,s:o}", "id", wi->rev, "workItemId", wi->id,
@@ -1781,7 +1900,7 @@ static void commit_update(struct patch *p, const char *format)
 	json_object_set_new(upd, "url", json_string(upd_url));
 	free(upd_url);
 	json_t *rev = wi_hook(a, wi, true);
-	sfx = acs_xasprintf("/revisions/%d", wi->rev);
+	sfx = str_cat("/revisions/", fmt_int(num, wi->rev), NULL, NULL);
 	char *rev_url = wi_url(a, wi->id, sfx);
 	free(sfx);
 	l = json_object();
@@ -2231,8 +2350,7 @@ static void h_wi_update(struct ado_req *r, const char *ids)
 			   .wi = wi,
 			   .type = type_find(wi_type(wi)),
 			   .bypass = query_true(r->req, "bypassRules") };
-	p.fields = json_deep_copy(wi->fields);
-	p.relations = json_deep_copy(wi->relations);
+	patch_copy_item(&p, wi);
 	bool ok = patch_apply_all(&p, ops);
 	json_decref(ops);
 	if (!ok) {
@@ -2572,8 +2690,7 @@ static void h_comment_add(struct ado_req *r, const char *ids)
 		return;
 	/* A comment is a revision of the work item, like System.History. */
 	struct patch p = { .r = r, .wi = wi, .type = type_find(wi_type(wi)) };
-	p.fields = json_deep_copy(wi->fields);
-	p.relations = json_deep_copy(wi->relations);
+	patch_copy_item(&p, wi);
 	p.history = acs_xstrdup(text);
 	json_decref(body);
 	commit_update(&p, format);
@@ -4663,8 +4780,7 @@ static int ado_churn_edit(void *impl, const char *ids, const char *field, const 
 	json_t *ops = json_pack("[{s:s,s:s,s:s}]", "op", "add", "path", path, "value", value);
 	free(path);
 	struct patch p = { .r = &r, .wi = wi, .type = type_find(wi_type(wi)) };
-	p.fields = json_deep_copy(wi->fields);
-	p.relations = json_deep_copy(wi->relations);
+	patch_copy_item(&p, wi);
 	bool ok = patch_apply_all(&p, ops);
 	json_decref(ops);
 	if (ok && patch_changes(&p))
@@ -4682,8 +4798,11 @@ static void ado_free(void *impl)
 	for (size_t i = 0; i < a->npats; i++)
 		free(a->pats[i].ts);
 	free(a->pats);
+	cache_free(a);
+	free(a->idrefs);
 	free(a->users);
 	free(a->fields);
+	json_decref(a->field_index);
 	json_decref(a->areas);
 	json_decref(a->iterations);
 	free(a);
@@ -4745,6 +4864,7 @@ static int load_config(struct sim_ado *a, long rate_limit, char err[ACS_ERR_LEN]
 		return ACS_ECONFIG;
 	}
 	a->users = acs_xcalloc(a->nusers, sizeof(*a->users));
+	a->idrefs = acs_xcalloc(a->nusers, sizeof(*a->idrefs));
 	for (size_t i = 0; i < a->nusers; i++) {
 		json_t *u = json_array_get(users, i);
 		struct ado_user *au = &a->users[i];
@@ -4849,6 +4969,11 @@ static int load_config(struct sim_ado *a, long rate_limit, char err[ACS_ERR_LEN]
 		}
 		a->nfields++;
 	}
+	a->field_index = json_object();
+	for (size_t fi = 0; fi < a->nfields; fi++)
+		if (!json_object_get(a->field_index, a->fields[fi].ref))
+			json_object_set_new(a->field_index, a->fields[fi].ref,
+					    json_integer((json_int_t)fi));
 	static const char *const def_areas[] = { "Integrations", "Web" };
 	static const char *const def_iters[] = { "Sprint 1", "Sprint 2" };
 	a->areas =

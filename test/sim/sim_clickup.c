@@ -1088,13 +1088,29 @@ fail:
 	return -1;
 }
 
-/* Output copy of a task: markdown_description only on request. */
+/* Output of a task: markdown_description only on request. Read-only: it is
+ * the stored task itself, or a shallow copy without that key, so it shares
+ * the stored values; answers serialise it at once. */
 static json_t *task_out(json_t *task, bool markdown)
 {
-	json_t *t = json_deep_copy(task);
-	if (!markdown)
-		json_object_del(t, "markdown_description");
+	if (markdown)
+		return json_incref(task);
+	json_t *t = json_copy(task);
+	json_object_del(t, "markdown_description");
 	return t;
+}
+
+/* The working copy of a stored task that a PUT (or a churn edit) changes,
+ * to replace the stored one when the whole update is valid. Shallow: it
+ * shares the stored task's nested objects and arrays, so apply_update only
+ * sets top-level keys, except assignees, which it copies before changing
+ * (a failed update must leave the stored task as it was). Once the copy is
+ * stored the old task is gone and the stored task is again the only holder
+ * of its nested values, which the tag, custom field, attachment and move
+ * handlers change in place. */
+static json_t *task_edit_copy(json_t *task)
+{
+	return json_copy(task);
 }
 
 /* The task addressed by :id (or ?custom_task_ids=true&team_id=); answers
@@ -1168,8 +1184,9 @@ static void h_task_create(struct acs_http_req *req, void *arg)
 	json_decref(task);
 }
 
-/* Apply a PUT body to t (a private copy): history items and their specific
- * events are appended to items/events (json null = taskUpdated only). */
+/* Apply a PUT body to t (a task_edit_copy: change no nested value in place):
+ * history items and their specific events are appended to items/events
+ * (json null = taskUpdated only). */
 static int apply_update(struct sim_clickup *cu, json_t *t, json_t *body, json_t *items,
 			json_t *events, const char **emsg, const char **ecode)
 {
@@ -1300,6 +1317,8 @@ static int apply_update(struct sim_clickup *cu, json_t *t, json_t *body, json_t 
 			FAIL("assignees must be {\"add\": [user ids], \"rem\": [user ids]} on "
 			     "update",
 			     "SIM_ASSIGNEES");
+		/* The array is the stored task's too (task_edit_copy): change a copy. */
+		json_object_set_new(t, "assignees", json_copy(json_object_get(t, "assignees")));
 		json_t *a;
 		json_array_foreach(add, i, a)
 		{
@@ -1347,7 +1366,7 @@ static void h_task_update(struct acs_http_req *req, void *arg)
 		cu_err(req, 400, "Body must be a JSON object", "SIM_BAD_JSON");
 		return;
 	}
-	json_t *copy = json_deep_copy(t);
+	json_t *copy = task_edit_copy(t);
 	json_t *items = json_array(), *events = json_array();
 	const char *emsg = NULL, *ecode = NULL;
 	if (apply_update(cu, copy, body, items, events, &emsg, &ecode)) {
@@ -1715,7 +1734,8 @@ static void h_task_move(struct acs_http_req *req, void *arg)
 		cu_not_found(cu, req, "List not found", "SIM_LIST_NOT_FOUND");
 		return;
 	}
-	json_t *old = json_deep_copy(t);
+	/* old keeps the location objects of before: t gets changed copies. */
+	json_t *old = json_copy(t);
 	json_t *ol = json_object_get(old, "list");
 	if (!strcmp(jstr(ol, "id"), lid)) {
 		json_decref(old);
@@ -1730,16 +1750,21 @@ static void h_task_move(struct acs_http_req *req, void *arg)
 			    json_pack("{s:s,s:O,s:i}", "id", lid, "name",
 				      json_object_get(list, "name"), "access", 1));
 	if (folder) {
-		json_object_set(json_object_get(t, "folder"), "id", json_object_get(folder, "id"));
-		json_object_set(json_object_get(t, "folder"), "name",
-				json_object_get(folder, "name"));
-		json_object_set(json_object_get(t, "project"), "id", json_object_get(folder, "id"));
-		json_object_set(json_object_get(t, "project"), "name",
-				json_object_get(folder, "name"));
+		json_t *tf = json_copy(json_object_get(t, "folder"));
+		json_t *tp = json_copy(json_object_get(t, "project"));
+		json_object_set(tf, "id", json_object_get(folder, "id"));
+		json_object_set(tf, "name", json_object_get(folder, "name"));
+		json_object_set(tp, "id", json_object_get(folder, "id"));
+		json_object_set(tp, "name", json_object_get(folder, "name"));
+		json_object_set_new(t, "folder", tf);
+		json_object_set_new(t, "project", tp);
 	}
 	json_t *space = json_object_get(list, "space");
-	if (space)
-		json_object_set(json_object_get(t, "space"), "id", json_object_get(space, "id"));
+	if (space) {
+		json_t *ts = json_copy(json_object_get(t, "space"));
+		json_object_set(ts, "id", json_object_get(space, "id"));
+		json_object_set_new(t, "space", ts);
+	}
 	json_object_set_new(t, "date_updated", ms_string(sim_now_ms(cu->sim)));
 	json_t *item = hist_item(cu, old, "section_moved", NULL, true, before, true, after);
 	json_t *items = json_pack("[o]", item);
@@ -2569,7 +2594,7 @@ static int cu_churn_edit(void *impl, const char *id, const char *field, const ch
 	if (!t)
 		return -1;
 	json_t *body = json_pack("{s:s}", *field ? field : "name", value);
-	json_t *copy = json_deep_copy(t);
+	json_t *copy = task_edit_copy(t);
 	json_t *items = json_array(), *events = json_array();
 	const char *emsg = NULL, *ecode = NULL;
 	int rc = apply_update(cu, copy, body, items, events, &emsg, &ecode);
