@@ -62,6 +62,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 
@@ -1129,7 +1130,7 @@ static void sub_deliver(struct sim_ado *a, struct ado_sub *s, const struct ado_e
 	json_object_set(body, "resourceContainers", a->containers); /* shared: read-only */
 	json_object_set_new(body, "createdDate", json_string(created));
 
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = acs_json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (!text)
 		return;
@@ -2036,7 +2037,7 @@ static json_t *req_json_any(struct acs_http_req *req)
 	const char *body = acs_http_req_body(req, &len);
 	if (!body || !len)
 		return NULL;
-	return json_loadb(body, len, 0, NULL);
+	return acs_json_loadb(body, len, 0, NULL);
 }
 
 /* --- work item handlers --- */

@@ -38,6 +38,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "json_codec.h"
 #include "log.h"
 #include "mem.h"
 #include "router.h"
@@ -444,7 +445,7 @@ static void fire(struct sim_clickup *cu, const char *event, json_t *task, json_t
 			json_object_set(body, "history_items", items);
 		json_object_set_new(body, "task_id", json_string(jstr(task, "id")));
 		json_object_set_new(body, "webhook_id", json_string(whid));
-		char *raw = json_dumps(body, JSON_COMPACT);
+		char *raw = acs_json_dumps(body, JSON_COMPACT);
 		json_decref(body);
 		const char *secret = jstr(wh, "secret");
 		char sig[65];
@@ -827,7 +828,7 @@ static json_t *content_delta(json_t *task)
 {
 	char *text = acs_xasprintf("%s\n", jstr(task, "text_content"));
 	json_t *delta = json_pack("{s:[{s:s}]}", "ops", "insert", text);
-	char *s = json_dumps(delta, JSON_COMPACT);
+	char *s = acs_json_dumps(delta, JSON_COMPACT);
 	json_t *out = json_string(s);
 	free(s);
 	free(text);
