@@ -17,6 +17,31 @@
 #include "mem.h"
 
 #define LOAD_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
+
+/* Length of the run at p (up to end) of bytes a JSON string takes as they are: no
+ * control character, quote, backslash or non-ASCII byte. Eight bytes at a time: API
+ * payloads are mostly long runs of plain ASCII. */
+static size_t plain_run(const unsigned char *p, const unsigned char *end)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	const unsigned char *q = p;
+	while (end - q >= 8) {
+		uint64_t v;
+		memcpy(&v, q, 8);
+		uint64_t quote = v ^ (ones * '"'), bslash = v ^ (ones * '\\');
+		/* A byte is flagged when >= 0x80, < 0x20, or equal to '"' or '\\' (the
+		 * has-zero-byte test; exact once bytes >= 0x80 are flagged themselves). */
+		uint64_t bad = (v | (v - ones * 0x20) | ((quote - ones) & ~quote) |
+				((bslash - ones) & ~bslash)) &
+			       high;
+		if (bad)
+			break;
+		q += 8;
+	}
+	while (q < end && *q >= 0x20 && *q != '"' && *q != '\\' && *q < 0x80)
+		q++;
+	return (size_t)(q - p);
+}
 #define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
 
 /* ---- reader ---- */
@@ -169,8 +194,7 @@ static int parse_string(struct parser *ps, const char **out, size_t *len)
 {
 	const unsigned char *s = ps->p + 1, *q = s, *end = ps->end;
 	for (;;) {
-		while (q < end && *q >= 0x20 && *q != '"' && *q != '\\' && *q < 0x80)
-			q++;
+		q += plain_run(q, end);
 		if (q >= end) {
 			fail(ps, q, json_error_premature_end_of_input, "premature end of input");
 			return -1;
@@ -642,11 +666,10 @@ static int dump_string(struct out *o, const char *str, size_t len)
 	out_reserve(o, len + 2);
 	out_ch(o, '"');
 	while (s < end) {
+		s += plain_run(s, end);
+		if (s >= end)
+			break;
 		unsigned c = *s;
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-			s++;
-			continue;
-		}
 		if (c >= 0x80) {
 			size_t k = utf8_seq(s, end);
 			if (!k)

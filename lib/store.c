@@ -85,7 +85,8 @@ struct acs_store {
 	struct job_list rq;
 	struct job_list done;
 	bool stop;		/**< drain the queues, then exit */
-	bool checkpoint_wanted; /**< the WAL passed CHECKPOINT_FRAMES: the reader checkpoints */
+	bool checkpoint_wanted; /**< the WAL grew CHECKPOINT_FRAMES: the reader checkpoints */
+	int checkpointed; /**< WAL frames the last checkpoint copied (reset with the WAL) */
 	bool writer_exited;
 	bool reader_exited;
 	uint64_t batch_started; /**< uv_hrtime() when the running batch began, 0 if idle */
@@ -492,21 +493,27 @@ static void checkpoint_wal(struct acs_store *st)
 					   &done_frames);
 	uv_mutex_lock(&st->mu);
 	st->stats.checkpoints++;
+	if (done_frames > 0)
+		st->checkpointed = done_frames;
 	uv_mutex_unlock(&st->mu);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		acs_log(ACS_LOG_WARN, MOD, "checkpoint failed: %s", sqlite3_errmsg(st->rdb));
 }
 
-/* Writer thread, after each commit: nframes pages are in the WAL. */
+/* Writer thread, after each commit: nframes pages are in the WAL. A checkpoint is due
+ * once CHECKPOINT_FRAMES frames came after the last one's: the WAL only starts over
+ * when the writer finds it fully copied and no read uses it, which a busy reader
+ * rarely allows, so "nframes past the threshold" held after every commit and made a
+ * checkpoint (with its fsync of the database) per commit. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int nframes)
 {
 	struct acs_store *st = arg;
 	(void)db;
 	(void)name;
-	if (nframes < CHECKPOINT_FRAMES)
-		return SQLITE_OK;
 	uv_mutex_lock(&st->mu);
-	if (!st->checkpoint_wanted) {
+	if (nframes < st->checkpointed)
+		st->checkpointed = 0; /* the WAL started over */
+	if (nframes - st->checkpointed >= CHECKPOINT_FRAMES && !st->checkpoint_wanted) {
 		st->checkpoint_wanted = true;
 		uv_cond_signal(&st->rcond);
 	}

@@ -332,6 +332,51 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def sched(pid):
+    """thread name -> (ns on a CPU, ns runnable but waiting for one), summed by name."""
+    out = collections.defaultdict(lambda: [0, 0])
+    base = "/proc/%d/task" % pid
+    for tid in os.listdir(base):
+        try:
+            with open("%s/%s/comm" % (base, tid)) as f:
+                name = f.read().strip()
+            with open("%s/%s/schedstat" % (base, tid)) as f:
+                run, wait = f.read().split()[:2]
+        except OSError:
+            continue
+        out[name][0] += int(run)
+        out[name][1] += int(wait)
+    return out
+
+
+class Sched:
+    """SCHED=1: per thread of the daemon and the simulator, CPU time and run-queue
+    wait over the burst (until converged), in ms: is a thread or the machine the
+    limit?"""
+
+    def __init__(self, w):
+        self.w = w
+        self.a = self.now()
+        self.t0 = time.time()
+
+    def now(self):
+        out = {}
+        for who, pid in (("d", self.w.proc.pid), ("s", self.w.sim.proc.pid)):
+            for name, v in sched(pid).items():
+                out[who + ":" + name] = v
+        return out
+
+    def __str__(self):
+        b, dt = self.now(), time.time() - self.t0
+        parts = []
+        for k in sorted(b):
+            run = (b[k][0] - self.a.get(k, [0, 0])[0]) / 1e6
+            wait = (b[k][1] - self.a.get(k, [0, 0])[1]) / 1e6
+            if run > 1:
+                parts.append("%s run %.0f wait %.0f" % (k, run, wait))
+        return "sched over %.0f ms: %s" % (dt * 1000, "; ".join(parts))
+
+
 class Cpu:
     """CPU use of the daemon, the simulator and this script over a phase."""
 
@@ -507,6 +552,7 @@ def phase_burst(w, pairs, tag):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
     cpu = Cpu(w)
+    sch = Sched(w) if os.environ.get("SCHED") else None
     store0 = w.store_counts()
     t0 = time.time()
     a = churn(w, "clickup", cu_ids, n_cu, 0, tag + "c") if n_cu else None
@@ -536,6 +582,8 @@ def phase_burst(w, pairs, tag):
     H.wait_until("the edits to converge", converged, timeout=PHASE_TIMEOUT, interval=0.2,
                  detail=lambda: "%r\n%s" % (last, w.daemon_log()))
     load = str(cpu)
+    if sch:
+        log("        " + str(sch))
     w.wait_quiet()
     if prof:
         prof.send_signal(signal.SIGINT)
