@@ -33,6 +33,9 @@
 #define CHECKPOINT_FRAMES 1000
 #endif
 
+/* WAL size (pages) past which every commit asks for a checkpoint (see wal_hook). */
+#define WAL_FRAMES_CAP (8 * CHECKPOINT_FRAMES)
+
 /* WAL files are truncated back to this after a checkpoint (a burst must not leave a
  * huge -wal file behind forever). */
 #define JOURNAL_SIZE_LIMIT (64 * 1024 * 1024)
@@ -86,7 +89,7 @@ struct acs_store {
 	struct job_list done;
 	bool stop;		/**< drain the queues, then exit */
 	bool checkpoint_wanted; /**< the WAL grew CHECKPOINT_FRAMES: the reader checkpoints */
-	int checkpointed; /**< WAL frames the last checkpoint copied (reset with the WAL) */
+	int checkpointed;	/**< WAL frames the last checkpoint copied (reset with the WAL) */
 	bool writer_exited;
 	bool reader_exited;
 	uint64_t batch_started; /**< uv_hrtime() when the running batch began, 0 if idle */
@@ -504,7 +507,8 @@ static void checkpoint_wal(struct acs_store *st)
  * once CHECKPOINT_FRAMES frames came after the last one's: the WAL only starts over
  * when the writer finds it fully copied and no read uses it, which a busy reader
  * rarely allows, so "nframes past the threshold" held after every commit and made a
- * checkpoint (with its fsync of the database) per commit. */
+ * checkpoint (with its fsync of the database) per commit. Past WAL_FRAMES_CAP that is
+ * what happens again (bounded WAL over bounded fsyncs). */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int nframes)
 {
 	struct acs_store *st = arg;
@@ -513,7 +517,12 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int nframes)
 	uv_mutex_lock(&st->mu);
 	if (nframes < st->checkpointed)
 		st->checkpointed = 0; /* the WAL started over */
-	if (nframes - st->checkpointed >= CHECKPOINT_FRAMES && !st->checkpoint_wanted) {
+	/* Past WAL_FRAMES_CAP, after every commit again: each checkpoint that copies all
+	 * frames is a chance for the WAL to start over, and a reader that never pauses
+	 * would otherwise let it grow for as long as the load lasts. */
+	bool due = nframes - st->checkpointed >= CHECKPOINT_FRAMES ||
+		   (nframes >= WAL_FRAMES_CAP && nframes > st->checkpointed);
+	if (due && !st->checkpoint_wanted) {
 		st->checkpoint_wanted = true;
 		uv_cond_signal(&st->rcond);
 	}

@@ -618,6 +618,95 @@ static void test_checkpoint_off_the_writer(void **state)
 	fx_fini(&fx);
 }
 
+static int small_insert_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	(void)arg;
+	return acs_store_exec(db, "INSERT INTO meta(key, value) VALUES (hex(randomblob(8)), 'y')",
+			      err);
+}
+
+/* A read job that holds the reader thread (so no checkpoint runs) until the big insert
+ * is committed, then opens a read transaction on another connection: its snapshot
+ * ends where the WAL ends, so a checkpoint can copy every frame but the WAL cannot
+ * start over. Queued with the insert, it runs before the checkpoint the insert asks
+ * for (the reader thread serves reads first). */
+struct hold {
+	sqlite3 *other;
+	int done;
+};
+
+static int meta_rows(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	int n = -1;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM meta", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+static int hold_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
+{
+	(void)db;
+	(void)err;
+	struct hold *h = arg;
+	for (int i = 0; i < 20000 && meta_rows(h->other) < 6000; i++)
+		uv_sleep(1);
+	return sqlite3_exec(h->other, "BEGIN; SELECT count(*) FROM meta;", NULL, NULL, NULL) ==
+			       SQLITE_OK
+		       ? 0
+		       : ACS_ESTORE;
+}
+
+static void hold_done(int rc, const char *err, void *arg)
+{
+	(void)err;
+	assert_int_equal(rc, 0);
+	((struct hold *)arg)->done = 1;
+}
+
+/* While the WAL cannot start over, the commits after a complete checkpoint do not
+ * each ask for another (each fsyncs the database file): the next one waits for
+ * CHECKPOINT_FRAMES new frames. */
+static void test_checkpoints_spaced(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	struct acs_store_stats s0, s;
+	struct hold h = { 0 };
+	fx_init(&fx);
+	fx_open(&fx);
+	assert_int_equal(sqlite3_open(fx.path, &h.other), SQLITE_OK);
+	int written = 0;
+	assert_int_equal(acs_store_write(fx.st, big_insert_fn, big_done, &written), 0);
+	assert_int_equal(acs_store_read(fx.st, hold_fn, hold_done, &h), 0);
+	acs_test_run_until(&fx.loop, &written, 20000);
+	acs_test_run_until(&fx.loop, &h.done, 20000);
+	assert_int_equal(meta_rows(h.other), 6000); /* its snapshot holds the insert */
+	uv_timer_t t;
+	uv_timer_init(&fx.loop, &t);
+	t.data = &fx;
+	uv_timer_start(&t, stats_tick, 5, 5);
+	uv_run(&fx.loop, UV_RUN_DEFAULT); /* until that checkpoint */
+	uv_close((uv_handle_t *)&t, NULL);
+
+	acs_store_stats(fx.st, &s0);
+	for (int i = 0; i < 100; i++) {
+		written = 0;
+		assert_int_equal(acs_store_write(fx.st, small_insert_fn, big_done, &written), 0);
+		acs_test_run_until(&fx.loop, &written, 20000);
+	}
+	acs_store_stats(fx.st, &s);
+	/* 100 commits of a few frames each: far from CHECKPOINT_FRAMES new frames. */
+	assert_true(s.checkpoints - s0.checkpoints <= 1);
+	assert_int_equal(s.batches_committed - s0.batches_committed, 100);
+	sqlite3_exec(h.other, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(h.other);
+	assert_int_equal(count_via_store(&fx, "SELECT count(*) FROM meta WHERE value = 'y'"), 100);
+	fx_fini(&fx);
+}
+
 static void test_failing_job_rolls_back_alone(void **state)
 {
 	(void)state;
@@ -1201,6 +1290,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_lazy_writes),
 		cmocka_unit_test(test_checkpoint_off_the_writer),
+		cmocka_unit_test(test_checkpoints_spaced),
 		cmocka_unit_test(test_failing_job_rolls_back_alone),
 		cmocka_unit_test(test_commit_failure_fails_batch),
 		cmocka_unit_test(test_job_ending_transaction),
