@@ -640,7 +640,7 @@ static void out_reserve(struct out *o, size_t more)
 {
 	if (o->n + more + 1 <= o->cap)
 		return;
-	size_t cap = o->cap ? o->cap : 256;
+	size_t cap = o->cap ? o->cap : 2048; /* most API bodies fit: one allocation */
 	while (cap < o->n + more + 1)
 		cap *= 2;
 	o->b = acs_xrealloc(o->b, cap);
