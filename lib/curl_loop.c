@@ -70,6 +70,10 @@ struct xfer {
 	struct xfer *prev, *next; /* acs_curl_loop::xfers or ::pending (next only) */
 };
 
+/* Easy handles kept for reuse: curl_easy_reset is much cheaper than a cleanup and
+ * an init (a large struct allocated and cleared, its defaults set) on every call. */
+#define EASY_SPARES 16
+
 struct acs_curl_loop {
 	uv_loop_t *loop;
 	CURLM *multi;
@@ -86,12 +90,15 @@ struct acs_curl_loop {
 	struct xfer *xfers;		     /* in the multi, doubly linked */
 	struct xfer *pending, *pending_tail; /* awaiting async delivery, FIFO */
 	struct sock *socks;		     /* open poll contexts */
+	CURL *spare[EASY_SPARES];	     /* reset easy handles for the next requests */
+	size_t n_spare;
 	acs_curl_loop_closed_cb close_cb;
 	void *close_arg;
 };
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp);
+static void spares_free(struct acs_curl_loop *cl);
 ACS_STATIC void curl_loop_reset_multi(struct acs_curl_loop *cl, int error);
 
 /* --- lists --------------------------------------------------------------- */
@@ -145,6 +152,7 @@ static void maybe_free(struct acs_curl_loop *cl)
 	if (!cl->closing || cl->open_handles > 0)
 		return;
 	acs_require(cl->multi == NULL && cl->xfers == NULL && cl->pending == NULL);
+	spares_free(cl);
 	acs_curl_loop_closed_cb cb = cl->close_cb;
 	void *arg = cl->close_arg;
 	free(cl->ca_file);
@@ -191,8 +199,14 @@ static void sock_close(struct sock *s)
 
 static void xfer_free(struct xfer *x)
 {
-	if (x->easy)
+	struct acs_curl_loop *cl = x->cl;
+	if (x->easy && cl && !cl->closing && cl->n_spare < EASY_SPARES) {
+		/* Out of the multi already (done, canceled or never added). */
+		curl_easy_reset(x->easy);
+		cl->spare[cl->n_spare++] = x->easy;
+	} else if (x->easy) {
 		curl_easy_cleanup(x->easy);
+	}
 	curl_slist_free_all(x->headers);
 	acs_buf_free(&x->resp_body);
 	acs_buf_free(&x->resp_hdrs);
@@ -551,6 +565,13 @@ static void multi_teardown(struct acs_curl_loop *cl, int error)
 	for (struct sock *s = cl->socks; s; s = s->next)
 		sock_close(s);
 	(void)uv_timer_stop(&cl->timer);
+	spares_free(cl);
+}
+
+static void spares_free(struct acs_curl_loop *cl)
+{
+	while (cl->n_spare)
+		curl_easy_cleanup(cl->spare[--cl->n_spare]);
 }
 
 /* After a failed socket_action: fail all transfers with error and continue
@@ -857,7 +878,7 @@ int acs_curl_loop_request(struct acs_curl_loop *cl, const struct acs_http_reques
 			goto fail;
 		x->headers = l;
 	}
-	x->easy = curl_easy_init();
+	x->easy = cl->n_spare ? cl->spare[--cl->n_spare] : curl_easy_init();
 	if (!x->easy)
 		goto fail;
 	CURLcode crc = easy_setup(cl, x, req);

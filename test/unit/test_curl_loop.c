@@ -555,6 +555,13 @@ static void test_methods_and_bodies(void **state)
 	assert_int_equal(r.body_len, 0);
 	assert_string_equal(r.x_test, "yes");
 	res_free(&r);
+	/* After HEAD (no body) and a PUT on reused handles: a plain GET with a body. */
+	start(&f, "GET", "/hello", NULL, 0, 0, 0, &r);
+	wait_calls(&f, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(r.body_len > 0);
+	assert_string_equal(r.x_method ? r.x_method : "GET", "GET");
+	res_free(&r);
 	fx_teardown(&f);
 }
 
@@ -585,6 +592,17 @@ static void test_request_headers(void **state)
 	assert_non_null(strstr(r.body, "User-Agent: ado-clickup-sync/"));
 	assert_non_null(strstr(r.body, "Accept-Encoding: gzip\r\n"));
 	assert_null(strcasestr(r.body, "Expect:"));
+	res_free(&r);
+
+	/* The next request reuses that easy handle (reset between requests): none of
+	 * the previous request's headers, method or body carries over. */
+	start(&f, "GET", "/headers", NULL, 0, 0, 0, &r);
+	wait_calls(&f, &r);
+	assert_int_equal(r.status, 200);
+	assert_null(strstr(r.body, "X-Custom"));
+	assert_null(strstr(r.body, "Content-Type: application/json"));
+	assert_null(strcasestr(r.body, "Content-Length"));
+	assert_non_null(strstr(r.body, "User-Agent: ado-clickup-sync/"));
 	res_free(&r);
 
 	/* gzip is decoded transparently. */
