@@ -1096,7 +1096,9 @@ static int64_t cu_time(const struct run *r, size_t i)
 static void set_c_view(struct run *r, const json_t *task, const struct acs_canon *base)
 {
 	json_decref(r->c_task);
-	r->c_task = json_deep_copy(task);
+	/* Shallow: only the top-level description is replaced, nothing below is changed
+	 * (the values are shared with the answer, read only). */
+	r->c_task = json_copy((json_t *)(uintptr_t)task);
 	free(r->c_footer);
 	r->c_footer = NULL;
 	const char *md = json_string_value(json_object_get(r->c_task, "markdown_description"));
