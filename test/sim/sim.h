@@ -48,6 +48,7 @@
 
 #include "common.h"
 #include "http_server.h"
+#include "mem.h"
 
 struct sim;
 struct sim_service;
@@ -164,6 +165,22 @@ void sim_respond(struct acs_http_req *req, int status, const char *content_type,
 void sim_respond_json(struct acs_http_req *req, int status, json_t *body);
 /** Close the connection without an answer (logged with status 0). */
 void sim_drop(struct acs_http_req *req);
+
+/* --- JSON text written directly: the hot answers and webhook bodies are
+ * written from cached parts instead of building a tree just to dump it. Every
+ * writer appends exactly what acs_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+ * writes for the same value (strings must be valid UTF-8, as in any json_t). --- */
+/** Append s as a JSON string: quoted, escaped like the compact writer. */
+void sim_json_str(struct acs_buf *b, const char *s);
+void sim_json_strn(struct acs_buf *b, const char *s, size_t n);
+/** Append text as it is. */
+void sim_json_raw(struct acs_buf *b, const char *s);
+void sim_json_int(struct acs_buf *b, json_int_t v);
+/** Append v compact. skip: a key left out of the top-level object (NULL: none).
+ *  Returns false (b unchanged past its old length) when v cannot be written. */
+bool sim_json_value(struct acs_buf *b, const json_t *v, const char *skip_key);
+/** Answer with b's JSON text (application/json) and free b's storage. */
+void sim_respond_buf(struct acs_http_req *req, int status, struct acs_buf *b);
 
 /* --- webhooks --- */
 /** Queue a delivery (everything copied). Returns 0, or ACS_ECLOSED after

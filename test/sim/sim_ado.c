@@ -283,12 +283,14 @@ struct sim_ado {
 	json_t *field_index; /**< exact reference name -> index in fields */
 	/* Built once for the hot paths; they name the service's origin, so they
 	 * are made again should its port change (see cache_check). */
-	int cache_port;	    /**< the port of the origin these name */
-	json_t **idrefs;    /**< per user: IdentityRef, or NULL until needed */
-	char *wi_base;	    /**< "{origin}/{org}/{project id}/_apis/wit/workItems/" */
-	char *proj_base;    /**< "{origin}/{org}/{project id}/_apis/" */
-	char *html_base;    /**< "{origin}/{org}/web/wi.aspx?pcguid={collection}&id=" */
-	json_t *containers; /**< resourceContainers of the webhook bodies */
+	int cache_port;	       /**< the port of the origin these name */
+	json_t **idrefs;       /**< per user: IdentityRef, or NULL until needed */
+	char **idtexts;	       /**< per user: its IdentityRef's JSON text, or NULL */
+	char *wi_base;	       /**< "{origin}/{org}/{project id}/_apis/wit/workItems/" */
+	char *proj_base;       /**< "{origin}/{org}/{project id}/_apis/" */
+	char *html_base;       /**< "{origin}/{org}/web/wi.aspx?pcguid={collection}&id=" */
+	json_t *containers;    /**< resourceContainers of the webhook bodies */
+	char *containers_text; /**< ... and its JSON text */
 
 	json_t *areas; /**< ["Platform", "Platform\\Integrations", ...] */
 	json_t *iterations;
@@ -519,7 +521,11 @@ static void cache_free(struct sim_ado *a)
 	for (size_t i = 0; a->idrefs && i < a->nusers; i++) {
 		json_decref(a->idrefs[i]);
 		a->idrefs[i] = NULL;
+		free(a->idtexts[i]);
+		a->idtexts[i] = NULL;
 	}
+	free(a->containers_text);
+	a->containers_text = NULL;
 	free(a->wi_base);
 	free(a->proj_base);
 	free(a->html_base);
@@ -547,6 +553,8 @@ static void cache_check(struct sim_ado *a)
 				  a->collection_id, "baseUrl", base, "account", "id", a->account_id,
 				  "baseUrl", base, "project", "id", a->project_id, "baseUrl", base);
 	free(base);
+	a->containers_text = acs_json_dumps(a->containers, JSON_COMPACT);
+	acs_require(a->containers_text);
 }
 
 /* u's IdentityRef (new reference). Every REST answer naming a user carries
@@ -560,6 +568,18 @@ static json_t *identity_ref(struct sim_ado *a, const struct ado_user *u)
 	if (!a->idrefs[i])
 		a->idrefs[i] = identity_build(a, u);
 	return json_incref(a->idrefs[i]);
+}
+
+/* The JSON text of u's IdentityRef (cached like the object). */
+static const char *identity_text(struct sim_ado *a, const struct ado_user *u)
+{
+	size_t i = (size_t)(u - a->users);
+	json_t *ref = identity_ref(a, u);
+	if (!a->idtexts[i])
+		a->idtexts[i] = acs_json_dumps(ref, JSON_COMPACT);
+	json_decref(ref);
+	acs_require(a->idtexts[i]);
+	return a->idtexts[i];
 }
 
 /* A stored "Name <email>" as an IdentityRef (or the string when unknown). */
@@ -884,6 +904,120 @@ static json_t *wi_hook(struct sim_ado *a, struct ado_wi *wi, bool with_history)
 	return j;
 }
 
+/* --- the same shapes written as JSON text (hot paths: PATCH answers and
+ * workitem.updated bodies are written once, no tree is built to be dumped) --- */
+
+/* "s1s2" as a JSON string. */
+static void link_text_url(struct acs_buf *b, const char *s1, const char *s2)
+{
+	char small[512];
+	size_t n1 = strlen(s1), n2 = strlen(s2);
+	char *h = n1 + n2 < sizeof(small) ? small : acs_xmalloc(n1 + n2 + 1);
+	memcpy(h, s1, n1);
+	memcpy(h + n1, s2, n2);
+	sim_json_strn(b, h, n1 + n2);
+	if (h != small)
+		free(h);
+}
+
+/* ,"name":{"href":"s1s2s3"} (without the comma when first). */
+static void link_text(struct acs_buf *b, bool first, const char *name, const char *s1,
+		      const char *s2, const char *s3)
+{
+	char small[512];
+	size_t n1 = strlen(s1), n2 = s2 ? strlen(s2) : 0, n3 = s3 ? strlen(s3) : 0;
+	size_t n = n1 + n2 + n3;
+	char *h = n < sizeof(small) ? small : acs_xmalloc(n + 1);
+	memcpy(h, s1, n1);
+	if (n2)
+		memcpy(h + n1, s2, n2);
+	if (n3)
+		memcpy(h + n1 + n2, s3, n3);
+	if (!first)
+		sim_json_raw(b, ",");
+	sim_json_str(b, name);
+	sim_json_raw(b, ":{\"href\":");
+	sim_json_strn(b, h, n);
+	sim_json_raw(b, "}");
+	if (h != small)
+		free(h);
+}
+
+/* wi_links(a, wi) as text. */
+static void wi_links_text(struct sim_ado *a, struct ado_wi *wi, struct acs_buf *b)
+{
+	char num[16];
+	cache_check(a);
+	fmt_int(num, wi->id);
+	sim_json_raw(b, "{");
+	link_text(b, true, "self", a->wi_base, num, NULL);
+	link_text(b, false, "workItemUpdates", a->wi_base, num, "/updates");
+	link_text(b, false, "workItemRevisions", a->wi_base, num, "/revisions");
+	link_text(b, false, "workItemComments", a->wi_base, num, "/comments");
+	link_text(b, false, "html", a->html_base, num, NULL);
+	link_text(b, false, "workItemType", a->proj_base, "wit/workItemTypes/", wi_type(wi));
+	link_text(b, false, "fields", a->proj_base, "wit/fields", NULL);
+	sim_json_raw(b, "}");
+}
+
+/* wi_fields(a, wi, wi->fields, true, NULL) as text: identities as IdentityRef. */
+static void wi_rest_fields_text(struct sim_ado *a, struct ado_wi *wi, struct acs_buf *b)
+{
+	bool first = true;
+	const char *k;
+	json_t *v;
+	sim_json_raw(b, "{");
+	json_object_foreach(wi->fields, k, v)
+	{
+		const struct ado_field *fd = field_find(a, k);
+		const struct ado_user *u = fd && fd->type == FT_IDENTITY
+						   ? user_resolve(a, json_string_value(v))
+						   : NULL;
+		if (!first)
+			sim_json_raw(b, ",");
+		first = false;
+		sim_json_str(b, k);
+		sim_json_raw(b, ":");
+		if (u)
+			sim_json_raw(b, identity_text(a, u));
+		else
+			(void)sim_json_value(b, v, NULL);
+	}
+	sim_json_raw(b, "}");
+}
+
+/* wi_rest(a, wi, ex, NULL) as text. */
+static void wi_rest_text(struct sim_ado *a, struct ado_wi *wi, enum expand ex, struct acs_buf *b)
+{
+	char num[16];
+	sim_json_raw(b, "{\"id\":");
+	sim_json_int(b, wi->id);
+	sim_json_raw(b, ",\"rev\":");
+	sim_json_int(b, wi->rev);
+	sim_json_raw(b, ",\"fields\":");
+	wi_rest_fields_text(a, wi, b);
+	if ((ex == EXP_RELATIONS || ex == EXP_ALL) && json_array_size(wi->relations)) {
+		sim_json_raw(b, ",\"relations\":");
+		(void)sim_json_value(b, wi->relations, NULL);
+	}
+	if (ex != EXP_FIELDS) {
+		sim_json_raw(b, ",\"_links\":");
+		wi_links_text(a, wi, b);
+	}
+	cache_check(a);
+	sim_json_raw(b, ",\"url\":");
+	link_text_url(b, a->wi_base, fmt_int(num, wi->id));
+	sim_json_raw(b, "}");
+}
+
+static void respond_wi(struct ado_req *r, struct ado_wi *wi, enum expand ex)
+{
+	struct acs_buf b;
+	acs_buf_init(&b, SIZE_MAX / 2);
+	wi_rest_text(r->a, wi, ex, &b);
+	sim_respond_buf(r->req, 200, &b);
+}
+
 static int comment_count(struct ado_wi *wi)
 {
 	int n = 0;
@@ -927,9 +1061,12 @@ struct ado_event {
 	const char *type; /**< "workitem.updated"... */
 	struct ado_wi *wi;
 	const struct ado_user *actor;
-	json_t *update;	 /**< workitem.updated: the WorkItemUpdate resource */
-	json_t *comment; /**< workitem.commented: the stored comment */
-	json_t *changed; /**< workitem.updated: changed field refs (array) */
+	const char *update;	/**< workitem.updated: the WorkItemUpdate resource (JSON) */
+	int update_id;		/**< ... its id */
+	const char *update_url; /**< ... and url */
+	const char *old_area;	/**< workitem.updated: System.AreaPath before, if changed */
+	json_t *comment;	/**< workitem.commented: the stored comment */
+	json_t *changed;	/**< workitem.updated: changed field refs (array) */
 };
 
 static bool area_under(const char *path, const char *parent)
@@ -949,8 +1086,7 @@ static bool sub_matches(struct sim_ado *a, struct ado_sub *s, const struct ado_e
 	const char *area = jstr(pi, "areaPath");
 	/* An update that moves the item out of the area still reaches the area's
 	 * subscriptions (its old value is under the area): the move is news to them. */
-	json_t *ufields = json_object_get(ev->update, "fields");
-	const char *old_area = jstr(json_object_get(ufields, "System.AreaPath"), "oldValue");
+	const char *old_area = ev->old_area;
 	if (area && *area && !area_under(jstr(ev->wi->fields, "System.AreaPath"), area) &&
 	    !(old_area && area_under(old_area, area)))
 		return false;
@@ -1036,29 +1172,35 @@ static json_t *event_messages(struct sim_ado *a, const struct ado_event *ev, boo
 
 /* messagesToSend: "" / "all" = all three, "none" = no key (and nothing to
  * build), else that one. */
-static void add_messages(struct sim_ado *a, const struct ado_event *ev, json_t *body,
+static void add_messages(struct sim_ado *a, const struct ado_event *ev, struct acs_buf *b,
 			 const char *key, bool detailed, const char *want)
 {
 	if (want && !strcmp(want, "none"))
 		return;
 	json_t *msgs = event_messages(a, ev, detailed);
-	if (!want || !*want || !strcmp(want, "all")) {
-		json_object_set_new(body, key, msgs);
-		return;
+	if (want && *want && strcmp(want, "all")) {
+		json_t *one = json_object();
+		json_t *v = json_object_get(msgs, want);
+		if (v)
+			json_object_set(one, want, v);
+		json_decref(msgs);
+		msgs = one;
 	}
-	json_t *one = json_object();
-	json_t *v = json_object_get(msgs, want);
-	if (v)
-		json_object_set(one, want, v);
-	json_object_set_new(body, key, one);
+	size_t len = b->len;
+	sim_json_raw(b, ",");
+	sim_json_str(b, key);
+	sim_json_raw(b, ":");
+	if (!sim_json_value(b, msgs, NULL)) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
 	json_decref(msgs);
 }
 
+/* The resource of any event but workitem.updated (written as text). */
 static json_t *event_resource(struct sim_ado *a, const struct ado_event *ev)
 {
 	struct ado_wi *wi = ev->wi;
-	if (!strcmp(ev->type, "workitem.updated"))
-		return json_incref(ev->update);
 	if (!strcmp(ev->type, "workitem.deleted")) {
 		json_t *j = json_pack("{s:i,s:i}", "id", wi->id, "rev", wi->rev);
 		json_object_set_new(j, "fields", wi_fields(a, wi, wi->fields, false, NULL));
@@ -1109,31 +1251,59 @@ static void sub_deliver(struct sim_ado *a, struct ado_sub *s, const struct ado_e
 
 	sim_random_uuid(evid);
 	fmt_time(sim_now_ms(a->sim), created, 7);
-	json_t *body = json_pack("{s:s,s:I,s:s,s:s,s:s}", "subscriptionId", s->id, "notificationId",
-				 ++s->notification_id, "id", evid, "eventType", ev->type,
-				 "publisherId", "tfs");
-	add_messages(a, ev, body, "message", false, jstr(ci, "messagesToSend"));
-	add_messages(a, ev, body, "detailedMessage", true, jstr(ci, "detailedMessagesToSend"));
-	json_t *res = event_resource(a, ev);
-	if (details && !strcmp(details, "minimal")) {
-		json_t *m = json_pack("{s:O,s:O}", "id", json_object_get(res, "id"), "url",
-				      json_object_get(res, "url"));
-		json_decref(res);
-		res = m;
+	struct acs_buf b;
+	acs_buf_init(&b, SIZE_MAX / 2);
+	sim_json_raw(&b, "{\"subscriptionId\":");
+	sim_json_str(&b, s->id);
+	sim_json_raw(&b, ",\"notificationId\":");
+	sim_json_int(&b, ++s->notification_id);
+	sim_json_raw(&b, ",\"id\":");
+	sim_json_str(&b, evid);
+	sim_json_raw(&b, ",\"eventType\":");
+	sim_json_str(&b, ev->type);
+	sim_json_raw(&b, ",\"publisherId\":\"tfs\"");
+	add_messages(a, ev, &b, "message", false, jstr(ci, "messagesToSend"));
+	add_messages(a, ev, &b, "detailedMessage", true, jstr(ci, "detailedMessagesToSend"));
+	bool minimal = details && !strcmp(details, "minimal");
+	if (!details || strcmp(details, "none")) {
+		if (ev->update) {
+			sim_json_raw(&b, ",\"resource\":");
+			if (minimal) {
+				sim_json_raw(&b, "{\"id\":");
+				sim_json_int(&b, ev->update_id);
+				sim_json_raw(&b, ",\"url\":");
+				sim_json_str(&b, ev->update_url);
+				sim_json_raw(&b, "}");
+			} else {
+				sim_json_raw(&b, ev->update);
+			}
+		} else {
+			json_t *res = event_resource(a, ev);
+			if (minimal) {
+				json_t *m = json_pack("{s:O,s:O}", "id", json_object_get(res, "id"),
+						      "url", json_object_get(res, "url"));
+				json_decref(res);
+				res = m;
+			}
+			if (res) {
+				size_t len = b.len;
+				sim_json_raw(&b, ",\"resource\":");
+				if (!sim_json_value(&b, res, NULL)) {
+					b.len = len;
+					b.data[len] = '\0';
+				}
+			}
+			json_decref(res);
+		}
 	}
-	if (!details || strcmp(details, "none"))
-		json_object_set_new(body, "resource", res);
-	else
-		json_decref(res);
-	json_object_set_new(body, "resourceVersion", json_string("1.0"));
+	sim_json_raw(&b, ",\"resourceVersion\":\"1.0\",\"resourceContainers\":");
 	cache_check(a);
-	json_object_set(body, "resourceContainers", a->containers); /* shared: read-only */
-	json_object_set_new(body, "createdDate", json_string(created));
-
-	char *text = acs_json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	if (!text)
-		return;
+	sim_json_raw(&b, a->containers_text);
+	sim_json_raw(&b, ",\"createdDate\":");
+	sim_json_str(&b, created);
+	sim_json_raw(&b, "}");
+	size_t text_len = 0;
+	char *text = acs_buf_steal(&b, &text_len);
 	/* Headers: JSON, Basic auth from the inputs, then each httpHeaders line. */
 	const char *hdrs[40];
 	char *owned[40];
@@ -1171,7 +1341,7 @@ static void sub_deliver(struct sim_ado *a, struct ado_sub *s, const struct ado_e
 		.url = jstr(ci, "url"),
 		.headers = hdrs,
 		.body = text,
-		.body_len = strlen(text),
+		.body_len = text_len,
 		.timeout_ms = a->timeout_ms,
 		.retry_delay_ms = a->transient[0],
 	};
@@ -1756,14 +1926,19 @@ static json_t *comment_new(struct sim_ado *a, struct ado_wi *wi, const char *tex
 
 /* --- commits --- */
 
-static json_t *field_change(json_t *oldv, json_t *newv)
+/* field_change(oldv, newv) as text. */
+static void field_change_text(struct acs_buf *b, json_t *oldv, json_t *newv)
 {
-	json_t *c = json_object();
-	if (oldv)
-		json_object_set(c, "oldValue", oldv);
-	if (newv)
-		json_object_set(c, "newValue", newv);
-	return c;
+	sim_json_raw(b, "{");
+	if (oldv) {
+		sim_json_raw(b, "\"oldValue\":");
+		(void)sim_json_value(b, oldv, NULL);
+	}
+	if (newv) {
+		sim_json_raw(b, oldv ? ",\"newValue\":" : "\"newValue\":");
+		(void)sim_json_value(b, newv, NULL);
+	}
+	sim_json_raw(b, "}");
 }
 
 static bool rel_in(json_t *arr, json_t *r)
@@ -1806,45 +1981,80 @@ static void commit_update(struct patch *p, const char *format)
 		json_object_set_new(p->fields, "System.CommentCount",
 				    json_integer(comment_count(wi)));
 	}
-	/* The WorkItemUpdate: fields with oldValue/newValue. */
-	json_t *diff = json_object();
+	/* The WorkItemUpdate (fields with oldValue/newValue), written as text:
+	 * its tree would be built only to be dumped. */
+	struct acs_buf b;
+	acs_buf_init(&b, SIZE_MAX / 2);
 	json_t *changed = json_array();
 	json_t *old_changed = json_object_get(wi->fields, "System.ChangedDate");
-	json_object_set_new(diff, "System.Rev",
-			    json_pack("{s:i,s:i}", "oldValue", wi->rev, "newValue", wi->rev + 1));
-	json_object_set_new(diff, "System.AuthorizedDate",
-			    field_change(old_changed, json_object_get(p->fields, "System."
-										 "ChangedDate")));
-	json_object_set_new(diff, "System.RevisedDate",
-			    json_pack("{s:O,s:s}", "oldValue",
-				      json_object_get(p->fields, "System.ChangedDate"), "newValue",
-				      ADO_REVISED_NEVER));
-	const char *k;
+	json_t *new_changed = json_object_get(p->fields, "System.ChangedDate");
+	char num[16], rnum[16];
+	fmt_int(num, wi->id);
+	fmt_int(rnum, wi->rev + 1);
+	char *who = user_string(me);
+	const char *rb = identity_text(a, me); /* + "name": not in the shared one */
+	sim_json_raw(&b, "{\"id\":");
+	sim_json_raw(&b, rnum);
+	sim_json_raw(&b, ",\"workItemId\":");
+	sim_json_raw(&b, num);
+	sim_json_raw(&b, ",\"rev\":");
+	sim_json_raw(&b, rnum);
+	sim_json_raw(&b, ",\"revisedBy\":");
+	(void)acs_buf_append(&b, rb, strlen(rb) - 1);
+	sim_json_raw(&b, ",\"name\":");
+	sim_json_str(&b, who);
+	free(who);
+	sim_json_raw(&b, "},\"revisedDate\":\"" ADO_REVISED_NEVER "\",\"fields\":{\"System.Rev\":{"
+			 "\"oldValue\":");
+	sim_json_int(&b, wi->rev);
+	sim_json_raw(&b, ",\"newValue\":");
+	sim_json_raw(&b, rnum);
+	sim_json_raw(&b, "},\"System.AuthorizedDate\":");
+	field_change_text(&b, old_changed, new_changed);
+	if (new_changed) {
+		sim_json_raw(&b, ",\"System.RevisedDate\":{\"oldValue\":");
+		(void)sim_json_value(&b, new_changed, NULL);
+		sim_json_raw(&b, ",\"newValue\":\"" ADO_REVISED_NEVER "\"}");
+	}
+	const char *k, *old_area = NULL;
 	json_t *v;
 	json_object_foreach(wi->fields, k, v)
 	{
 		json_t *nv = json_object_get(p->fields, k);
 		if (!nv || !json_equal(v, nv)) {
-			json_object_set_new(diff, k, field_change(v, nv));
+			sim_json_raw(&b, ",");
+			sim_json_str(&b, k);
+			sim_json_raw(&b, ":");
+			field_change_text(&b, v, nv);
 			json_array_append_new(changed, json_string(k));
+			if (!strcmp(k, "System.AreaPath"))
+				old_area = json_string_value(v);
 		}
 	}
 	json_object_foreach(p->fields, k, v)
 	{
 		if (!json_object_get(wi->fields, k)) {
-			json_object_set_new(diff, k, field_change(NULL, v));
+			sim_json_raw(&b, ",");
+			sim_json_str(&b, k);
+			sim_json_raw(&b, ":");
+			field_change_text(&b, NULL, v);
 			json_array_append_new(changed, json_string(k));
 		}
 	}
 	int old_wm = wi->watermark;
 	wi->watermark = ++a->watermark;
-	json_object_set_new(diff, "System.Watermark",
-			    json_pack("{s:i,s:i}", "oldValue", old_wm, "newValue", wi->watermark));
+	sim_json_raw(&b, ",\"System.Watermark\":{\"oldValue\":");
+	sim_json_int(&b, old_wm);
+	sim_json_raw(&b, ",\"newValue\":");
+	sim_json_int(&b, wi->watermark);
+	sim_json_raw(&b, "}");
 	if (p->history) {
-		json_object_set_new(diff, "System.History",
-				    json_pack("{s:s}", "newValue", p->history));
+		sim_json_raw(&b, ",\"System.History\":{\"newValue\":");
+		sim_json_str(&b, p->history);
+		sim_json_raw(&b, "}");
 		json_array_append_new(changed, json_string("System.History"));
 	}
+	sim_json_raw(&b, "}");
 	json_t *added = json_array(), *removed = json_array();
 	size_t i;
 	json_t *r;
@@ -1858,8 +2068,24 @@ static void commit_update(struct patch *p, const char *format)
 		if (!rel_in(p->relations, r))
 			json_array_append(removed, r);
 	}
+	if (json_array_size(added) || json_array_size(removed)) {
+		sim_json_raw(&b, ",\"relations\":{");
+		if (json_array_size(added)) {
+			sim_json_raw(&b, "\"added\":");
+			(void)sim_json_value(&b, added, NULL);
+		}
+		if (json_array_size(removed)) {
+			sim_json_raw(&b, json_array_size(added) ? ",\"removed\":" : "\"removed\":");
+			(void)sim_json_value(&b, removed, NULL);
+		}
+		sim_json_raw(&b, "}");
+		json_array_append_new(changed, json_string("System.RelatedLinkCount"));
+	}
+	json_decref(added);
+	json_decref(removed);
 
-	json_decref(wi->fields);
+	/* The old area is read by the subscriptions' filters: keep its value. */
+	json_t *old_fields = wi->fields;
 	json_decref(wi->relations);
 	wi->fields = json_incref(p->fields);
 	wi->relations = json_incref(p->relations);
@@ -1868,54 +2094,51 @@ static void commit_update(struct patch *p, const char *format)
 	free(wi->history);
 	wi->history = p->history ? acs_xstrdup(p->history) : NULL;
 
-	json_t *shared = identity_ref(a, me);
-	json_t *revised_by = json_copy(shared); /* + "name": not in the shared one */
-	json_decref(shared);
-	char *who = user_string(me);
-	json_object_set_new(revised_by, "name", json_string(who));
-	free(who);
-	char num[16];
-	char *sfx = str_cat("/updates/", fmt_int(num, wi->rev), NULL, NULL);
-	char *upd_url = wi_url(a, wi->id, sfx);
-	free(sfx);
-	json_t *upd = json_pack("{s:i,s:i,s:i,s:o,s:s,s:o}", "id", wi->rev, "workItemId", wi->id,
-				"rev", wi->rev, "revisedBy", revised_by, "revisedDate",
-				ADO_REVISED_NEVER, "fields", diff);
-	if (json_array_size(added) || json_array_size(removed)) {
-		json_t *rels = json_object();
-		if (json_array_size(added))
-			json_object_set(rels, "added", added);
-		if (json_array_size(removed))
-			json_object_set(rels, "removed", removed);
-		json_object_set_new(upd, "relations", rels);
-		json_array_append_new(changed, json_string("System.RelatedLinkCount"));
+	cache_check(a);
+	char *upd_url = str_cat(a->wi_base, num, "/updates/", rnum);
+	sim_json_raw(&b, ",\"_links\":{");
+	link_text(&b, true, "self", upd_url, NULL, NULL);
+	link_text(&b, false, "workItemUpdates", a->wi_base, num, "/updates");
+	link_text(&b, false, "parent", a->wi_base, num, NULL);
+	link_text(&b, false, "html", a->html_base, num, NULL);
+	sim_json_raw(&b, "},\"url\":");
+	sim_json_str(&b, upd_url);
+	/* The revision: wi_hook(a, wi, true) with its own _links and url. */
+	sim_json_raw(&b, ",\"revision\":{\"id\":");
+	sim_json_raw(&b, num);
+	sim_json_raw(&b, ",\"rev\":");
+	sim_json_raw(&b, rnum);
+	sim_json_raw(&b, ",\"fields\":");
+	(void)sim_json_value(&b, wi->fields, NULL);
+	if (wi->history) {
+		b.len--; /* the closing brace */
+		sim_json_raw(&b, json_object_size(wi->fields) ? ",\"System.History\":"
+							      : "\"System.History\":");
+		sim_json_str(&b, wi->history);
+		sim_json_raw(&b, "}");
 	}
-	json_decref(added);
-	json_decref(removed);
-	json_t *l = json_object();
-	link_add(l, "self", acs_xstrdup(upd_url));
-	link_add(l, "workItemUpdates", wi_url(a, wi->id, "/updates"));
-	link_add(l, "parent", wi_url(a, wi->id, NULL));
-	link_add(l, "html", wi_html_url(a, wi->id));
-	json_object_set_new(upd, "_links", l);
-	json_object_set_new(upd, "url", json_string(upd_url));
-	free(upd_url);
-	json_t *rev = wi_hook(a, wi, true);
-	sfx = str_cat("/revisions/", fmt_int(num, wi->rev), NULL, NULL);
-	char *rev_url = wi_url(a, wi->id, sfx);
-	free(sfx);
-	l = json_object();
-	link_add(l, "self", acs_xstrdup(rev_url));
-	link_add(l, "workItemRevisions", wi_url(a, wi->id, "/revisions"));
-	link_add(l, "parent", wi_url(a, wi->id, NULL));
-	json_object_set_new(rev, "_links", l);
-	json_object_set_new(rev, "url", json_string(rev_url));
+	if (json_array_size(wi->relations)) {
+		sim_json_raw(&b, ",\"relations\":");
+		(void)sim_json_value(&b, wi->relations, NULL);
+	}
+	char *rev_url = str_cat(a->wi_base, num, "/revisions/", rnum);
+	sim_json_raw(&b, ",\"_links\":{");
+	link_text(&b, true, "self", rev_url, NULL, NULL);
+	link_text(&b, false, "workItemRevisions", a->wi_base, num, "/revisions");
+	link_text(&b, false, "parent", a->wi_base, num, NULL);
+	sim_json_raw(&b, "},\"url\":");
+	sim_json_str(&b, rev_url);
+	sim_json_raw(&b, "}}");
 	free(rev_url);
-	json_object_set_new(upd, "revision", rev);
 
-	struct ado_event ev = {
-		.type = "workitem.updated", .wi = wi, .actor = me, .update = upd, .changed = changed
-	};
+	struct ado_event ev = { .type = "workitem.updated",
+				.wi = wi,
+				.actor = me,
+				.update = b.data,
+				.update_id = wi->rev,
+				.update_url = upd_url,
+				.old_area = old_area,
+				.changed = changed };
 	fire(a, &ev);
 	if (comment) {
 		struct ado_event cev = {
@@ -1923,7 +2146,9 @@ static void commit_update(struct patch *p, const char *format)
 		};
 		fire(a, &cev);
 	}
-	json_decref(upd);
+	json_decref(old_fields);
+	free(upd_url);
+	acs_buf_free(&b);
 	json_decref(changed);
 }
 
@@ -2072,7 +2297,10 @@ static void h_wi_get(struct ado_req *r, const char *ids)
 		wi_not_found(r->req, id);
 		return;
 	}
-	sim_respond_json(r->req, 200, wi_rest(r->a, wi, ex, only));
+	if (only)
+		sim_respond_json(r->req, 200, wi_rest(r->a, wi, ex, only));
+	else
+		respond_wi(r, wi, ex);
 	json_decref(only);
 }
 
@@ -2363,14 +2591,14 @@ static void h_wi_update(struct ado_req *r, const char *ids)
 		struct ado_wi tmpwi = *wi;
 		tmpwi.fields = p.fields;
 		tmpwi.relations = p.relations;
-		sim_respond_json(r->req, 200, wi_rest(a, &tmpwi, EXP_RELATIONS, NULL));
+		respond_wi(r, &tmpwi, EXP_RELATIONS);
 		patch_free(&p);
 		return;
 	}
 	if (patch_changes(&p))
 		commit_update(&p, "html");
 	patch_free(&p);
-	sim_respond_json(r->req, 200, wi_rest(a, wi, EXP_RELATIONS, NULL));
+	respond_wi(r, wi, EXP_RELATIONS);
 }
 
 /* WorkItemDelete (delete, recycle bin, restore answers). */
@@ -4801,6 +5029,7 @@ static void ado_free(void *impl)
 	free(a->pats);
 	cache_free(a);
 	free(a->idrefs);
+	free(a->idtexts);
 	free(a->users);
 	free(a->fields);
 	json_decref(a->field_index);
@@ -4866,6 +5095,7 @@ static int load_config(struct sim_ado *a, long rate_limit, char err[ACS_ERR_LEN]
 	}
 	a->users = acs_xcalloc(a->nusers, sizeof(*a->users));
 	a->idrefs = acs_xcalloc(a->nusers, sizeof(*a->idrefs));
+	a->idtexts = acs_xcalloc(a->nusers, sizeof(*a->idtexts));
 	for (size_t i = 0; i < a->nusers; i++) {
 		json_t *u = json_array_get(users, i);
 		struct ado_user *au = &a->users[i];

@@ -429,8 +429,11 @@ static bool webhook_wants(json_t *wh, const char *event, json_t *task)
 	return true;
 }
 
-/* POST the event to every subscribed webhook; items may be NULL (taskDeleted). */
-static void fire(struct sim_clickup *cu, const char *event, json_t *task, json_t *items)
+/* POST the event to every subscribed webhook; items: the JSON text of the
+ * history_items array (len bytes), NULL for none (taskDeleted). The body is
+ * written as text: the same bytes as its tree dumped, without the tree. */
+static void fire_text(struct sim_clickup *cu, const char *event, json_t *task, const char *items,
+		      size_t len)
 {
 	size_t i;
 	json_t *idv;
@@ -440,16 +443,24 @@ static void fire(struct sim_clickup *cu, const char *event, json_t *task, json_t
 		json_t *wh = json_object_get(cu->webhooks, whid);
 		if (!wh || !webhook_wants(wh, event, task))
 			continue;
-		json_t *body = json_pack("{s:s}", "event", event);
-		if (items)
-			json_object_set(body, "history_items", items);
-		json_object_set_new(body, "task_id", json_string(jstr(task, "id")));
-		json_object_set_new(body, "webhook_id", json_string(whid));
-		char *raw = acs_json_dumps(body, JSON_COMPACT);
-		json_decref(body);
+		struct acs_buf b;
+		acs_buf_init(&b, SIZE_MAX / 2);
+		sim_json_raw(&b, "{\"event\":");
+		sim_json_str(&b, event);
+		if (items) {
+			sim_json_raw(&b, ",\"history_items\":");
+			(void)acs_buf_append(&b, items, len);
+		}
+		sim_json_raw(&b, ",\"task_id\":");
+		sim_json_str(&b, jstr(task, "id"));
+		sim_json_raw(&b, ",\"webhook_id\":");
+		sim_json_str(&b, whid);
+		sim_json_raw(&b, "}");
+		size_t raw_len = 0;
+		char *raw = acs_buf_steal(&b, &raw_len);
 		const char *secret = jstr(wh, "secret");
 		char sig[65];
-		sim_hmac_sha256_hex(secret, strlen(secret), raw, strlen(raw), sig);
+		sim_hmac_sha256_hex(secret, strlen(secret), raw, raw_len, sig);
 		char sighdr[96];
 		snprintf(sighdr, sizeof(sighdr), "X-Signature: %s", sig);
 		const char *headers[] = { "Content-Type: application/json", sighdr, NULL };
@@ -461,7 +472,7 @@ static void fire(struct sim_clickup *cu, const char *event, json_t *task, json_t
 			.url = url,
 			.headers = headers,
 			.body = raw,
-			.body_len = strlen(raw),
+			.body_len = raw_len,
 			.timeout_ms = cu->wh_timeout_ms,
 			.retry_delay_ms = cu->wh_retry_ms,
 		};
@@ -471,23 +482,60 @@ static void fire(struct sim_clickup *cu, const char *event, json_t *task, json_t
 	}
 }
 
+/* POST the event to every subscribed webhook; items may be NULL (taskDeleted). */
+static void fire(struct sim_clickup *cu, const char *event, json_t *task, json_t *items)
+{
+	if (!items) {
+		fire_text(cu, event, task, NULL, 0);
+		return;
+	}
+	struct acs_buf b;
+	acs_buf_init(&b, SIZE_MAX / 2);
+	if (sim_json_value(&b, items, NULL))
+		fire_text(cu, event, task, b.data, b.len);
+	acs_buf_free(&b);
+}
+
 /* The specific event of each item, then one taskUpdated with all items
- * (same history ids), as ClickUp pairs them. */
+ * (same history ids), as ClickUp pairs them. Each item is written once. */
 static void fire_update(struct sim_clickup *cu, json_t *task, json_t *items, json_t *events)
 {
-	size_t i;
+	size_t i, n = json_array_size(items);
 	json_t *ev;
-	if (!json_array_size(items))
+	if (!n)
 		return;
+	struct acs_buf b;
+	acs_buf_init(&b, SIZE_MAX / 2);
+	size_t *start = acs_xcalloc(n + 1, sizeof(*start));
+	sim_json_raw(&b, "[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			sim_json_raw(&b, ",");
+		start[i] = b.len;
+		if (!sim_json_value(&b, json_array_get(items, i), NULL))
+			goto out;
+	}
+	start[n] = b.len + 1; /* the comma after the last item would be here */
+	sim_json_raw(&b, "]");
 	json_array_foreach(events, i, ev)
 	{
-		if (json_is_string(ev)) {
-			json_t *one = json_pack("[O]", json_array_get(items, i));
-			fire(cu, json_string_value(ev), task, one);
-			json_decref(one);
+		if (json_is_string(ev) && i >= n) {
+			fire_text(cu, json_string_value(ev), task, NULL, 0);
+		} else if (json_is_string(ev)) {
+			size_t len = start[i + 1] - 1 - start[i];
+			char *one = acs_xmalloc(len + 3);
+			one[0] = '[';
+			memcpy(one + 1, b.data + start[i], len);
+			one[len + 1] = ']';
+			one[len + 2] = '\0';
+			fire_text(cu, json_string_value(ev), task, one, len + 2);
+			free(one);
 		}
 	}
-	fire(cu, "taskUpdated", task, items);
+	fire_text(cu, "taskUpdated", task, b.data, b.len);
+out:
+	free(start);
+	acs_buf_free(&b);
 }
 
 static enum sim_verdict cu_delivery_done(void *impl, const struct sim_attempt *a)
@@ -1101,6 +1149,15 @@ static json_t *task_out(json_t *task, bool markdown)
 	return t;
 }
 
+/* Answer task_out(task, markdown), written without copying the task. */
+static void respond_task(struct acs_http_req *req, json_t *task, bool markdown)
+{
+	struct acs_buf b;
+	acs_buf_init(&b, SIZE_MAX / 2);
+	(void)sim_json_value(&b, task, markdown ? NULL : "markdown_description");
+	sim_respond_buf(req, 200, &b);
+}
+
 /* The working copy of a stored task that a PUT (or a churn edit) changes,
  * to replace the stored one when the whole update is valid. Shallow: it
  * shares the stored task's nested objects and arrays, so apply_update only
@@ -1156,8 +1213,7 @@ static void h_task_get(struct acs_http_req *req, void *arg)
 	struct sim_clickup *cu = arg;
 	json_t *t = task_lookup(cu, req);
 	if (t)
-		sim_respond_json(req, 200,
-				 task_out(t, query_bool(req, "include_markdown_description")));
+		respond_task(req, t, query_bool(req, "include_markdown_description"));
 }
 
 static void h_task_create(struct acs_http_req *req, void *arg)
@@ -1181,7 +1237,7 @@ static void h_task_create(struct acs_http_req *req, void *arg)
 		cu_err(req, 400, emsg, ecode);
 		return;
 	}
-	sim_respond_json(req, 200, task_out(task, false));
+	respond_task(req, task, false);
 	json_decref(task);
 }
 
@@ -1376,7 +1432,7 @@ static void h_task_update(struct acs_http_req *req, void *arg)
 		touch(cu, copy);
 		json_object_set(cu->tasks, jstr(copy, "id"), copy);
 		fire_update(cu, copy, items, events);
-		sim_respond_json(req, 200, task_out(copy, false));
+		respond_task(req, copy, false);
 	}
 	json_decref(copy);
 	json_decref(items);
