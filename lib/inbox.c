@@ -61,6 +61,27 @@ static char *col_dup(sqlite3_stmt *s, int i)
 	return t ? acs_xstrndup((const char *)t, (size_t)sqlite3_column_bytes(s, i)) : NULL;
 }
 
+/* A row of the columns ROW_COLUMNS, in that order. */
+#define ROW_COLUMNS                                                                 \
+	"id, source, event_type, event_key, item_key, body, received_at, attempts," \
+	" next_attempt_at, last_error"
+
+static void row_read(sqlite3_stmt *c, struct acs_inbox_row *r, enum acs_inbox_state state)
+{
+	r->id = sqlite3_column_int64(c, 0);
+	r->source = col_dup(c, 1);
+	r->event_type = col_dup(c, 2);
+	r->event_key = col_dup(c, 3);
+	r->item_key = col_dup(c, 4);
+	r->body = col_dup(c, 5);
+	r->body_len = r->body ? (size_t)sqlite3_column_bytes(c, 5) : 0;
+	r->received_at = sqlite3_column_int64(c, 6);
+	r->attempts = (unsigned)sqlite3_column_int64(c, 7);
+	r->next_attempt_at = sqlite3_column_int64(c, 8);
+	r->last_error = col_dup(c, 9);
+	r->state = state;
+}
+
 /* Bind a text of explicit length; SQLITE_STATIC because every statement is reset or
  * finalized before the job returns, while the caller's strings are still alive. */
 static int bind_textn(sqlite3_stmt *s, int i, const char *v, size_t len)
@@ -415,18 +436,7 @@ static int claim_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 			       sqlite3_column_int64(s, 0) < sqlite3_column_int64(t, 0));
 		sqlite3_stmt *c = from_s ? s : t;
 		struct acs_inbox_row *r = rows_push(&j->rows, &j->n_rows, &cap);
-		r->id = sqlite3_column_int64(c, 0);
-		r->source = col_dup(c, 1);
-		r->event_type = col_dup(c, 2);
-		r->event_key = col_dup(c, 3);
-		r->item_key = col_dup(c, 4);
-		r->body = col_dup(c, 5);
-		r->body_len = (size_t)sqlite3_column_bytes(c, 5);
-		r->received_at = sqlite3_column_int64(c, 6);
-		r->attempts = (unsigned)sqlite3_column_int64(c, 7);
-		r->next_attempt_at = sqlite3_column_int64(c, 8);
-		r->last_error = col_dup(c, 9);
-		r->state = ACS_INBOX_PENDING;
+		row_read(c, r, ACS_INBOX_PENDING);
 		/* Off the loop thread: the job would parse it there first thing. */
 		if (j->parse && r->body)
 			r->json = acs_json_loadb(r->body, r->body_len, 0, NULL);
@@ -557,29 +567,18 @@ static int errors_fn(sqlite3 *db, void *arg, char err[ACS_ERR_LEN])
 	if (rc != SQLITE_ROW)
 		return acs_store_error(db, rc, "counting errors", err);
 
-	/* By item (+state keeps sqlite off the state index): a backlog can hold many
-	 * pending rows of other items, while one item's history is short. */
+	/* Newest first, by the partial index of the rows in error (migration 7); the
+	 * bodies are not listed. */
 	if ((rc = prepare(db,
-			  "SELECT id, source, event_type, event_key, item_key, received_at,"
+			  "SELECT id, source, event_type, event_key, item_key, NULL, received_at,"
 			  " attempts, next_attempt_at, last_error FROM inbox"
 			  " WHERE state = 'error' ORDER BY id DESC LIMIT ?1 OFFSET ?2",
 			  &s, err)))
 		return rc;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)(j->limit ? j->limit : 50));
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)j->offset);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct acs_inbox_row *r = rows_push(&j->rows, &j->n_rows, &cap);
-		r->id = sqlite3_column_int64(s, 0);
-		r->source = col_dup(s, 1);
-		r->event_type = col_dup(s, 2);
-		r->event_key = col_dup(s, 3);
-		r->item_key = col_dup(s, 4);
-		r->received_at = sqlite3_column_int64(s, 5);
-		r->attempts = (unsigned)sqlite3_column_int64(s, 6);
-		r->next_attempt_at = sqlite3_column_int64(s, 7);
-		r->last_error = col_dup(s, 8);
-		r->state = ACS_INBOX_ERROR;
-	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		row_read(s, rows_push(&j->rows, &j->n_rows, &cap), ACS_INBOX_ERROR);
 	rc = rc == SQLITE_DONE ? 0 : acs_store_error(db, rc, "listing errors", err);
 	sqlite3_finalize(s);
 	return rc;

@@ -18,6 +18,10 @@
 
 #define LOAD_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
 
+/* One-letter escapes: ESC_LETTERS[i] after a backslash stands for ESC_CHARS[i]. */
+static const char ESC_LETTERS[] = "/\"\\bfnrt";
+static const char ESC_CHARS[] = "/\"\\\b\f\n\r\t";
+
 /* Length of the run at p (up to end) of bytes a JSON string takes as they are: no
  * control character, quote, backslash or non-ASCII byte. Eight bytes at a time: API
  * payloads are mostly long runs of plain ASCII. */
@@ -263,31 +267,12 @@ static int parse_string(struct parser *ps, const char **out, size_t *len)
 		}
 		const unsigned char *esc = q;
 		q += 2;
+		const char *k = esc[1] ? strchr(ESC_LETTERS, esc[1]) : NULL;
+		if (k) {
+			o[n++] = ESC_CHARS[k - ESC_LETTERS];
+			continue;
+		}
 		switch (esc[1]) {
-		case '"':
-			o[n++] = '"';
-			break;
-		case '\\':
-			o[n++] = '\\';
-			break;
-		case '/':
-			o[n++] = '/';
-			break;
-		case 'b':
-			o[n++] = '\b';
-			break;
-		case 'f':
-			o[n++] = '\f';
-			break;
-		case 'n':
-			o[n++] = '\n';
-			break;
-		case 'r':
-			o[n++] = '\r';
-			break;
-		case 't':
-			o[n++] = '\t';
-			break;
 		case 'u': {
 			uint32_t v;
 			if (hex4(q, end, &v) < 0) {
@@ -334,48 +319,42 @@ static int parse_string(struct parser *ps, const char **out, size_t *len)
 	return 0;
 }
 
+/* The end of the run of one or more digits at q, or NULL when there is none. */
+static const unsigned char *digits(const unsigned char *q, const unsigned char *end)
+{
+	if (q >= end || *q < '0' || *q > '9')
+		return NULL;
+	while (q < end && *q >= '0' && *q <= '9')
+		q++;
+	return q;
+}
+
 static json_t *parse_number(struct parser *ps)
 {
 	const unsigned char *s = ps->p, *q = s, *end = ps->end;
 	bool neg = q < end && *q == '-';
 	if (neg)
 		q++;
-	if (q >= end || *q < '0' || *q > '9') {
-		fail(ps, s, json_error_invalid_syntax, "invalid token");
-		return NULL;
-	}
-	if (*q == '0') {
-		q++;
-		if (q < end && *q >= '0' && *q <= '9') {
-			fail(ps, s, json_error_invalid_syntax, "invalid token");
-			return NULL;
-		}
-	} else {
-		while (q < end && *q >= '0' && *q <= '9')
-			q++;
-	}
+	/* No leading zero: "0" alone, or a run starting 1-9. */
+	if (q < end && *q == '0')
+		q = q + 1 < end && q[1] >= '0' && q[1] <= '9' ? NULL : q + 1;
+	else
+		q = digits(q, end);
+	if (!q)
+		goto invalid;
 	const unsigned char *digits_end = q;
 	bool real = false;
 	if (q < end && *q == '.') {
-		q++;
-		if (q >= end || *q < '0' || *q > '9') {
-			fail(ps, s, json_error_invalid_syntax, "invalid token");
-			return NULL;
-		}
-		while (q < end && *q >= '0' && *q <= '9')
-			q++;
+		if (!(q = digits(q + 1, end)))
+			goto invalid;
 		real = true;
 	}
 	if (q < end && (*q == 'e' || *q == 'E')) {
 		q++;
 		if (q < end && (*q == '+' || *q == '-'))
 			q++;
-		if (q >= end || *q < '0' || *q > '9') {
-			fail(ps, s, json_error_invalid_syntax, "invalid token");
-			return NULL;
-		}
-		while (q < end && *q >= '0' && *q <= '9')
-			q++;
+		if (!(q = digits(q, end)))
+			goto invalid;
 		real = true;
 	}
 	ps->p = q;
@@ -412,114 +391,131 @@ static json_t *parse_number(struct parser *ps)
 	if (tok != small)
 		free(tok);
 	return out;
+
+invalid:
+	fail(ps, s, json_error_invalid_syntax, "invalid token");
+	return NULL;
 }
 
 static json_t *parse_value(struct parser *ps);
 
-static json_t *parse_array(struct parser *ps)
+/* At the container's closing character: step over it and leave the container. */
+static bool close_at(struct parser *ps, char close)
+{
+	if (ps->p >= ps->end || *ps->p != close)
+		return false;
+	ps->p++;
+	ps->depth--;
+	return true;
+}
+
+/* At '[' or '{': -1 on error (too deep), 0 when the container is empty (and closed),
+ * 1 when a member follows. */
+static int open_container(struct parser *ps, char close)
 {
 	if (++ps->depth > JSON_PARSER_MAX_DEPTH) {
 		fail(ps, ps->p, json_error_stack_overflow, "maximum parsing depth reached");
-		return NULL;
+		return -1;
 	}
-	ps->p++; /* '[' */
-	json_t *a = json_array();
+	ps->p++;
 	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == ']') {
+	if (close_at(ps, close))
+		return 0;
+	return 1;
+}
+
+/* After a member: 1 at ',' (another follows), 0 at the close, -1 on error. */
+static int next_member(struct parser *ps, char close)
+{
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == ',') {
 		ps->p++;
-		ps->depth--;
-		return a;
+		skip_ws(ps);
+		return 1;
 	}
-	for (;;) {
+	if (close_at(ps, close))
+		return 0;
+	fail(ps, ps->p, json_error_invalid_syntax, close == ']' ? "']' expected" : "'}' expected");
+	return -1;
+}
+
+static json_t *parse_array(struct parser *ps)
+{
+	int more = open_container(ps, ']');
+	if (more < 0)
+		return NULL;
+	json_t *a = json_array();
+	while (more > 0) {
 		json_t *v = parse_value(ps);
 		if (!v)
-			goto err;
+			break;
 		json_array_append_new(a, v);
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == ']') {
-			ps->p++;
-			ps->depth--;
-			return a;
-		}
-		fail(ps, ps->p, json_error_invalid_syntax, "']' expected");
-		goto err;
+		more = next_member(ps, ']');
 	}
-err:
-	json_decref(a);
-	return NULL;
+	if (more) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* One "key": value member into o; -1 on error. */
+static int parse_member(struct parser *ps, json_t *o)
+{
+	if (ps->p >= ps->end || *ps->p != '"') {
+		fail(ps, ps->p, json_error_invalid_syntax, "string or '}' expected");
+		return -1;
+	}
+	const char *key;
+	size_t klen;
+	char *keycopy = NULL;
+	if (parse_string(ps, &key, &klen) < 0)
+		return -1;
+	if (key == ps->scratch) {
+		/* The value's strings reuse the scratch buffer. */
+		keycopy = acs_xstrndup(key, klen);
+		key = keycopy;
+	}
+	int rc = -1;
+	json_t *v = NULL;
+	if ((ps->flags & JSON_REJECT_DUPLICATES) && json_object_getn(o, key, klen)) {
+		fail(ps, ps->p, json_error_duplicate_key, "duplicate object key");
+		goto out;
+	}
+	skip_ws(ps);
+	if (ps->p >= ps->end || *ps->p != ':') {
+		fail(ps, ps->p, json_error_invalid_syntax, "':' expected");
+		goto out;
+	}
+	ps->p++;
+	if (!(v = parse_value(ps)))
+		goto out;
+	/* The last of duplicate keys wins, as in jansson. */
+	if (json_object_setn_new_nocheck(o, key, klen, v) < 0)
+		fail(ps, ps->p, json_error_out_of_memory, "out of memory");
+	else
+		rc = 0;
+out:
+	free(keycopy);
+	return rc;
 }
 
 static json_t *parse_object(struct parser *ps)
 {
-	if (++ps->depth > JSON_PARSER_MAX_DEPTH) {
-		fail(ps, ps->p, json_error_stack_overflow, "maximum parsing depth reached");
+	int more = open_container(ps, '}');
+	if (more < 0)
+		return NULL;
+	json_t *o = json_object();
+	while (more > 0) {
+		if (parse_member(ps, o) < 0)
+			break;
+		more = next_member(ps, '}');
+	}
+	if (more) {
+		json_decref(o);
 		return NULL;
 	}
-	ps->p++; /* '{' */
-	json_t *o = json_object();
-	char *keycopy = NULL;
-	skip_ws(ps);
-	if (ps->p < ps->end && *ps->p == '}') {
-		ps->p++;
-		ps->depth--;
-		return o;
-	}
-	for (;;) {
-		if (ps->p >= ps->end || *ps->p != '"') {
-			fail(ps, ps->p, json_error_invalid_syntax, "string or '}' expected");
-			goto err;
-		}
-		const char *key;
-		size_t klen;
-		if (parse_string(ps, &key, &klen) < 0)
-			goto err;
-		if (key == ps->scratch) {
-			/* The value's strings reuse the scratch buffer. */
-			keycopy = acs_xstrndup(key, klen);
-			key = keycopy;
-		}
-		if ((ps->flags & JSON_REJECT_DUPLICATES) && json_object_getn(o, key, klen)) {
-			fail(ps, ps->p, json_error_duplicate_key, "duplicate object key");
-			goto err;
-		}
-		skip_ws(ps);
-		if (ps->p >= ps->end || *ps->p != ':') {
-			fail(ps, ps->p, json_error_invalid_syntax, "':' expected");
-			goto err;
-		}
-		ps->p++;
-		json_t *v = parse_value(ps);
-		if (!v)
-			goto err;
-		/* The last of duplicate keys wins, as in jansson. */
-		if (json_object_setn_new_nocheck(o, key, klen, v) < 0) {
-			fail(ps, ps->p, json_error_out_of_memory, "out of memory");
-			goto err;
-		}
-		free(keycopy);
-		keycopy = NULL;
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			skip_ws(ps);
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == '}') {
-			ps->p++;
-			ps->depth--;
-			return o;
-		}
-		fail(ps, ps->p, json_error_invalid_syntax, "'}' expected");
-		goto err;
-	}
-err:
-	free(keycopy);
-	json_decref(o);
-	return NULL;
+	return o;
 }
 
 static bool word_at(struct parser *ps, const char *w, size_t n)
@@ -678,37 +674,14 @@ static int dump_string(struct out *o, const char *str, size_t len)
 			continue;
 		}
 		out_put(o, run, (size_t)(s - run));
-		char seq[8];
-		const char *text = seq;
+		char seq[8] = "\\";
 		size_t tl = 2;
-		switch (c) {
-		case '"':
-			text = "\\\"";
-			break;
-		case '\\':
-			text = "\\\\";
-			break;
-		case '\b':
-			text = "\\b";
-			break;
-		case '\f':
-			text = "\\f";
-			break;
-		case '\n':
-			text = "\\n";
-			break;
-		case '\r':
-			text = "\\r";
-			break;
-		case '\t':
-			text = "\\t";
-			break;
-		default:
-			snprintf(seq, sizeof seq, "\\u%04X", c);
-			tl = 6;
-			break;
-		}
-		out_put(o, text, tl);
+		const char *k = strchr(ESC_CHARS + 1, (int)c); /* not "/": jansson keeps it */
+		if (c && k)
+			seq[1] = ESC_LETTERS[k - ESC_CHARS];
+		else
+			tl = (size_t)snprintf(seq, sizeof seq, "\\u%04X", c);
+		out_put(o, seq, tl);
 		run = ++s;
 	}
 	out_put(o, run, (size_t)(s - run));
