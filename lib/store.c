@@ -877,8 +877,18 @@ static int query_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
 	return rc;
 }
 
+/* Before sqlite's first use in the process: no memory statistics. Kept on, every
+ * sqlite3_malloc and free of both threads takes one global mutex to count bytes that
+ * nothing here reads. Too late (sqlite already in use) only leaves them on. */
+static void sqlite_setup(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int open_conn(const char *path, bool reader, sqlite3 **out, char err[ACS_ERR_LEN])
 {
+	static uv_once_t once = UV_ONCE_INIT;
+	uv_once(&once, sqlite_setup);
 	/* NOMUTEX: each connection is used by one thread at a time. */
 	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
 	const char *who = reader ? "reader" : "writer";
