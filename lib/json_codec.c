@@ -53,7 +53,7 @@ static size_t plain_run(const unsigned char *p, const unsigned char *end)
 struct parser {
 	const unsigned char *start, *p, *end;
 	size_t flags;
-	int depth;
+	int depth, max_depth;
 	json_error_t *error;
 	/* Strings with escapes are decoded here (reused across the document). */
 	char *scratch;
@@ -413,7 +413,7 @@ static bool close_at(struct parser *ps, char close)
  * 1 when a member follows. */
 static int open_container(struct parser *ps, char close)
 {
-	if (++ps->depth > JSON_PARSER_MAX_DEPTH) {
+	if (++ps->depth > ps->max_depth) {
 		fail(ps, ps->p, json_error_stack_overflow, "maximum parsing depth reached");
 		return -1;
 	}
@@ -584,9 +584,18 @@ static json_t *parse_value(struct parser *ps)
 
 json_t *acs_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error)
 {
+	return acs_json_loadb_depth(buf, len, flags, JSON_PARSER_MAX_DEPTH, error);
+}
+
+json_t *acs_json_loadb_depth(const char *buf, size_t len, size_t flags, int max_depth,
+			     json_error_t *error)
+{
+	if (max_depth < 1 || max_depth > JSON_PARSER_MAX_DEPTH)
+		max_depth = JSON_PARSER_MAX_DEPTH;
 	if ((flags & ~(size_t)LOAD_FLAGS) || (!buf && len))
 		return json_loadb(buf, len, flags, error);
 	struct parser ps = {
+		.max_depth = max_depth,
 		.start = (const unsigned char *)buf,
 		.p = (const unsigned char *)buf,
 		.end = (const unsigned char *)buf + len,

@@ -24,6 +24,12 @@
  * scalar without JSON_ENCODE_ANY, a cycle). Free the result with free().
  */
 json_t *acs_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error);
+/** acs_json_loadb with a nesting limit of max_depth levels instead of
+ *  JSON_PARSER_MAX_DEPTH (1 ... JSON_PARSER_MAX_DEPTH; deeper input fails with the
+ *  json_error_stack_overflow code, before anything below the limit is read). Flags
+ *  handed to jansson get jansson's own limit. */
+json_t *acs_json_loadb_depth(const char *buf, size_t len, size_t flags, int max_depth,
+			     json_error_t *error);
 /** acs_json_loadb on a NUL-terminated string. */
 json_t *acs_json_loads(const char *s, size_t flags, json_error_t *error);
 char *acs_json_dumps(const json_t *json, size_t flags);

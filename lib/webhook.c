@@ -132,35 +132,6 @@ bool acs_webhook_clickup_signature_ok(const void *body, size_t len, const char *
 /* Small parsing helpers                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Nesting depth check before jansson sees the body, so a hostile delivery
- * cannot make the parser recurse deeply. Strings are skipped exactly. */
-ACS_STATIC bool acs__webhook_json_depth_ok(const char *s, size_t len, int max_depth)
-{
-	int depth = 0;
-	bool in_str = false, esc = false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (esc)
-				esc = false;
-			else if (c == '\\')
-				esc = true;
-			else if (c == '"')
-				in_str = false;
-			continue;
-		}
-		if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max_depth)
-				return false;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return true;
-}
-
 static int load(const char *body, size_t len, json_t **root, char *err)
 {
 	*root = NULL;
@@ -172,12 +143,14 @@ static int load(const char *body, size_t len, json_t **root, char *err)
 		set_err(err, "empty body");
 		return ACS_EPARSE;
 	}
-	if (!acs__webhook_json_depth_ok(body, len, ACS_WEBHOOK_MAX_DEPTH)) {
+	/* The parser stops at the limit: a hostile body never makes it recurse deep. */
+	json_error_t jerr;
+	*root = acs_json_loadb_depth(body, len, JSON_REJECT_DUPLICATES, ACS_WEBHOOK_MAX_DEPTH,
+				     &jerr);
+	if (!*root && json_error_code(&jerr) == json_error_stack_overflow) {
 		set_err(err, "JSON nested deeper than %d", ACS_WEBHOOK_MAX_DEPTH);
 		return ACS_EPARSE;
 	}
-	json_error_t jerr;
-	*root = acs_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*root) {
 		set_err(err, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
 			jerr.text);

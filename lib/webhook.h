@@ -225,6 +225,5 @@ const char *acs_webhook_source_name(enum acs_webhook_source source);
 
 #ifdef ACS_UNIT_TEST
 /* File-local helpers, visible to test_webhook only (ACS_STATIC). */
-bool acs__webhook_json_depth_ok(const char *s, size_t len, int max_depth);
 int acs__webhook_iso_to_ms(const char *s, int64_t *ms);
 #endif

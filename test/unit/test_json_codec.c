@@ -273,6 +273,22 @@ static void test_depth(void **state)
 	free(ok);
 	free(deep);
 
+	/* A smaller limit of the caller's: that many levels and not one more. */
+	char *three = nested(3, '[', ']'), *four = nested(4, '[', ']');
+	json_t *j = acs_json_loadb_depth(three, strlen(three), 0, 3, &e);
+	assert_non_null(j);
+	json_decref(j);
+	assert_null(acs_json_loadb_depth(four, strlen(four), 0, 3, &e));
+	assert_int_equal(json_error_code(&e), json_error_stack_overflow);
+	j = acs_json_loadb_depth("{\"a\":\"[[[[\"}", 12, 0, 1, &e); /* strings do not count */
+	assert_non_null(j);
+	json_decref(j);
+	j = acs_json_loadb_depth(four, strlen(four), 0, 0, &e); /* out of range: the default */
+	assert_non_null(j);
+	json_decref(j);
+	free(three);
+	free(four);
+
 	/* A tree deeper than the writer recurses: handed to jansson, same bytes. */
 	json_t *root = json_array(), *cur = root;
 	for (int i = 0; i < JSON_PARSER_MAX_DEPTH + 100; i++) {

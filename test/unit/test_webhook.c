@@ -821,11 +821,33 @@ static void test_bounds(void **state)
 	acs_webhook_event_deinit(&ev);
 	free(deep);
 
-	assert_true(acs__webhook_json_depth_ok("{\"a\":[[1]]}", 11, 3));
-	assert_false(acs__webhook_json_depth_ok("{\"a\":[[1]]}", 11, 2));
+	/* ACS_WEBHOOK_MAX_DEPTH levels are read; one more is refused as too deep. */
+	for (int extra = 0; extra <= 1; extra++) {
+		int levels = ACS_WEBHOOK_MAX_DEPTH - 1 + extra; /* inside the outer object */
+		char *b = acs_xmalloc(2 * (size_t)levels + 64);
+		size_t k = (size_t)snprintf(b, 64, "{\"eventType\":\"x.y\",\"x\":");
+		memset(b + k, '[', (size_t)levels);
+		memset(b + k + levels, ']', (size_t)levels);
+		b[k + 2 * (size_t)levels] = '}';
+		err[0] = '\0';
+		(void)acs_webhook_parse_ado(b, k + 2 * (size_t)levels + 1, &ev, err);
+		if (extra)
+			assert_non_null(strstr(err, "deeper"));
+		else
+			assert_null(strstr(err, "deeper"));
+		acs_webhook_event_deinit(&ev);
+		free(b);
+	}
 	/* Brackets inside strings (and escaped quotes) do not count. */
-	const char *s = "{\"a\":\"[[[\\\"[[[\"}";
-	assert_true(acs__webhook_json_depth_ok(s, strlen(s), 1));
+	char *s = acs_xmalloc(4 * ACS_WEBHOOK_MAX_DEPTH + 64);
+	size_t sl = (size_t)snprintf(s, 64, "{\"eventType\":\"x.y\",\"x\":\"\\\"");
+	memset(s + sl, '[', 2 * ACS_WEBHOOK_MAX_DEPTH);
+	memcpy(s + sl + 2 * ACS_WEBHOOK_MAX_DEPTH, "\"}", 3);
+	err[0] = '\0';
+	(void)acs_webhook_parse_ado(s, strlen(s), &ev, err);
+	assert_null(strstr(err, "deeper"));
+	acs_webhook_event_deinit(&ev);
+	free(s);
 
 	/* Oversized bodies are refused without being read. */
 	size_t big = ACS_WEBHOOK_MAX_BODY + 1;
