@@ -2,6 +2,7 @@
 /* The composition root: command line, configuration, signals, the loop and
  * teardown. Everything else lives in lib/. */
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -542,6 +543,22 @@ static char *start_demo_world(struct daemon *d, int port, const char *dir, char 
 	return text;
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) != 0)
+		fprintf(stderr, "ado-clickup-sync: cannot remove %s: %s\n", path, strerror(errno));
+	return 0; /* remove what can be removed */
+}
+
+/* The demo's database is throw-away: its directory goes when the demo stops. */
+static void remove_tree(const char *dir)
+{
+	(void)nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static int cmd_demo(const struct opts *o)
 {
 	char tmpl[] = "/tmp/ado-clickup-sync-demo-XXXXXX";
@@ -553,6 +570,7 @@ static int cmd_demo(const struct opts *o)
 	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "ado-clickup-sync: libsodium failed to initialise\n");
+		remove_tree(tmpl);
 		return EXIT_RUNTIME;
 	}
 	struct daemon d = { 0 };
@@ -565,6 +583,7 @@ static int cmd_demo(const struct opts *o)
 			sim_close(d.sim, sim_closed_cb, &d);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d.loop);
+		remove_tree(tmpl);
 		return EXIT_RUNTIME;
 	}
 	/* The dashboard refuses logins without an admin password hash: make a
@@ -596,18 +615,20 @@ static int cmd_demo(const struct opts *o)
 		sim_close(d.sim, sim_closed_cb, &d);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d.loop);
+		remove_tree(tmpl);
 		return EXIT_RUNTIME;
 	}
 	acs_config_errors_free(errs);
 	apply_log_config(cfg);
 	printf("  dashboard and API:      http://127.0.0.1:%d/ (health: /api/health)\n"
 	       "  admin password:         %s\n"
-	       "  data:                   %s\n"
+	       "  data:                   %s (removed when the demo stops)\n"
 	       "Ctrl-C stops.\n",
 	       o->port, admin_pw, tmpl);
 	fflush(stdout);
 	int rc = run_daemon(&d, cfg);
 	acs_config_free(cfg);
+	remove_tree(tmpl);
 	return rc;
 }
 

@@ -167,8 +167,12 @@ class Cli(unittest.TestCase):
                 with self.assertRaises(urllib.error.HTTPError) as e:
                     urllib.request.urlopen(url)
                 self.assertEqual(e.exception.code, 401)
+            data = re.search(r"data: +(\S+)", out).group(1)
+            self.assertTrue(os.path.isfile(os.path.join(data, "sync.db")))
             p.send_signal(signal.SIGINT)
             self.assertEqual(p.wait(timeout=20), 0)
+            # The throw-away database goes with the demo.
+            self.assertFalse(os.path.exists(data))
         finally:
             if p.poll() is None:
                 p.kill()
