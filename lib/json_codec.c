@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "mem.h"
 
 #define LOAD_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
@@ -636,39 +637,34 @@ json_t *acs_json_loads(const char *s, size_t flags, json_error_t *error)
 
 /* ---- writer ---- */
 
+/* Writes go to an acs_buf; the first failed append (past the buffer's ceiling)
+ * sticks, so the rest of the document is not written into the freed buffer. */
 struct out {
-	char *b;
-	size_t n, cap;
+	struct acs_buf *b;
+	int err;
+	const char *skip; /* top-level key left out, or NULL */
+	size_t skip_len;
 };
-
-static void out_reserve(struct out *o, size_t more)
-{
-	if (o->n + more + 1 <= o->cap)
-		return;
-	size_t cap = o->cap ? o->cap : 2048; /* most API bodies fit: one allocation */
-	while (cap < o->n + more + 1)
-		cap *= 2;
-	o->b = acs_xrealloc(o->b, cap);
-	o->cap = cap;
-}
 
 static void out_put(struct out *o, const void *p, size_t n)
 {
-	out_reserve(o, n);
-	memcpy(o->b + o->n, p, n);
-	o->n += n;
+	if (!o->err && acs_buf_put(o->b, p, n))
+		o->err = ACS_ETOOBIG;
 }
 
 static void out_ch(struct out *o, char c)
 {
-	out_reserve(o, 1);
-	o->b[o->n++] = c;
+	out_put(o, &c, 1);
+}
+
+static bool skipped(const struct out *o, int depth, const char *key, size_t len)
+{
+	return o->skip && depth == 0 && len == o->skip_len && !memcmp(key, o->skip, len);
 }
 
 static int dump_string(struct out *o, const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str, *end = s + len, *run = s;
-	out_reserve(o, len + 2);
 	out_ch(o, '"');
 	while (s < end) {
 		s += plain_run(s, end);
@@ -768,9 +764,11 @@ static int dump(struct out *o, const json_t *j, size_t flags, int depth)
 			size_t n = json_object_size(obj), i = 0;
 			struct key_len *keys = acs_xmalloc(n * sizeof *keys);
 			for (void *it = json_object_iter(obj); it && i < n;
-			     it = json_object_iter_next(obj, it), i++) {
+			     it = json_object_iter_next(obj, it)) {
 				keys[i].key = json_object_iter_key(it);
 				keys[i].len = json_object_iter_key_len(it);
+				if (!skipped(o, depth, keys[i].key, keys[i].len))
+					i++;
 			}
 			qsort(keys, i, sizeof *keys, key_cmp);
 			int rc = 0;
@@ -792,6 +790,9 @@ static int dump(struct out *o, const json_t *j, size_t flags, int depth)
 			bool first = true;
 			for (void *it = json_object_iter(obj); it;
 			     it = json_object_iter_next(obj, it)) {
+				if (skipped(o, depth, json_object_iter_key(it),
+					    json_object_iter_key_len(it)))
+					continue;
 				if (!first)
 					out_ch(o, ',');
 				first = false;
@@ -812,22 +813,60 @@ static int dump(struct out *o, const json_t *j, size_t flags, int depth)
 	return -1;
 }
 
+/* 0, -1 (jansson cannot write it either), -2 (deeper than we recurse), or
+ * ACS_ETOOBIG; b is left as it was unless 0. */
+static int append(struct acs_buf *b, const json_t *json, size_t flags, const char *skip)
+{
+	if (!(flags & JSON_ENCODE_ANY) && !json_is_object(json) && !json_is_array(json))
+		return -1;
+	size_t len = b->len;
+	struct out o = { .b = b, .skip = skip, .skip_len = skip ? strlen(skip) : 0 };
+	int rc = dump(&o, json, flags, 0);
+	if (!rc)
+		rc = o.err;
+	if (rc && b->data) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+	return rc;
+}
+
 char *acs_json_dumps(const json_t *json, size_t flags)
 {
 	if (!json)
 		return NULL;
 	if ((flags & ~(size_t)DUMP_FLAGS) || !(flags & JSON_COMPACT))
 		return json_dumps(json, flags);
-	if (!(flags & JSON_ENCODE_ANY) && !json_is_object(json) && !json_is_array(json))
-		return NULL;
-	struct out o = { 0 };
-	int rc = dump(&o, json, flags, 0);
+	struct acs_buf b;
+	acs_buf_init(&b, SIZE_MAX);
+	acs_buf_reserve(&b, 2048); /* most API bodies fit: one allocation */
+	int rc = append(&b, json, flags, NULL);
 	if (rc) {
-		free(o.b);
+		acs_buf_free(&b);
 		/* Deeper than we recurse: jansson writes it or reports the cycle. */
 		return rc == -2 ? json_dumps(json, flags) : NULL;
 	}
-	out_reserve(&o, 0);
-	o.b[o.n] = '\0';
-	return o.b;
+	return acs_buf_steal(&b, NULL);
+}
+
+int acs_json_append(struct acs_buf *b, const json_t *json, size_t flags, const char *skip_key)
+{
+	if (!json || (flags & ~(size_t)DUMP_FLAGS) || !(flags & JSON_COMPACT))
+		return -EINVAL;
+	int rc = append(b, json, flags, skip_key);
+	return rc == ACS_ETOOBIG ? rc : rc ? -EINVAL : 0;
+}
+
+int acs_json_append_string(struct acs_buf *b, const char *s, size_t len)
+{
+	size_t before = b->len;
+	struct out o = { .b = b };
+	int rc = dump_string(&o, s, len);
+	if (!rc)
+		rc = o.err;
+	if (rc && b->data) {
+		b->len = before;
+		b->data[before] = '\0';
+	}
+	return rc == ACS_ETOOBIG ? rc : rc ? -EINVAL : 0;
 }

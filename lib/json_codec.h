@@ -8,6 +8,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "mem.h"
+
 /*
  * acs_json_loadb: as json_loadb(buf, len, flags, error), for flags made of
  * JSON_DECODE_ANY and JSON_REJECT_DUPLICATES (any other flag is handed to jansson).
@@ -33,3 +35,13 @@ json_t *acs_json_loadb_depth(const char *buf, size_t len, size_t flags, int max_
 /** acs_json_loadb on a NUL-terminated string. */
 json_t *acs_json_loads(const char *s, size_t flags, json_error_t *error);
 char *acs_json_dumps(const json_t *json, size_t flags);
+
+/** Append json to b as acs_json_dumps would write it (flags: JSON_COMPACT required,
+ *  JSON_SORT_KEYS / JSON_ENCODE_ANY / JSON_PRESERVE_ORDER allowed), leaving out the
+ *  top-level member skip_key (may be NULL). Returns 0, ACS_ETOOBIG past b's ceiling
+ *  (acs_buf then frees b), or -EINVAL (other flags, a value jansson would not write,
+ *  nesting deeper than JSON_PARSER_MAX_DEPTH); b is unchanged on -EINVAL. */
+int acs_json_append(struct acs_buf *b, const json_t *json, size_t flags, const char *skip_key);
+/** Append the JSON string of the len bytes at s (quoted and escaped as jansson does).
+ *  Returns 0, ACS_ETOOBIG, or -EINVAL for invalid UTF-8 (b unchanged). */
+int acs_json_append_string(struct acs_buf *b, const char *s, size_t len);

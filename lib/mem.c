@@ -122,6 +122,14 @@ int acs_buf_append(struct acs_buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int acs_buf_reserve(struct acs_buf *b, size_t n)
+{
+	int rc = grow(b, b->len + n);
+	if (!rc && b->data)
+		b->data[b->len] = '\0';
+	return rc;
+}
+
 int acs_buf_appends(struct acs_buf *b, const char *s)
 {
 	return acs_buf_append(b, s, strlen(s));

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "common.h"
 
@@ -35,6 +36,21 @@ void acs_buf_reset(struct acs_buf *b);
 /** Append n bytes. Returns 0, or ACS_ETOOBIG (and frees the buffer) past max. */
 int acs_buf_append(struct acs_buf *b, const void *p, size_t n);
 int acs_buf_appends(struct acs_buf *b, const char *s);
+/** acs_buf_append with the common case (it fits) inline: for writers that append a
+ *  token at a time. */
+static inline int acs_buf_put(struct acs_buf *b, const void *p, size_t n)
+{
+	if (b->data && b->len + n < b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return acs_buf_append(b, p, n);
+}
+/** Make room for n more bytes now (one allocation instead of several doublings).
+ *  Returns 0, or ACS_ETOOBIG (and frees the buffer) past max. */
+int acs_buf_reserve(struct acs_buf *b, size_t n);
 int acs_buf_printf(struct acs_buf *b, const char *fmt, ...) ACS_PRINTF(2, 3);
 int acs_buf_vprintf(struct acs_buf *b, const char *fmt, va_list ap);
 /** Hand the storage to the caller (free() it); the buffer becomes empty.

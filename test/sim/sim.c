@@ -493,31 +493,15 @@ void sim_drop(struct acs_http_req *req)
 	answer(req, 0, true, NULL, NULL, 0);
 }
 
-/* --- JSON text --- */
+/* --- JSON text (written by lib/json_codec; these only adapt its calls) --- */
 
 #define SIM_TEXT_START 2048 /* first allocation: most bodies fit */
 
-/* Append n bytes: a token at a time, so the common case is a bare memcpy. */
-static void out_slow(struct acs_buf *b, const void *p, size_t n)
+static void out(struct acs_buf *b, const void *p, size_t n)
 {
-	if (!b->data && n < SIM_TEXT_START && b->max >= SIM_TEXT_START) {
-		b->data = acs_xmalloc(SIM_TEXT_START);
-		b->cap = SIM_TEXT_START;
-		b->len = 0;
-		b->data[0] = '\0';
-	}
-	(void)acs_buf_append(b, p, n);
-}
-
-static inline void out(struct acs_buf *b, const void *p, size_t n)
-{
-	if (b->data && b->len + n < b->cap) {
-		memcpy(b->data + b->len, p, n);
-		b->len += n;
-		b->data[b->len] = '\0';
-		return;
-	}
-	out_slow(b, p, n);
+	if (!b->data)
+		(void)acs_buf_reserve(b, SIM_TEXT_START);
+	(void)acs_buf_put(b, p, n);
 }
 
 void sim_json_raw(struct acs_buf *b, const char *s)
@@ -527,62 +511,10 @@ void sim_json_raw(struct acs_buf *b, const char *s)
 
 void sim_json_strn(struct acs_buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t run = 0;
-	out(b, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		/* Skip plain bytes 8 at a time: no control, quote or backslash. */
-		while (i + 8 <= n) {
-			uint64_t w, ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-			memcpy(&w, s + i, 8);
-			uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-			uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-				       ((bs - ones) & ~bs);
-			if (hit & high)
-				break;
-			i += 8;
-		}
-		if (i >= n)
-			break;
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		if (i > run)
-			out(b, s + run, i - run);
-		run = i + 1;
-		char esc[7] = { '\\', 0 };
-		size_t len = 2;
-		switch (c) {
-		case '"':
-		case '\\':
-			esc[1] = (char)c;
-			break;
-		case '\b':
-			esc[1] = 'b';
-			break;
-		case '\f':
-			esc[1] = 'f';
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			len = 6;
-		}
-		out(b, esc, len);
-	}
-	if (n > run)
-		out(b, s + run, n - run);
-	out(b, "\"", 1);
+	if (!b->data)
+		(void)acs_buf_reserve(b, SIM_TEXT_START);
+	/* Stored strings passed jansson's UTF-8 check: this cannot fail but on size. */
+	(void)acs_json_append_string(b, s, n);
 }
 
 void sim_json_str(struct acs_buf *b, const char *s)
@@ -592,90 +524,16 @@ void sim_json_str(struct acs_buf *b, const char *s)
 
 void sim_json_int(struct acs_buf *b, json_int_t v)
 {
-	char tmp[24], *p = tmp + sizeof(tmp);
-	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	out(b, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
-static bool json_value_rec(struct acs_buf *b, const json_t *v, const char *skip, int depth)
-{
-	if (depth > 4096) /* parsed trees nest at most 2048 deep */
-		return false;
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		sim_json_strn(b, json_string_value(v), json_string_length(v));
-		return true;
-	case JSON_INTEGER:
-		sim_json_int(b, json_integer_value(v));
-		return true;
-	case JSON_TRUE:
-		sim_json_raw(b, "true");
-		return true;
-	case JSON_FALSE:
-		sim_json_raw(b, "false");
-		return true;
-	case JSON_NULL:
-		sim_json_raw(b, "null");
-		return true;
-	case JSON_ARRAY: {
-		out(b, "[", 1);
-		size_t i, n = json_array_size(v);
-		for (i = 0; i < n; i++) {
-			if (i)
-				out(b, ",", 1);
-			if (!json_value_rec(b, json_array_get(v, i), NULL, depth + 1))
-				return false;
-		}
-		out(b, "]", 1);
-		return true;
-	}
-	case JSON_OBJECT: {
-		out(b, "{", 1);
-		bool first = true;
-		for (void *it = json_object_iter((json_t *)v); it;
-		     it = json_object_iter_next((json_t *)v, it)) {
-			const char *k = json_object_iter_key(it);
-			if (skip && !strcmp(k, skip))
-				continue;
-			if (!first)
-				out(b, ",", 1);
-			first = false;
-			sim_json_strn(b, k, json_object_iter_key_len(it));
-			out(b, ":", 1);
-			if (!json_value_rec(b, json_object_iter_value(it), NULL, depth + 1))
-				return false;
-		}
-		out(b, "}", 1);
-		return true;
-	}
-	default: {
-		/* Reals: the codec's formatting, exactly. */
-		char *s = acs_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!s)
-			return false;
-		sim_json_raw(b, s);
-		free(s);
-		return true;
-	}
-	}
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT, v);
+	out(b, tmp, (size_t)n);
 }
 
 bool sim_json_value(struct acs_buf *b, const json_t *v, const char *skip_key)
 {
-	size_t len = b->len;
-	if (v && json_value_rec(b, v, skip_key, 0))
-		return true;
-	if (b->data) {
-		b->len = len;
-		b->data[len] = '\0';
-	}
-	return false;
+	if (!b->data)
+		(void)acs_buf_reserve(b, SIM_TEXT_START);
+	return v && acs_json_append(b, v, JSON_COMPACT | JSON_ENCODE_ANY, skip_key) == 0;
 }
 
 void sim_respond_buf(struct acs_http_req *req, int status, struct acs_buf *b)

@@ -167,9 +167,9 @@ void sim_respond_json(struct acs_http_req *req, int status, json_t *body);
 void sim_drop(struct acs_http_req *req);
 
 /* --- JSON text written directly: the hot answers and webhook bodies are
- * written from cached parts instead of building a tree just to dump it. Every
- * writer appends exactly what acs_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
- * writes for the same value (strings must be valid UTF-8, as in any json_t). --- */
+ * written from cached parts instead of building a tree just to dump it, through
+ * lib/json_codec (acs_json_append_string, acs_json_append): the same bytes as
+ * acs_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) for the same value. --- */
 /** Append s as a JSON string: quoted, escaped like the compact writer. */
 void sim_json_str(struct acs_buf *b, const char *s);
 void sim_json_strn(struct acs_buf *b, const char *s, size_t n);

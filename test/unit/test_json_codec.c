@@ -5,12 +5,14 @@
 #include "test_util.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "json_codec.h"
 #include "mem.h"
 
@@ -394,6 +396,50 @@ static void test_dumps(void **state)
 	json_decref(x);
 }
 
+/* Appending to a buffer: the same bytes as acs_json_dumps, one top-level member left
+ * out on request (in insertion and in sorted order), nothing half-written on failure. */
+static void test_append(void **state)
+{
+	(void)state;
+	json_t *o = json_pack("{s:i,s:[s,{s:i}],s:s,s:n}", "b", 1, "skip", "x", "skip", 2, "a",
+			      "q\"", "c");
+	struct acs_buf b;
+	acs_buf_init(&b, SIZE_MAX);
+	assert_int_equal(acs_buf_append(&b, "<", 1), 0);
+	assert_int_equal(acs_json_append(&b, o, JSON_COMPACT, NULL), 0);
+	char *want = acs_json_dumps(o, JSON_COMPACT);
+	assert_string_equal(b.data + 1, want);
+	free(want);
+	acs_buf_reset(&b);
+	/* The nested "skip" stays: only the top-level member goes. */
+	assert_int_equal(acs_json_append(&b, o, JSON_COMPACT, "skip"), 0);
+	assert_string_equal(b.data, "{\"b\":1,\"a\":\"q\\\"\",\"c\":null}");
+	acs_buf_reset(&b);
+	assert_int_equal(acs_json_append(&b, o, JSON_COMPACT | JSON_SORT_KEYS, "skip"), 0);
+	assert_string_equal(b.data, "{\"a\":\"q\\\"\",\"b\":1,\"c\":null}");
+	/* Refused without a trace: other flags, a scalar without ENCODE_ANY, bad UTF-8. */
+	acs_buf_reset(&b);
+	assert_int_equal(acs_buf_append(&b, "keep", 4), 0);
+	assert_int_equal(acs_json_append(&b, o, JSON_INDENT(2), NULL), -EINVAL);
+	json_t *i = json_integer(5);
+	assert_int_equal(acs_json_append(&b, i, JSON_COMPACT, NULL), -EINVAL);
+	assert_int_equal(acs_json_append(&b, i, JSON_COMPACT | JSON_ENCODE_ANY, NULL), 0);
+	json_decref(i);
+	json_t *bad = json_pack("[s,o]", "ok", json_stringn_nocheck("\xc3(", 2));
+	assert_int_equal(acs_json_append(&b, bad, JSON_COMPACT, NULL), -EINVAL);
+	assert_int_equal(acs_json_append_string(&b, "\xc3(", 2), -EINVAL);
+	assert_int_equal(acs_json_append_string(&b, "a\nb", 3), 0);
+	assert_string_equal(b.data, "keep5\"a\\nb\"");
+	json_decref(bad);
+	acs_buf_free(&b);
+	/* Past the buffer's ceiling: ACS_ETOOBIG (the buffer is freed by acs_buf). */
+	struct acs_buf small;
+	acs_buf_init(&small, 8);
+	assert_int_equal(acs_json_append(&small, o, JSON_COMPACT, NULL), ACS_ETOOBIG);
+	assert_null(small.data);
+	json_decref(o);
+}
+
 /* xorshift: a fixed sequence, so a failure replays. */
 static uint64_t rnd(uint64_t *s)
 {
@@ -464,9 +510,10 @@ static void test_mutations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixtures), cmocka_unit_test(test_cases),
-		cmocka_unit_test(test_depth),	 cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_dumps),	 cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_fixtures),  cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_depth),	  cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_dumps),	  cmocka_unit_test(test_append),
+		cmocka_unit_test(test_mutations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,6 +81,32 @@ static void test_buf_no_ceiling(void **state)
 	acs_buf_free(&b);
 }
 
+/* reserve makes room once; put appends inline while it fits and like append past it. */
+static void test_buf_reserve_and_put(void **state)
+{
+	(void)state;
+	struct acs_buf b;
+	acs_buf_init(&b, 100);
+	assert_int_equal(acs_buf_reserve(&b, 50), 0);
+	assert_non_null(b.data);
+	assert_true(b.cap >= 51);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.data, "");
+	char *first = b.data;
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(acs_buf_put(&b, "x", 1), 0);
+	assert_ptr_equal(b.data, first); /* no reallocation within the reservation */
+	assert_int_equal(b.len, 50);
+	assert_int_equal(acs_buf_put(&b, "0123456789", 10), 0); /* grows */
+	assert_int_equal(b.len, 60);
+	assert_int_equal(b.data[60], '\0');
+	assert_int_equal(acs_buf_reserve(&b, 41), ACS_ETOOBIG); /* past the ceiling */
+	assert_null(b.data);
+	acs_buf_init(&b, 4);
+	assert_int_equal(acs_buf_put(&b, "abcde", 5), ACS_ETOOBIG);
+	acs_buf_free(&b);
+}
+
 static void test_xalloc(void **state)
 {
 	(void)state;
@@ -104,6 +130,7 @@ int main(void)
 		cmocka_unit_test(test_buf_printf_consume_steal),
 		cmocka_unit_test(test_buf_printf_over_ceiling),
 		cmocka_unit_test(test_buf_no_ceiling),
+		cmocka_unit_test(test_buf_reserve_and_put),
 		cmocka_unit_test(test_xalloc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
