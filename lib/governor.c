@@ -27,6 +27,12 @@
 #define THROTTLE_FLOOR_MS 10u
 /* How often a background caller re-asks while interactive work is due. */
 #define BACKGROUND_POLL_MS 50u
+/* The log of starts is exact up to this many per window (a ClickUp Enterprise
+ * token has 10,000 a minute). Above it the oldest entries drop out and the window
+ * is kept by the pacing (at most eff + burst starts in any window) and the
+ * server's Remaining; the log would otherwise take 8 bytes per request a window
+ * allows (8 MB for a limit of a million). */
+#define LOG_MAX 16384u
 
 struct acs_governor {
 	char name[24];
@@ -49,7 +55,7 @@ struct acs_governor {
 	uint64_t tau_us;      /**< GCRA burst tolerance: (burst - 1) intervals */
 	uint64_t tat_us;      /**< GCRA theoretical arrival time */
 
-	/* Start times of the last eff granted requests, oldest at head. */
+	/* Start times of the last min(eff, LOG_MAX) granted requests, oldest at head. */
 	uint64_t *starts;
 	uint32_t cap;
 	uint32_t head;
@@ -182,7 +188,7 @@ static void set_limit(struct acs_governor *g, uint32_t limit, uint64_t now)
 	g->bg_reserve = (uint32_t)(((uint64_t)limit * g->bg_pct + 99) / 100);
 	/* Debt run up at a slower rate must not stall a faster one. */
 	g->tat_us = ACS_MIN(g->tat_us, now * 1000 + g->interval_us);
-	ring_resize(g, g->eff);
+	ring_resize(g, ACS_MIN(g->eff, LOG_MAX));
 }
 
 static bool server_fresh(const struct acs_governor *g, uint64_t now)

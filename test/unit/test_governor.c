@@ -1136,6 +1136,53 @@ static void test_requests_figure_not_stale(void **state)
 	acs_governor_free(g);
 }
 
+/* The simulator run without a limit advertises a million a minute: that is what
+ * the governor paces to (16,667 starts/s), with a log of bounded size. Clamped
+ * to 100,000, it held the daemon to 1,667 starts/s, which this test rejects. */
+static void test_huge_limit_not_clamped_low(void **state)
+{
+	(void)state;
+	struct acs_governor_opts o;
+	acs_governor_opts_init(&o, ACS_GOVERNOR_CLICKUP);
+	o.max_concurrency = 0;
+	o.seed = 5;
+	struct acs_governor *g = acs_governor_new(&o);
+	struct acs_governor_headers gh;
+	struct acs_governor_stats st;
+
+	assert_int_equal(acs_governor_acquire(g, 0, ACS_GOVERNOR_INTERACTIVE), 0);
+	acs_governor_headers_init(&gh);
+	gh.limit = 1000000;
+	gh.remaining = 999999;
+	gh.reset_ms = 60000;
+	acs_governor_release(g, 0, 200, &gh);
+	acs_governor_stats(g, &st);
+	assert_int_equal(st.limit, 1000000);
+	/* 10 starts every ms for 3 s (10,000/s, past the log's size): none waits. */
+	unsigned granted = 0;
+	for (uint64_t ms = 1; ms <= 3000; ms++) {
+		for (int i = 0; i < 10; i++) {
+			assert_int_equal(acs_governor_acquire(g, ms, ACS_GOVERNOR_INTERACTIVE), 0);
+			acs_governor_release(g, ms, 200, NULL);
+			granted++;
+		}
+	}
+	assert_int_equal(granted, 30000);
+	/* 20 a ms (20,000/s) is more than the pace: some must wait. */
+	uint64_t waited = 0;
+	for (uint64_t ms = 3001; ms <= 3100; ms++) {
+		for (int i = 0; i < 20; i++) {
+			if (acs_governor_acquire(g, ms, ACS_GOVERNOR_INTERACTIVE)) {
+				waited++;
+				continue;
+			}
+			acs_governor_release(g, ms, 200, NULL);
+		}
+	}
+	assert_true(waited > 0);
+	acs_governor_free(g);
+}
+
 /* A limit header far beyond reason is clamped, and a lower one later
  * shrinks the window log without losing its newest entries. */
 static void test_limit_changes(void **state)
@@ -1191,6 +1238,7 @@ int main(void)
 		cmocka_unit_test(test_ado_stale_figure),
 		cmocka_unit_test(test_requests_figure_not_stale),
 		cmocka_unit_test(test_limit_changes),
+		cmocka_unit_test(test_huge_limit_not_clamped_low),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
