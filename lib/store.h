@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The SQLite store: a writer thread and a reader thread, each with its own connection,
- * run jobs off the libuv loop; completions come back to the loop through a uv_async.
- * Write jobs submitted in one loop turn are committed together (group commit). */
+ * run jobs off the libuv loop; completions come back to the loop through a descriptor
+ * it polls. Write jobs submitted in one loop turn are committed together (group commit). */
 #pragma once
 
 #include <sqlite3.h>
