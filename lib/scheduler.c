@@ -184,6 +184,8 @@ struct acs_scheduler {
 		struct rnode *next;
 	} * *rhash;
 
+	uint64_t rng; /**< splitmix64 state for the backoff's jitter */
+
 	bool closing;
 	bool close_started;
 	void (*close_cb)(void *arg);
@@ -320,9 +322,22 @@ static void job_free(struct acs_job *job)
 	free(job);
 }
 
-/* Full jitter (the AWS backoff note): uniform in [0, min(max, base * 2^(attempt-1))]. */
-static uint64_t backoff_ms(const struct acs_scheduler_opts *o, unsigned attempt)
+/* Jitter needs no secrecy, and every finished job computes a fallback backoff: a
+ * getrandom() system call each (libsodium reads the kernel every time) showed in
+ * the profile of a burst. Seeded once from libsodium. */
+static uint32_t jitter_next(uint64_t *state, uint32_t bound)
 {
+	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	z ^= z >> 31;
+	return (uint32_t)(((z & 0xffffffffu) * bound) >> 32); /* in [0, bound) */
+}
+
+/* Full jitter (the AWS backoff note): uniform in [0, min(max, base * 2^(attempt-1))]. */
+static uint64_t backoff_ms(struct acs_scheduler *s, unsigned attempt)
+{
+	const struct acs_scheduler_opts *o = &s->o;
 	uint64_t ceil = o->backoff_base_ms;
 	for (unsigned i = 1; i < attempt && ceil < o->backoff_max_ms; i++)
 		ceil = ceil > o->backoff_max_ms / 2 ? o->backoff_max_ms : ceil * 2;
@@ -330,7 +345,7 @@ static uint64_t backoff_ms(const struct acs_scheduler_opts *o, unsigned attempt)
 		ceil = o->backoff_max_ms;
 	if (ceil >= UINT32_MAX)
 		ceil = UINT32_MAX - 1;
-	return randombytes_uniform((uint32_t)ceil + 1);
+	return jitter_next(&s->rng, (uint32_t)ceil + 1);
 }
 
 static void mark_done(int rc, const char *err, void *arg);
@@ -845,9 +860,10 @@ struct acs_scheduler *acs_scheduler_new(uv_loop_t *loop, struct acs_store *store
 					acs_scheduler_work_cb work, void *arg)
 {
 	acs_require(loop && store && work);
-	/* randombytes_uniform works before sodium_init, but init picks the best source. */
+	/* randombytes works before sodium_init, but init picks the best source. */
 	acs_require(sodium_init() >= 0);
 	struct acs_scheduler *s = acs_xcalloc(1, sizeof(*s));
+	randombytes_buf(&s->rng, sizeof(s->rng));
 	s->loop = loop;
 	s->store = store;
 	if (opts)
@@ -996,7 +1012,7 @@ static struct acs_inbox_mark outcome_mark(struct acs_job *job, enum acs_job_outc
 		if (job->attempt < s->o.max_attempts) {
 			m.to = ACS_INBOX_PENDING;
 			m.next_attempt_at =
-				acs_inbox_now_ms() + (int64_t)backoff_ms(&s->o, job->attempt);
+				acs_inbox_now_ms() + (int64_t)backoff_ms(s, job->attempt);
 			*msg = acs_xstrdup(message && *message ? message : "retrying");
 			break;
 		}
