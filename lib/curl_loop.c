@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "acs_build.h" /* generated: ACS_VERSION */
 #include "err.h"
@@ -25,9 +26,24 @@
  *             completing it (cancel, close, multi rebuild) and waits for the
  *             idle handle to deliver its callback asynchronously.
  *   sock      the uv_poll context of one socket libcurl asked us to watch.
- *             Created on the first CURL_POLL_IN/OUT for an fd, closed on
- *             CURL_POLL_REMOVE and freed only in its close callback. A reused
- *             fd number gets a fresh context.
+ *             Created on the first CURL_POLL_IN/OUT for an fd and kept, stopped,
+ *             across CURL_POLL_REMOVE while the connection waits in libcurl's
+ *             pool; closed when libcurl closes the socket (our
+ *             CURLOPT_CLOSESOCKETFUNCTION closes the context, then the fd) and
+ *             freed only in its close callback. See SOCKETS.
+ *
+ * SOCKETS
+ *   A keep-alive connection is REMOVEd after every response and asked for again
+ *   with the next request. A context per watch cost four system calls each time
+ *   (uv_poll_init's fcntl probe and FIONBIO, its epoll check and the final
+ *   removal): in a burst, a third of the simulator's and a fifth of the daemon's
+ *   system calls. by_fd finds the stopped context of an fd again. It is safe only
+ *   because the context dies before its fd does: the close callback closes it
+ *   (libuv unregisters the fd synchronously) and only then closes the fd, so a
+ *   reused fd number never meets an old registration. A socket libcurl closes
+ *   without the callback (none it polls, in the versions we require) leaves a
+ *   stopped context, which is harmless: starting it registers whatever socket
+ *   now has the number.
  *
  * HANDLES (each closed in one place, counted in cl->open_handles)
  *   timer     libcurl's single timeout (CURLMOPT_TIMERFUNCTION);
@@ -90,7 +106,10 @@ struct acs_curl_loop {
 	struct xfer *xfers;		     /* in the multi, doubly linked */
 	struct xfer *pending, *pending_tail; /* awaiting async delivery, FIFO */
 	struct sock *socks;		     /* open poll contexts */
-	CURL *spare[EASY_SPARES];	     /* reset easy handles for the next requests */
+	struct sock **by_fd;		     /* live (not closing) contexts by fd (SOCKETS) */
+	size_t n_by_fd;
+	uint64_t socks_created;	  /* poll contexts made so far (for the tests) */
+	CURL *spare[EASY_SPARES]; /* reset easy handles for the next requests */
 	size_t n_spare;
 	acs_curl_loop_closed_cb close_cb;
 	void *close_arg;
@@ -100,6 +119,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp);
 static void spares_free(struct acs_curl_loop *cl);
 ACS_STATIC void curl_loop_reset_multi(struct acs_curl_loop *cl, int error);
+ACS_STATIC uint64_t curl_loop_socks_created(const struct acs_curl_loop *cl);
 
 /* --- lists --------------------------------------------------------------- */
 
@@ -155,6 +175,7 @@ static void maybe_free(struct acs_curl_loop *cl)
 	spares_free(cl);
 	acs_curl_loop_closed_cb cb = cl->close_cb;
 	void *arg = cl->close_arg;
+	free(cl->by_fd);
 	free(cl->ca_file);
 	free(cl->ca_path);
 	free(cl);
@@ -187,11 +208,30 @@ static void sock_closed_cb(uv_handle_t *h)
 	maybe_free(cl);
 }
 
+static struct sock *sock_find(const struct acs_curl_loop *cl, curl_socket_t fd)
+{
+	return fd >= 0 && (size_t)fd < cl->n_by_fd ? cl->by_fd[fd] : NULL;
+}
+
+static void sock_index(struct acs_curl_loop *cl, struct sock *s)
+{
+	size_t fd = (size_t)s->fd;
+	if (fd >= cl->n_by_fd) {
+		size_t n = ACS_MAX(fd + 1, cl->n_by_fd * 2);
+		cl->by_fd = acs_xrealloc(cl->by_fd, n * sizeof(*cl->by_fd));
+		memset(cl->by_fd + cl->n_by_fd, 0, (n - cl->n_by_fd) * sizeof(*cl->by_fd));
+		cl->n_by_fd = n;
+	}
+	cl->by_fd[fd] = s;
+}
+
 static void sock_close(struct sock *s)
 {
 	if (s->closing)
 		return;
 	s->closing = true;
+	if (sock_find(s->cl, s->fd) == s)
+		s->cl->by_fd[s->fd] = NULL;
 	/* libuv unregisters the fd here, synchronously, so curl may close it
 	 * and reuse the number right away (docs/src/poll.rst). */
 	uv_close((uv_handle_t *)&s->poll, sock_closed_cb);
@@ -451,8 +491,11 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 	(void)easy;
 
 	if (what == CURL_POLL_REMOVE) {
+		if (!s)
+			s = sock_find(cl, fd);
 		if (s) {
-			sock_close(s);
+			/* Kept for the connection's next request (SOCKETS). */
+			(void)uv_poll_stop(&s->poll); /* cannot fail */
 			/* libcurl forgets the socket right after this callback; the
 			 * reset only guards against it handing s back to us. */
 			CURLMcode mrc = cl->multi ? curl_multi_assign(cl->multi, fd, NULL)
@@ -470,7 +513,20 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		events |= UV_WRITABLE;
 
-	if (!s || s->closing) {
+	if (!s || s->closing)
+		s = sock_find(cl, fd);
+	if (s) {
+		if (s != socketp) {
+			CURLMcode mrc = curl_multi_assign(cl->multi, fd, s);
+			if (mrc != CURLM_OK) {
+				acs_log(ACS_LOG_ERR, LOG_MOD,
+					"curl_multi_assign(fd %d): %s; libcurl aborts every "
+					"transfer",
+					(int)fd, curl_multi_strerror(mrc));
+				return -1;
+			}
+		}
+	} else {
 		s = acs_xcalloc(1, sizeof(*s));
 		s->cl = cl;
 		s->fd = fd;
@@ -484,10 +540,12 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		}
 		s->poll.data = cl;
 		cl->open_handles++;
+		cl->socks_created++;
 		s->next = cl->socks;
 		if (cl->socks)
 			cl->socks->prev = s;
 		cl->socks = s;
+		sock_index(cl, s);
 		CURLMcode mrc = curl_multi_assign(cl->multi, fd, s);
 		if (mrc != CURLM_OK) {
 			acs_log(ACS_LOG_ERR, LOG_MOD,
@@ -507,6 +565,17 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		return -1;
 	}
 	return 0;
+}
+
+/* libcurl closes a socket: its context first, so that libuv lets go of the fd
+ * before the number can be reused (SOCKETS). */
+static int closesocket_cb(void *clientp, curl_socket_t fd)
+{
+	struct acs_curl_loop *cl = clientp;
+	struct sock *s = sock_find(cl, fd);
+	if (s)
+		sock_close(s);
+	return close(fd);
 }
 
 /* --- multi handle -------------------------------------------------------- */
@@ -572,6 +641,11 @@ static void spares_free(struct acs_curl_loop *cl)
 {
 	while (cl->n_spare)
 		curl_easy_cleanup(cl->spare[--cl->n_spare]);
+}
+
+ACS_STATIC ACS_UNUSED uint64_t curl_loop_socks_created(const struct acs_curl_loop *cl)
+{
+	return cl->socks_created;
 }
 
 /* After a failed socket_action: fail all transfers with error and continue
@@ -766,6 +840,8 @@ static CURLcode easy_setup(struct acs_curl_loop *cl, struct xfer *x,
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb);
+	SET(CURLOPT_CLOSESOCKETDATA, (void *)cl);
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
 	SET(CURLOPT_WRITEDATA, (void *)x);

@@ -26,6 +26,7 @@
 /*   /echo           200, body = request body, X-Method = request method      */
 /*   /headers        200, body = the request's header block                  */
 /*   /close          200 "bye" with Connection: close, then closes           */
+/*   /hello-drop     200 "hello" as keep-alive, then closes anyway            */
 /*   /status/404     404 "nope"                                              */
 /*   /gzip           200, gzip-encoded "hello gzip\n"                        */
 /*   /huge           200 with Content-Length: 2 MiB                          */
@@ -174,6 +175,10 @@ static void handle(struct tconn *c, const char *method, const char *path, const 
 	} else if (strcmp(path, "/close") == 0) {
 		respond(c, 200, "Connection: close\r\n", "bye", 3);
 		tconn_close(c); /* pending writes are flushed before the close */
+	} else if (strcmp(path, "/hello-drop") == 0) {
+		/* curl pools the connection and finds it dead only when it reuses it. */
+		respond(c, 200, NULL, "hello", 5);
+		tconn_close(c);
 	} else if (strcmp(path, "/status/404") == 0) {
 		respond(c, 404, NULL, "nope", 4);
 	} else if (strcmp(path, "/gzip") == 0) {
@@ -955,6 +960,45 @@ static void test_fd_reuse(void **state)
 
 /* Reached through ACS_STATIC: what a failed curl_multi_socket_action does. */
 void curl_loop_reset_multi(struct acs_curl_loop *cl, int error);
+uint64_t curl_loop_socks_created(const struct acs_curl_loop *cl);
+
+/* A keep-alive connection keeps its poll context between requests: one context
+ * for 100 requests, not one per request (curl_loop.c, SOCKETS). */
+static void test_poll_context_kept(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_setup(&f);
+	struct chain ch = { .f = &f, .path = "/hello", .left = 100 };
+	chain_next(&ch);
+	acs_test_run_until(&f.loop, &ch.done, 20000);
+	assert_int_equal(ch.ok, 100);
+	assert_int_equal(f.srv.accepted, 1);
+	assert_int_equal(curl_loop_socks_created(f.cl), 1);
+	fx_teardown(&f);
+}
+
+/* The server closes each pooled connection behind curl's back: curl closes the
+ * socket when it finds it dead, the kept context goes with it, and the next
+ * socket (usually the same fd number) gets a context of its own. */
+static void test_pooled_socket_closed_by_peer(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_setup(&f);
+	struct chain ch = { .f = &f, .path = "/hello-drop", .left = 30 };
+	chain_next(&ch);
+	acs_test_run_until(&f.loop, &ch.done, 20000);
+	assert_int_equal(ch.ok, 30);
+	assert_int_equal(f.srv.accepted, 30);
+	assert_int_equal(curl_loop_socks_created(f.cl), 30);
+	/* And the contexts work afterwards: a plain keep-alive series on top. */
+	struct chain more = { .f = &f, .path = "/hello", .left = 10 };
+	chain_next(&more);
+	acs_test_run_until(&f.loop, &more.done, 20000);
+	assert_int_equal(more.ok, 10);
+	fx_teardown(&f);
+}
 
 static void test_reset_multi(void **state)
 {
@@ -1124,6 +1168,8 @@ int main(void)
 		cmocka_unit_test(test_close_from_callback),
 		cmocka_unit_test(test_connection_reuse),
 		cmocka_unit_test(test_fd_reuse),
+		cmocka_unit_test(test_poll_context_kept),
+		cmocka_unit_test(test_pooled_socket_closed_by_peer),
 		cmocka_unit_test(test_reset_multi),
 		cmocka_unit_test(test_log_redaction),
 		cmocka_unit_test(test_concurrent_test_server),
