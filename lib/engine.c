@@ -219,6 +219,8 @@ static void set_service(struct acs_metrics *m, const char *svc, int64_t budget,
 	acs_metrics_set(m, "acs_api_responses_total", ACS_LABELS("service", svc, "status", "other"),
 			(double)other);
 	acs_metrics_set(m, "acs_api_requests_in_flight", l, st->in_flight);
+	if (st->max_in_flight)
+		acs_metrics_set(m, "acs_api_max_in_flight", l, st->max_in_flight);
 	acs_metrics_set(m, "acs_api_held_back_total", l, (double)st->denied);
 	if (budget >= 0)
 		acs_metrics_set(m, "acs_api_budget_remaining", l, (double)budget);
@@ -235,6 +237,8 @@ void acs_engine_collect_metrics(const struct acs_engine *e, struct acs_metrics *
 			    "server_error: 5xx or transport failure; other: every other answer).");
 	acs_metrics_declare(m, "acs_api_requests_in_flight", ACS_METRIC_GAUGE,
 			    "REST calls in flight, by service.");
+	acs_metrics_declare(m, "acs_api_max_in_flight", ACS_METRIC_GAUGE,
+			    "Most REST calls in flight at once, by service ([sync] concurrency).");
 	acs_metrics_declare(m, "acs_api_held_back_total", ACS_METRIC_COUNTER,
 			    "Times the rate-limit governor made a call wait, by service.");
 	acs_metrics_declare(m, "acs_api_budget_remaining", ACS_METRIC_GAUGE,
@@ -759,6 +763,18 @@ bool acs_engine_ready(const struct acs_engine *e, char reason[ACS_ERR_LEN])
 
 /* --- construction ------------------------------------------------------------------ */
 
+/* A service's governor: its preset, with as many requests in flight as [sync]
+ * concurrency lets syncs run ("how many API calls run at the same time"). The
+ * preset's 4 held half the job slots back whenever the jobs of a burst all called
+ * one service (bench: 1,980-2,380 changes/s against 2,450-2,730 with 8). */
+static void governor_opts(struct acs_governor_opts *o, enum acs_governor_service svc,
+			  const struct acs_config *cfg)
+{
+	acs_governor_opts_init(o, svc);
+	o->max_concurrency = (uint32_t)cfg->sync.concurrency;
+	uv_random(NULL, NULL, &o->seed, sizeof(o->seed), 0, NULL);
+}
+
 struct acs_engine *acs_engine_new(uv_loop_t *loop, const struct acs_config *cfg,
 				  struct acs_http_server *http, struct acs_curl_loop *cl,
 				  struct acs_store *store, char err[ACS_ERR_LEN])
@@ -768,11 +784,15 @@ struct acs_engine *acs_engine_new(uv_loop_t *loop, const struct acs_config *cfg,
 	e->cfg = cfg;
 	e->store = store;
 
+	struct acs_governor_opts ag, cg;
+	governor_opts(&ag, ACS_GOVERNOR_ADO, cfg);
+	governor_opts(&cg, ACS_GOVERNOR_CLICKUP, cfg);
 	struct acs_ado_client_opts ao = {
 		.base_url = cfg->ado.base_url,
 		.organization = cfg->ado.organization,
 		.project = cfg->ado.project[0] ? cfg->ado.project : cfg->maps[0].ado_project,
 		.pat = cfg->ado.pat,
+		.governor = &ag,
 	};
 	e->ado = acs_ado_client_new(loop, cl, &ao, err);
 	if (!e->ado)
@@ -780,6 +800,7 @@ struct acs_engine *acs_engine_new(uv_loop_t *loop, const struct acs_config *cfg,
 	struct acs_clickup_client_opts co = {
 		.base_url = cfg->clickup.base_url,
 		.token = cfg->clickup.token,
+		.governor = &cg,
 	};
 	e->cu = acs_clickup_client_new(loop, cl, &co, err);
 	if (!e->cu)

@@ -509,6 +509,7 @@ int64_t acs_governor_budget_left(const struct acs_governor *g, uint64_t now_ms)
 void acs_governor_stats(const struct acs_governor *g, struct acs_governor_stats *out)
 {
 	*out = g->stats;
+	out->max_in_flight = g->max_conc;
 	out->limit = g->limit;
 	out->server_limit = g->server_limit;
 }

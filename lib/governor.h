@@ -112,6 +112,7 @@ struct acs_governor_stats {
 	uint64_t denied;	/**< acquires answered with a delay */
 	uint64_t held_ms;	/**< summed time from a refusal to the next grant */
 	uint32_t in_flight;	/**< granted and not yet released */
+	uint32_t max_in_flight; /**< the cap on in_flight (0: none) */
 	uint32_t limit;		/**< current per-window request limit (0: none) */
 	int64_t server_limit;	/**< the server's last X-RateLimit-Limit (ADO: TSTUs), -1 */
 };

@@ -322,6 +322,19 @@ class ConflictClickUp(ConflictBase):
         self.check(first="clickup", winner="clickup")
 
 
+class ApiConcurrency(SyncCase):
+    """[sync] concurrency is also how many calls each service may have in flight
+    (config.example.ini says so); the governor's own preset (4) held half the job
+    slots back when a burst called one service."""
+    sync = {"concurrency": "3"}
+
+    def test_cap_follows_sync_concurrency(self):
+        _, _, body = self.world.daemon.request("GET", "/metrics")
+        caps = dict(re.findall(r'^acs_api_max_in_flight\{service="(\w+)"\} (\S+)$',
+                               body.decode("utf-8"), re.M))
+        self.assertEqual(caps, {"ado": "3", "clickup": "3"})
+
+
 class Replay(SyncCase):
     def test_out_of_order_then_replayed_and_duplicated(self):
         """Deliveries held back and handed to the daemon in reverse order end
