@@ -132,6 +132,9 @@ json_t *sim_seed_part(const struct sim *sim, const char *name);
 /** Wall-clock Unix ms, strictly increasing across calls, so that two changes
  *  never share a timestamp (date_updated_gt filters stay deterministic). */
 uint64_t sim_now_ms(struct sim *sim);
+/** The same clock read without moving it: never behind the last sim_now_ms, which
+ *  may be the same value. For times that need not be unique. */
+uint64_t sim_clock_ms(const struct sim *sim);
 /** Wall-clock Unix microseconds (CLOCK_REALTIME; not made increasing). */
 uint64_t sim_wall_us(void);
 /** The seeded users (borrowed array of {"name", "email", "ado_id",

@@ -1250,7 +1250,7 @@ static void sub_deliver(struct sim_ado *a, struct ado_sub *s, const struct ado_e
 	const char *details = jstr(ci, "resourceDetailsToSend");
 
 	sim_random_uuid(evid);
-	fmt_time(sim_now_ms(a->sim), created, 7);
+	fmt_time(sim_clock_ms(a->sim), created, 7);
 	struct acs_buf b;
 	acs_buf_init(&b, SIZE_MAX / 2);
 	sim_json_raw(&b, "{\"subscriptionId\":");
@@ -1384,7 +1384,7 @@ static enum sim_verdict ado_delivery_done(void *impl, const struct sim_attempt *
 	}
 	if (s->status == SUB_PROBATION) {
 		s->probation_retries++;
-		s->last_probation_ms = sim_now_ms(a->sim);
+		s->last_probation_ms = sim_clock_ms(a->sim);
 		if (s->probation_retries >= a->nprobation) {
 			s->status = SUB_DISABLED_SYSTEM;
 			return SIM_DELIVERY_DROP_TARGET;
@@ -1401,7 +1401,7 @@ static enum sim_verdict ado_delivery_done(void *impl, const struct sim_attempt *
 	/* Enduring failure (or transient retries exhausted): probation. */
 	s->status = SUB_PROBATION;
 	s->probation_retries = 0;
-	s->last_probation_ms = sim_now_ms(a->sim);
+	s->last_probation_ms = sim_clock_ms(a->sim);
 	if (!a->nprobation) {
 		s->status = SUB_DISABLED_SYSTEM;
 		return SIM_DELIVERY_DROP_TARGET;
@@ -4090,7 +4090,7 @@ static int wq_cmp(struct wq *q, const struct ado_field *f, json_t *fv, const str
 		bool has_time;
 		(void)parse_time(json_string_value(fv), &fms, &has_time);
 		if (v->k == V_TODAY) {
-			int64_t today = day_of(sim_now_ms(a->sim)) + v->off;
+			int64_t today = day_of(sim_clock_ms(a->sim)) + v->off;
 			vms = (uint64_t)today * 86400000u;
 			has_time = false;
 		} else {
@@ -4374,7 +4374,9 @@ static bool throttle(struct sim_ado *a, struct ado_pat *p, struct acs_http_req *
 	if (a->rate_limit <= 0)
 		return false;
 	size_t cap = (size_t)a->rate_limit;
-	uint64_t now = sim_now_ms(a->sim);
+	/* Real time, not sim_now_ms: requests need no unique times, and a call per
+	 * request moved the change-time clock ahead of the wall clock under load. */
+	uint64_t now = sim_wall_us() / 1000;
 	while (p->n && now - p->ts[p->head] >= a->window_ms) {
 		p->head = (p->head + 1) % cap;
 		p->n--;

@@ -2594,7 +2594,10 @@ static bool cu_hook(void *impl, struct acs_http_req *req)
 	cu->used++;
 	long limit = effective_limit(cu);
 	long remaining = cu->used >= limit ? 0 : limit - cu->used;
-	uint64_t reset_ms = sim_now_ms(cu->sim) + (cu->window_start + CU_WINDOW_MS - now);
+	/* Reset is real time: sim_now_ms moves on by a millisecond per call within one
+	 * (unique change times), and one call per request ran it ahead of the clock
+	 * under load, past the 60 s a window can last. */
+	uint64_t reset_ms = sim_wall_us() / 1000 + (cu->window_start + CU_WINDOW_MS - now);
 	char v[32];
 	snprintf(v, sizeof(v), "%ld", limit);
 	acs_http_req_add_header(req, "X-RateLimit-Limit", v);
