@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "acs_build.h" /* generated: ACS_VERSION */
@@ -26,24 +27,26 @@
  *             completing it (cancel, close, multi rebuild) and waits for the
  *             idle handle to deliver its callback asynchronously.
  *   sock      the uv_poll context of one socket libcurl asked us to watch.
- *             Created on the first CURL_POLL_IN/OUT for an fd and kept, stopped,
- *             across CURL_POLL_REMOVE while the connection waits in libcurl's
- *             pool; closed when libcurl closes the socket (our
- *             CURLOPT_CLOSESOCKETFUNCTION closes the context, then the fd) and
- *             freed only in its close callback. See SOCKETS.
+ *             Created on the first CURL_POLL_IN/OUT for an fd; closed on
+ *             CURL_POLL_REMOVE, except for a connection socket we opened, whose
+ *             context is kept, stopped, while the connection waits in libcurl's
+ *             pool and closed just before the socket. Freed only in its close
+ *             callback. See SOCKETS.
  *
  * SOCKETS
  *   A keep-alive connection is REMOVEd after every response and asked for again
  *   with the next request. A context per watch cost four system calls each time
  *   (uv_poll_init's fcntl probe and FIONBIO, its epoll check and the final
  *   removal): in a burst, a third of the simulator's and a fifth of the daemon's
- *   system calls. by_fd finds the stopped context of an fd again. It is safe only
- *   because the context dies before its fd does: the close callback closes it
- *   (libuv unregisters the fd synchronously) and only then closes the fd, so a
- *   reused fd number never meets an old registration. A socket libcurl closes
- *   without the callback (none it polls, in the versions we require) leaves a
- *   stopped context, which is harmless: starting it registers whatever socket
- *   now has the number.
+ *   system calls. fds[] finds the stopped context of an fd again. Keeping it is
+ *   safe only for sockets whose close we see first: our OPENSOCKETFUNCTION
+ *   opens connection sockets and marks them, and our CLOSESOCKETFUNCTION, which
+ *   libcurl uses for exactly those, closes the context (libuv unregisters the fd
+ *   synchronously) and only then the fd. A stopped context left on a number that
+ *   something else reuses would be worse than useless: closing it later (teardown,
+ *   multi rebuild) removes that number from epoll, whoever has it. So any other
+ *   socket libcurl watches (the threaded resolver's socketpair, closed without
+ *   the callback right after its REMOVE) loses its context at REMOVE, as before.
  *
  * HANDLES (each closed in one place, counted in cl->open_handles)
  *   timer     libcurl's single timeout (CURLMOPT_TIMERFUNCTION);
@@ -106,8 +109,11 @@ struct acs_curl_loop {
 	struct xfer *xfers;		     /* in the multi, doubly linked */
 	struct xfer *pending, *pending_tail; /* awaiting async delivery, FIFO */
 	struct sock *socks;		     /* open poll contexts */
-	struct sock **by_fd;		     /* live (not closing) contexts by fd (SOCKETS) */
-	size_t n_by_fd;
+	struct fd_slot {
+		struct sock *sock; /* live (not closing) context of the fd, or NULL */
+		bool ours;	   /* opened by opensocket_cb, not yet closed (SOCKETS) */
+	} * fds;
+	size_t n_fds;
 	uint64_t socks_created;	  /* poll contexts made so far (for the tests) */
 	CURL *spare[EASY_SPARES]; /* reset easy handles for the next requests */
 	size_t n_spare;
@@ -175,7 +181,7 @@ static void maybe_free(struct acs_curl_loop *cl)
 	spares_free(cl);
 	acs_curl_loop_closed_cb cb = cl->close_cb;
 	void *arg = cl->close_arg;
-	free(cl->by_fd);
+	free(cl->fds);
 	free(cl->ca_file);
 	free(cl->ca_path);
 	free(cl);
@@ -208,21 +214,33 @@ static void sock_closed_cb(uv_handle_t *h)
 	maybe_free(cl);
 }
 
-static struct sock *sock_find(const struct acs_curl_loop *cl, curl_socket_t fd)
+static struct fd_slot *fd_slot(const struct acs_curl_loop *cl, curl_socket_t fd)
 {
-	return fd >= 0 && (size_t)fd < cl->n_by_fd ? cl->by_fd[fd] : NULL;
+	return fd >= 0 && (size_t)fd < cl->n_fds ? &cl->fds[fd] : NULL;
 }
 
-static void sock_index(struct acs_curl_loop *cl, struct sock *s)
+static struct fd_slot *fd_slot_make(struct acs_curl_loop *cl, curl_socket_t fd)
 {
-	size_t fd = (size_t)s->fd;
-	if (fd >= cl->n_by_fd) {
-		size_t n = ACS_MAX(fd + 1, cl->n_by_fd * 2);
-		cl->by_fd = acs_xrealloc(cl->by_fd, n * sizeof(*cl->by_fd));
-		memset(cl->by_fd + cl->n_by_fd, 0, (n - cl->n_by_fd) * sizeof(*cl->by_fd));
-		cl->n_by_fd = n;
+	size_t i = (size_t)fd;
+	if (i >= cl->n_fds) {
+		size_t n = ACS_MAX(i + 1, cl->n_fds * 2);
+		cl->fds = acs_xrealloc(cl->fds, n * sizeof(*cl->fds));
+		memset(cl->fds + cl->n_fds, 0, (n - cl->n_fds) * sizeof(*cl->fds));
+		cl->n_fds = n;
 	}
-	cl->by_fd[fd] = s;
+	return &cl->fds[i];
+}
+
+static struct sock *sock_find(const struct acs_curl_loop *cl, curl_socket_t fd)
+{
+	struct fd_slot *f = fd_slot(cl, fd);
+	return f ? f->sock : NULL;
+}
+
+static bool fd_ours(const struct acs_curl_loop *cl, curl_socket_t fd)
+{
+	struct fd_slot *f = fd_slot(cl, fd);
+	return f && f->ours;
 }
 
 static void sock_close(struct sock *s)
@@ -230,8 +248,9 @@ static void sock_close(struct sock *s)
 	if (s->closing)
 		return;
 	s->closing = true;
-	if (sock_find(s->cl, s->fd) == s)
-		s->cl->by_fd[s->fd] = NULL;
+	struct fd_slot *f = fd_slot(s->cl, s->fd);
+	if (f && f->sock == s)
+		f->sock = NULL;
 	/* libuv unregisters the fd here, synchronously, so curl may close it
 	 * and reuse the number right away (docs/src/poll.rst). */
 	uv_close((uv_handle_t *)&s->poll, sock_closed_cb);
@@ -494,8 +513,11 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		if (!s)
 			s = sock_find(cl, fd);
 		if (s) {
-			/* Kept for the connection's next request (SOCKETS). */
-			(void)uv_poll_stop(&s->poll); /* cannot fail */
+			/* A connection socket's context waits for its next request. */
+			if (fd_ours(cl, fd))
+				(void)uv_poll_stop(&s->poll); /* cannot fail */
+			else
+				sock_close(s);
 			/* libcurl forgets the socket right after this callback; the
 			 * reset only guards against it handing s back to us. */
 			CURLMcode mrc = cl->multi ? curl_multi_assign(cl->multi, fd, NULL)
@@ -545,7 +567,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		if (cl->socks)
 			cl->socks->prev = s;
 		cl->socks = s;
-		sock_index(cl, s);
+		fd_slot_make(cl, fd)->sock = s;
 		CURLMcode mrc = curl_multi_assign(cl->multi, fd, s);
 		if (mrc != CURLM_OK) {
 			acs_log(ACS_LOG_ERR, LOG_MOD,
@@ -567,14 +589,37 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 	return 0;
 }
 
+/* libcurl opens a connection socket: as it would, marked as ours (SOCKETS). */
+static curl_socket_t opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct acs_curl_loop *cl = clientp;
+	(void)purpose;
+	int type = addr->socktype;
+#ifdef SOCK_CLOEXEC
+	type |= SOCK_CLOEXEC;
+#endif
+	curl_socket_t fd = socket(addr->family, type, addr->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		return CURL_SOCKET_BAD;
+	struct fd_slot *f = fd_slot_make(cl, fd);
+	/* A context still on the number belonged to a socket closed without us. */
+	if (f->sock)
+		sock_close(f->sock);
+	f->ours = true;
+	return fd;
+}
+
 /* libcurl closes a socket: its context first, so that libuv lets go of the fd
  * before the number can be reused (SOCKETS). */
 static int closesocket_cb(void *clientp, curl_socket_t fd)
 {
 	struct acs_curl_loop *cl = clientp;
-	struct sock *s = sock_find(cl, fd);
-	if (s)
-		sock_close(s);
+	struct fd_slot *f = fd_slot(cl, fd);
+	if (f) {
+		if (f->sock)
+			sock_close(f->sock);
+		f->ours = false;
+	}
 	return close(fd);
 }
 
@@ -840,6 +885,8 @@ static CURLcode easy_setup(struct acs_curl_loop *cl, struct xfer *x,
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	SET(CURLOPT_OPENSOCKETDATA, (void *)cl);
 	SET(CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb);
 	SET(CURLOPT_CLOSESOCKETDATA, (void *)cl);
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);

@@ -973,6 +973,64 @@ static void test_fd_reuse(void **state)
 	fx_teardown(&f);
 }
 
+static void count_polls_cb(uv_handle_t *h, void *arg)
+{
+	if (h->type == UV_POLL && !uv_is_closing(h))
+		(*(int *)arg)++;
+}
+
+/* A name /etc/hosts gives 127.0.0.1, other than localhost (which libcurl answers
+ * itself): libcurl's threaded resolver looks it up. */
+static bool hosts_loopback_name(char *out, size_t len)
+{
+	FILE *f = fopen("/etc/hosts", "r");
+	char line[512];
+	bool found = false;
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char *save = NULL, *tok = strtok_r(line, " \t\r\n", &save);
+		if (!tok || strcmp(tok, "127.0.0.1"))
+			continue;
+		while (!found && (tok = strtok_r(NULL, " \t\r\n", &save))) {
+			if (*tok == '#')
+				break;
+			if (!strstr(tok, "localhost") && strlen(tok) < len) {
+				snprintf(out, len, "%s", tok);
+				found = true;
+			}
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* The threaded resolver's socket is watched and then closed without our
+ * close-socket callback: its context goes at REMOVE, and only the pooled
+ * connection keeps one (a kept context on a number something else reuses would,
+ * when closed, take that number out of epoll). A rebuilt multi still works. */
+static void test_resolver_socket_not_kept(void **state)
+{
+	(void)state;
+	char name[128];
+	if (!hosts_loopback_name(name, sizeof(name)))
+		skip();
+	struct fx f;
+	fx_setup(&f);
+	snprintf(f.base, sizeof(f.base), "http://%s:%d", name, f.srv.port);
+	assert_int_equal(run_chain(&f, "/hello", 5, NULL), 5);
+	/* The resolver's socketpair and the connection: two contexts made. */
+	assert_int_equal(curl_loop_socks_created(f.cl), 2);
+	int polls = 0;
+	uv_walk(&f.loop, count_polls_cb, &polls);
+	assert_int_equal(polls, 1);
+	curl_loop_reset_multi(f.cl, ACS_ETRANSPORT);
+	assert_int_equal(run_chain(&f, "/hello", 5, NULL), 5);
+	polls = 0;
+	uv_walk(&f.loop, count_polls_cb, &polls);
+	assert_int_equal(polls, 1);
+	fx_teardown(&f);
+}
+
 /* The server closes each pooled connection behind curl's back: curl closes the
  * socket when it finds it dead, the kept context goes with it, and the next
  * socket (usually the same fd number) gets a context of its own. */
@@ -1158,6 +1216,7 @@ int main(void)
 		cmocka_unit_test(test_connection_reuse),
 		cmocka_unit_test(test_fd_reuse),
 		cmocka_unit_test(test_pooled_socket_closed_by_peer),
+		cmocka_unit_test(test_resolver_socket_not_kept),
 		cmocka_unit_test(test_reset_multi),
 		cmocka_unit_test(test_log_redaction),
 		cmocka_unit_test(test_concurrent_test_server),
