@@ -87,6 +87,7 @@ struct acs_store_stats {
 	uint64_t largest_batch;	    /**< most write jobs taken in one batch */
 	uint64_t checkpoints;	    /**< WAL checkpoints run by the reader thread (the writer
 				     *  never checkpoints: it would stall commits) */
+	uint64_t wal_truncations;   /**< idle TRUNCATE checkpoints of a grown WAL (store.c) */
 	uint64_t last_batch;	    /**< write jobs in the latest batch */
 	uint64_t pending;	    /**< jobs submitted whose callback has not run yet */
 };
