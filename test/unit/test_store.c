@@ -592,6 +592,24 @@ static void guard_cb(uv_timer_t *t)
 	uv_stop(t->loop);
 }
 
+/* The big insert, then the loop until tick stops it (it looks at the stats every
+ * 5 ms) or 20 s have passed. The timers are the caller's: closed here, they must
+ * outlive the loop turn that finishes closing them. */
+static void big_insert_then_watch(struct fixture *fx, uv_timer_cb tick, uv_timer_t timers[2])
+{
+	int written = 0;
+	assert_int_equal(acs_store_write(fx->st, big_insert_fn, big_done, &written), 0);
+	acs_test_run_until(&fx->loop, &written, 20000);
+	uv_timer_init(&fx->loop, &timers[0]);
+	uv_timer_init(&fx->loop, &timers[1]);
+	timers[0].data = fx;
+	uv_timer_start(&timers[0], tick, 5, 5);
+	uv_timer_start(&timers[1], guard_cb, 20000, 0);
+	uv_run(&fx->loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&timers[0], NULL);
+	uv_close((uv_handle_t *)&timers[1], NULL);
+}
+
 static void test_checkpoint_off_the_writer(void **state)
 {
 	(void)state;
@@ -599,19 +617,8 @@ static void test_checkpoint_off_the_writer(void **state)
 	struct acs_store_stats s;
 	fx_init(&fx);
 	fx_open(&fx);
-	int written = 0;
-	assert_int_equal(acs_store_write(fx.st, big_insert_fn, big_done, &written), 0);
-	acs_test_run_until(&fx.loop, &written, 20000);
-	uv_timer_t t;
-	uv_timer_init(&fx.loop, &t);
-	t.data = &fx;
-	uv_timer_start(&t, stats_tick, 5, 5);
-	uv_timer_t guard;
-	uv_timer_init(&fx.loop, &guard);
-	uv_timer_start(&guard, guard_cb, 20000, 0);
-	uv_run(&fx.loop, UV_RUN_DEFAULT);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_close((uv_handle_t *)&guard, NULL);
+	uv_timer_t timers[2];
+	big_insert_then_watch(&fx, stats_tick, timers);
 	acs_store_stats(fx.st, &s);
 	assert_true(s.checkpoints >= 1);
 	assert_int_equal(count_via_store(&fx, "SELECT count(*) FROM meta"), 6000);
@@ -725,18 +732,8 @@ static void test_wal_trimmed_when_idle(void **state)
 	struct acs_store_stats s;
 	fx_init(&fx);
 	fx_open(&fx);
-	int written = 0;
-	assert_int_equal(acs_store_write(fx.st, big_insert_fn, big_done, &written), 0);
-	acs_test_run_until(&fx.loop, &written, 20000);
-	uv_timer_t t, guard;
-	uv_timer_init(&fx.loop, &t);
-	uv_timer_init(&fx.loop, &guard);
-	t.data = &fx;
-	uv_timer_start(&t, trim_tick, 5, 5);
-	uv_timer_start(&guard, guard_cb, 20000, 0);
-	uv_run(&fx.loop, UV_RUN_DEFAULT);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_close((uv_handle_t *)&guard, NULL);
+	uv_timer_t timers[2];
+	big_insert_then_watch(&fx, trim_tick, timers);
 	acs_store_stats(fx.st, &s);
 	assert_int_equal(s.wal_truncations, 1);
 	char *wal = acs_xasprintf("%s-wal", fx.path);
@@ -746,7 +743,7 @@ static void test_wal_trimmed_when_idle(void **state)
 	/* Nothing lost, and the store goes on; a small WAL is left alone. */
 	assert_int_equal(count_via_store(&fx, "SELECT count(*) FROM meta WHERE key LIKE 'big%'"),
 			 6000);
-	written = 0;
+	int written = 0;
 	assert_int_equal(acs_store_write(fx.st, small_insert_fn, big_done, &written), 0);
 	acs_test_run_until(&fx.loop, &written, 20000);
 	assert_int_equal(count_via_store(&fx, "SELECT count(*) FROM meta WHERE value = 'y'"), 1);
