@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #define ACS_ERR_LEN 256 /* size of a caller-provided error message buffer */
 
@@ -18,6 +19,16 @@
 #define ACS_NODISCARD __attribute__((warn_unused_result))
 #define ACS_LIKELY(x) __builtin_expect(!!(x), 1)
 #define ACS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* splitmix64: a tiny seedable generator for jitter (no secrecy needed; libsodium's
+ * randombytes makes a system call per draw). */
+static inline uint64_t acs_splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
 
 /* Recover the owning struct from a pointer to one of its members. */
 #define acs_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))

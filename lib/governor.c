@@ -93,15 +93,6 @@ struct acs_governor {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static uint64_t rng_next(struct acs_governor *g)
-{
-	/* splitmix64: tiny, seedable with any value, good enough for jitter. */
-	uint64_t z = (g->rng += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 static uint64_t clamp_wait(int64_t ms)
 {
 	if (ms < 1)
@@ -373,7 +364,7 @@ static uint64_t backoff_draw(struct acs_governor *g)
 	ceiling = ACS_MIN(ceiling, g->backoff_max_ms);
 	/* Full jitter (uniform in [1, ceiling]) spreads clients that failed
 	 * together; never 0, so a failure always costs a wait. */
-	return 1 + rng_next(g) % ceiling;
+	return 1 + acs_splitmix64(&g->rng) % ceiling;
 }
 
 static void update_server(struct acs_governor *g, uint64_t now,

@@ -322,16 +322,12 @@ static void job_free(struct acs_job *job)
 	free(job);
 }
 
-/* Jitter needs no secrecy, and every finished job computes a fallback backoff: a
- * getrandom() system call each (libsodium reads the kernel every time) showed in
- * the profile of a burst. Seeded once from libsodium. */
+/* Every finished job computes a fallback backoff: a getrandom() system call each
+ * (libsodium reads the kernel every time) showed in the profile of a burst, so the
+ * jitter comes from splitmix64, seeded once from libsodium. In [0, bound). */
 static uint32_t jitter_next(uint64_t *state, uint32_t bound)
 {
-	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	z ^= z >> 31;
-	return (uint32_t)(((z & 0xffffffffu) * bound) >> 32); /* in [0, bound) */
+	return (uint32_t)(((acs_splitmix64(state) & 0xffffffffu) * bound) >> 32);
 }
 
 /* Full jitter (the AWS backoff note): uniform in [0, min(max, base * 2^(attempt-1))]. */
