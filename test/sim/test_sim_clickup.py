@@ -787,6 +787,14 @@ def t_requests_log(sim):
                for e in log)
     assert all(isinstance(e["time_ms"], int) for e in log)
     assert [e["time_ms"] for e in log] == sorted(e["time_ms"] for e in log)
+    # Requests that change nothing do not move the clock: 400 of them, a handful per
+    # millisecond, leave the log's time_ms at the wall clock (a millisecond per call
+    # put it seconds ahead under load, and X-RateLimit-Reset with it).
+    for _ in range(400):
+        sim.api("GET", "/team")
+    st, log = sim.ctl("GET", "requests")
+    ahead = log[-1]["time_ms"] - time.time() * 1000
+    assert ahead <= 20, ahead
     # The ADO port keeps its own log (this request carries no PAT: 401).
     sim.raw("GET", "/contoso/Platform/_apis/wit/workitems/1", port=sim.ado_port)
     st, alog = sim.ctl("GET", "requests", port=sim.ado_port)
